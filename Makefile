@@ -1,0 +1,41 @@
+# heatnet: every target creates .venv and installs what it needs on a fresh machine
+# (only Python >= 3.11 and pip are assumed).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install lint type test check demo bench wheel-check clean samples
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check heatnet tests bench sample_data
+	$(BIN)/ruff format --check heatnet tests bench sample_data
+	$(BIN)/lint-imports
+
+type: $(STAMP)
+	$(BIN)/mypy
+
+test: $(STAMP)
+	$(BIN)/pytest --cov --cov-report=term
+
+check: lint type test
+
+demo: $(STAMP)
+	$(BIN)/heatnet validate sample_data/district.gpkg
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+samples: $(STAMP)
+	$(BIN)/python sample_data/build_samples.py
+
+clean:
+	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov .hypothesis

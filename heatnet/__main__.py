@@ -1,0 +1,5 @@
+"""`python -m heatnet` runs the command line."""
+
+from heatnet.cli import main
+
+main()

@@ -1,0 +1,146 @@
+"""The ``heatnet`` command line: a thin shell over :mod:`heatnet.pipeline`.
+
+Commands parse flags, call the library, print a short report and pick an exit code (DECISIONS 5):
+0 success, 1 internal error (a bug), 2 usage error, 3 invalid input, 4 infeasible, 5 solver
+failure. A traceback is shown only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from heatnet import __version__
+from heatnet.errors import HeatnetError, ValidationError
+from heatnet.helptext import describe_schema, list_schemas
+from heatnet.pipeline import check
+from heatnet.report import render_json, render_text
+from heatnet.template import write_template
+
+log = logging.getLogger("heatnet")
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_BUG, EXIT_INVALID = 0, 1, 3
+
+
+def _configure_logging(verbose: int, quiet: bool, debug: bool) -> None:
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    package = logging.getLogger("heatnet")
+    package.handlers[:] = [handler]
+    package.setLevel(level)  # never the root logger: Pyomo gets very slow at DEBUG
+    package.propagate = False
+
+
+def _parse_sets(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE")
+        pairs[key.strip()] = value
+    return pairs
+
+
+def handle_errors(command: F) -> F:
+    """Turn heatnet errors into their exit codes, and anything else into exit 1 (a bug)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = click.get_current_context().find_root().params.get("debug", False)
+        try:
+            return command(*args, **kwargs)
+        except ValidationError as exc:
+            click.echo(render_text("input", exc.issues, {}), err=True, nl=False)
+            sys.exit(exc.exit_code)
+        except HeatnetError as exc:
+            if debug:
+                raise
+            click.secho(f"heatnet: {exc}", fg="red", err=True)
+            sys.exit(exc.exit_code)
+        except (click.ClickException, click.exceptions.Exit, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if debug:
+                raise
+            click.secho(f"heatnet: internal error (a bug; rerun with --debug for details): {exc!r}", fg="red", err=True)
+            sys.exit(EXIT_BUG)
+
+    return wrapper  # type: ignore[return-value]
+
+
+tables_option = click.option(
+    "--tables", type=click.Path(path_type=Path), default=None,
+    help="GeoPackage or folder of <table>.csv files with the non-spatial tables; a table found there replaces the input's own.",
+)
+set_option = click.option(
+    "--set", "overrides", multiple=True, callback=_parse_sets, metavar="KEY=VALUE",
+    help="Override a parameter (repeatable), e.g. --set finance/npv-rate=0.05.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="heatnet")
+@click.option("-v", "--verbose", count=True, help="More log output.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.option("--debug", is_flag=True, help="Debug logging, and tracebacks on errors.")
+def cli(verbose: int, quiet: bool, debug: bool) -> None:
+    """Design district-heating networks from GIS data (GeoPackage in, GeoPackage out)."""
+    _configure_logging(verbose, quiet, debug)
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@tables_option
+@set_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@handle_errors
+def validate(input_path: Path, tables: Path | None, overrides: dict[str, str], fmt: str) -> None:
+    """Check INPUT against the schemas and report every problem at once (exit 0 or 3)."""
+    try:
+        report = check(input_path, tables=tables, overrides=overrides)
+        issues, summary = report.issues, report.summary()
+    except ValidationError as exc:  # the file could not be read at all
+        issues, summary = exc.issues, {}
+    render = render_json if fmt == "json" else render_text
+    click.echo(render(str(input_path), issues, summary), nl=False)
+    sys.exit(EXIT_INVALID if any(i.is_error for i in issues) else EXIT_OK)
+
+
+@cli.command()
+@click.argument("output", type=click.Path(path_type=Path))
+@click.option("--crs", default="EPSG:27700", show_default=True, help="CRS of the spatial layers.")
+@click.option("--buildings", "building_geometry", type=click.Choice(["polygon", "point"]), default="polygon", show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@handle_errors
+def init(output: Path, crs: str, building_geometry: str, overwrite: bool) -> None:
+    """Write an empty input GeoPackage with every layer, table and column, ready to fill in QGIS."""
+    write_template(output, crs=crs, overwrite=overwrite, buildings="point" if building_geometry == "point" else "polygon")
+    click.echo(f"wrote {output}")
+
+
+@cli.command()
+@click.argument("table", required=False)
+@click.option("--output", "output_schema", is_flag=True, help="Describe the output table of that name.")
+@handle_errors
+def schema(table: str | None, output_schema: bool) -> None:
+    """Describe the input format: every table, or one TABLE's columns (and parameters)."""
+    if table is None:
+        click.echo(list_schemas())
+        return
+    text = describe_schema(table, output=output_schema)
+    if text is None:
+        raise click.BadParameter(f"no {'output' if output_schema else 'input'} table {table!r}; run 'heatnet schema' for the list", param_hint="TABLE")
+    click.echo(text)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()

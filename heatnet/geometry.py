@@ -1,0 +1,157 @@
+"""Geometry and CRS checks for the spatial layers.
+
+Polygons that are invalid are repaired (with a warning) because a self-touching building outline
+is common and harmless to fix; lines are never changed silently, because a path's shape is what
+the network is built from.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from heatnet.checker import RowContext
+from heatnet.issues import Issue, error, warning
+
+log = logging.getLogger(__name__)
+
+_POLYGONAL = frozenset({"Polygon", "MultiPolygon"})
+
+
+def check_geometry(
+    layer: gpd.GeoDataFrame, allowed: tuple[str, ...], ctx: RowContext
+) -> tuple[gpd.GeoDataFrame, list[Issue]]:
+    """Check every active feature's geometry: present, non-empty, allowed type, valid.
+
+    Parameters
+    ----------
+    layer
+        The layer as read; not modified.
+    allowed
+        Allowed geometry types (from the schema's ``x-geometry``).
+    ctx
+        Row ids and the rows to validate.
+
+    Returns
+    -------
+    tuple
+        A copy with Z dropped and invalid polygons repaired, and the issues found.
+    """
+    issues: list[Issue] = []
+    out = layer.copy()
+    geoms = out.geometry.to_numpy()
+    active = ctx.active.to_numpy(dtype=bool)
+    index = out.index
+
+    def report(mask: np.ndarray, code: str, message: str) -> None:
+        for row in index[mask & active]:
+            issues.append(ctx.issue(code, row, message, column="geometry"))
+
+    missing = shapely.is_missing(geoms)
+    report(missing, "missing_geometry", "has no geometry")
+    empty = ~missing & shapely.is_empty(geoms)
+    report(empty, "empty_geometry", "has an empty geometry")
+    present = ~missing & ~empty
+    types = np.asarray(shapely.get_type_id(geoms))
+    names = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint",
+                      "MultiLineString", "MultiPolygon", "GeometryCollection"])
+    kind = np.where(types >= 0, names[np.clip(types, 0, 7)], "")
+    wrong = present & ~np.isin(kind, allowed)
+    for row in index[wrong & active]:
+        found = kind[index.get_loc(row)]
+        message = f"geometry is a {found}; allowed: {', '.join(allowed)}"
+        issues.append(ctx.issue("bad_geometry_type", row, message, column="geometry"))
+    usable = present & ~wrong
+    bounds = shapely.bounds(geoms)
+    report(usable & ~np.isfinite(bounds).all(axis=1), "invalid_geometry", "has non-finite coordinates")
+    if shapely.has_z(geoms[usable]).any():
+        issues.append(warning("dropped_z", ctx.table, "Z coordinates were dropped (heatnet works in 2D)", column="geometry"))
+        geoms = shapely.force_2d(geoms)
+    invalid = usable & np.isfinite(bounds).all(axis=1) & ~shapely.is_valid(geoms)
+    geoms = _repair(geoms, invalid & active & np.isin(kind, list(_POLYGONAL)), ctx, issues)
+    for row in index[invalid & active & ~np.isin(kind, list(_POLYGONAL))]:
+        reason = shapely.is_valid_reason(geoms[index.get_loc(row)])
+        issues.append(ctx.issue("invalid_geometry", row, f"geometry is invalid ({reason}); lines are never repaired", column="geometry"))
+    out[out.geometry.name] = gpd.GeoSeries(geoms, index=index, crs=layer.crs)
+    return out, issues
+
+
+def _repair(geoms: np.ndarray, mask: np.ndarray, ctx: RowContext, issues: list[Issue]) -> np.ndarray:
+    """Make invalid polygons valid (structure method keeps holes and drops collapsed parts)."""
+    if not mask.any():
+        return geoms
+    geoms = geoms.copy()
+    where = np.flatnonzero(mask)
+    reasons = shapely.is_valid_reason(geoms[where])
+    fixed = shapely.make_valid(geoms[where], method="structure", keep_collapsed=False)
+    for pos, reason, geom in zip(where, reasons, fixed, strict=True):
+        row = ctx.ids.index[pos]
+        if geom is None or geom.is_empty or geom.geom_type not in _POLYGONAL:
+            issues.append(ctx.issue("invalid_geometry", row, f"polygon is invalid ({reason}) and cannot be repaired", column="geometry"))
+            continue
+        geoms[pos] = geom
+        issue = ctx.issue("repaired_geometry", row, f"invalid polygon ({reason}) was repaired", column="geometry")
+        issues.append(_as_warning(issue))
+    return geoms
+
+
+def _as_warning(issue: Issue) -> Issue:
+    return warning(issue.code, issue.table, issue.message, column=issue.column, row=issue.row,
+                   feature_id=issue.feature_id, row_kind=issue.row_kind)
+
+
+def harmonise_crs(
+    layers: Mapping[str, gpd.GeoDataFrame],
+) -> tuple[dict[str, gpd.GeoDataFrame], CRS | None, CRS | None, list[Issue]]:
+    """Bring every layer into one metric CRS for geometry work.
+
+    Every layer must carry a CRS. Layers in another CRS than the buildings are reprojected to it
+    (warning); a geographic (or non-metre) CRS is replaced for geometry work by the local UTM zone.
+
+    Parameters
+    ----------
+    layers
+        ``buildings``, ``paths``, ``supplies`` as read.
+
+    Returns
+    -------
+    tuple
+        The layers in the work CRS, the input CRS (outputs are written in it), the work CRS, and
+        the issues found. Both CRSs are ``None`` when a layer has none.
+    """
+    issues: list[Issue] = []
+    for name, layer in layers.items():
+        if layer.crs is None:
+            issues.append(error("missing_crs", name, f"layer '{name}' has no coordinate reference system"))
+    if issues:
+        return dict(layers), None, None, issues
+    input_crs = CRS.from_user_input(layers["buildings"].crs)
+    out = {}
+    for name, layer in layers.items():
+        if not CRS.from_user_input(layer.crs).equals(input_crs):
+            issues.append(warning("reprojected_layer", name,
+                                  f"layer '{name}' is in {layer.crs.to_string()}; reprojected to the buildings' {input_crs.to_string()}"))
+            layer = layer.to_crs(input_crs)
+        out[name] = layer
+    work_crs = input_crs
+    if not _is_metric(input_crs):
+        sample = pd.concat([out["buildings"].geometry, out["paths"].geometry]).dropna()
+        sample = sample[~sample.is_empty]
+        work_crs = gpd.GeoSeries(sample, crs=input_crs).estimate_utm_crs() if len(sample) else input_crs
+        issues.append(warning("projected_to_utm", "buildings",
+                              f"{input_crs.to_string()} is not in metres: geometry work uses {work_crs.to_string()}; outputs keep {input_crs.to_string()}"))
+        out = {name: layer.to_crs(work_crs) for name, layer in out.items()}
+    return out, input_crs, work_crs, issues
+
+
+def _is_metric(crs: CRS) -> bool:
+    if not crs.is_projected:
+        return False
+    units = {axis.unit_name.lower() for axis in crs.axis_info}
+    return units <= {"metre", "meter", "m"}

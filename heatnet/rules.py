@@ -1,0 +1,188 @@
+"""Rules that span tables: foreign keys, the civil cost catalogue, supply cost values, demand
+groups and required elements, peaks. Each rule takes typed frames and returns issues."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import jsonschema
+import numpy as np
+import pandas as pd
+
+from heatnet.checker import RowContext
+from heatnet.issues import Issue, error, warning
+from heatnet.params import Parameters
+from heatnet.schema import SchemaSet
+from heatnet.units import HOURS_PER_YEAR
+
+
+def check_references(
+    frames: Mapping[str, pd.DataFrame | None],
+    contexts: Mapping[str, RowContext],
+    schemas: SchemaSet,
+) -> list[Issue]:
+    """Every ``x-references`` column points at an existing key of its target table.
+
+    A reference into a missing ``tariffs`` table is not an error (no tariffs means no revenue,
+    which is warned once); a reference into any other missing table is, because its costs would
+    otherwise vanish silently.
+    """
+    issues: list[Issue] = []
+    for name, frame in frames.items():
+        if frame is None or name not in contexts:
+            continue
+        ctx = contexts[name]
+        for spec in schemas.input(name).attribute_columns:
+            if spec.references is None or spec.name not in frame.columns:
+                continue
+            target, column = spec.references
+            target_frame = frames.get(target)
+            if target_frame is None and target == "tariffs":
+                continue
+            known = set() if target_frame is None else set(target_frame[column].dropna())
+            values = frame[spec.name]
+            dangling = ctx.active & values.notna() & ~values.isin(known).fillna(False).astype(bool)
+            what = f"no {target} table" if target_frame is None else f"not in {target}.{column}"
+            for row in frame.index[dangling.to_numpy(dtype=bool)]:
+                message = f"{spec.name} {values[row]!r} is {what}"
+                issues.append(ctx.issue(f"unknown_{spec.name}", row, message, column=spec.name))
+    return issues
+
+
+def default_civil_cost(names: pd.DataFrame) -> tuple[int | None, list[Issue]]:
+    """The one civil cost id marked ``is_default``; an error unless there is exactly one."""
+    defaults = names.loc[names["is_default"].fillna(False).astype(bool), "civil_cost_id"].dropna()
+    if len(defaults) == 1:
+        return int(defaults.iloc[0]), []
+    if len(defaults) == 0:
+        message = "no row has is_default = true; exactly one civil cost must be the default (used for connectors and paths with no civil_cost_id)"
+        return None, [error("no_default_civil_cost", "civil_cost_names", message, column="is_default")]
+    ids = ", ".join(str(i) for i in defaults)
+    message = f"civil_cost_id {ids} are all marked is_default; exactly one may be"
+    return None, [error("multiple_default_civil_costs", "civil_cost_names", message, column="is_default")]
+
+
+def check_civil_diameters(
+    paths: pd.DataFrame, civil_costs: pd.DataFrame, default_id: int | None, ctx: RowContext
+) -> list[Issue]:
+    """Every civil cost id a path uses (and the default) has at least one diameter row."""
+    priced = set(civil_costs["civil_cost_id"].dropna())
+    issues: list[Issue] = []
+    if default_id is not None and default_id not in priced:
+        message = f"the default civil_cost_id {default_id} has no diameters in civil_costs"
+        issues.append(error("no_civil_cost_diameters", "civil_costs", message, column="civil_cost_id", feature_id=str(default_id)))
+    ids = paths["civil_cost_id"]
+    missing = ctx.active & ids.notna() & ~ids.isin(priced).fillna(False).astype(bool)
+    for row in paths.index[missing.to_numpy(dtype=bool)]:
+        message = f"civil_cost_id {ids[row]} has no diameters in civil_costs"
+        issues.append(ctx.issue("no_civil_cost_diameters", row, message, column="civil_cost_id"))
+    return issues
+
+
+def parse_cost_values(
+    supply_costs: pd.DataFrame, schemas: SchemaSet, ctx: RowContext
+) -> tuple[pd.Series, list[Issue]]:
+    """Parse each ``supply_costs.value`` into a float, a curve or a year series, and check it fits
+    its cost kind (the forms allowed per kind come from the schema).
+
+    Returns
+    -------
+    tuple
+        Parsed values (``float``, ``tuple[tuple[float, float], ...]`` curve, or
+        ``tuple[float, ...]`` series; ``None`` where unusable) and the issues.
+    """
+    spec = schemas.input("supply_costs").columns["value"].raw
+    forms: Mapping[str, list[str]] = spec["x-value-forms"]
+    validators = {n: jsonschema.Draft202012Validator(s) for n, s in spec["x-value-schemas"].items()}
+    parsed: list[Any] = []
+    issues: list[Issue] = []
+    for row, kind, raw in zip(supply_costs.index, supply_costs["cost"], supply_costs["value"], strict=True):
+        value, problem = _parse_one(raw, forms.get(str(kind), []), validators)
+        parsed.append(value)
+        if problem and not pd.isna(kind):
+            issues.append(ctx.issue("bad_cost_value", row, f"value {raw!r} for cost {kind}: {problem}", column="value"))
+    return pd.Series(parsed, index=supply_costs.index, dtype=object), issues
+
+
+def _parse_one(raw: Any, allowed: list[str], validators: Mapping[str, Any]) -> tuple[Any, str | None]:
+    if raw is None or (isinstance(raw, float) and np.isnan(raw)):
+        return None, "is empty"
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        data: Any = float(raw)
+    else:
+        try:
+            data = json.loads(str(raw))
+        except json.JSONDecodeError as exc:
+            return None, f"is neither a number nor valid JSON ({exc.msg})"
+    kinds = {"constant": "a number", "curve": "a list of [kW, ¤/kW] points", "series": "a list of yearly prices"}
+    for form in allowed:
+        if validators[form].is_valid(data):
+            if form == "curve":
+                points = tuple((float(kw), float(rate)) for kw, rate in data)
+                kws = [kw for kw, _ in points]
+                if any(b <= a for a, b in zip(kws, kws[1:], strict=False)):
+                    return None, "curve kW values must increase strictly"
+                return points, None
+            return (float(data) if form == "constant" else tuple(float(v) for v in data)), None
+    expected = " or ".join(kinds[f] for f in allowed) or "a known cost kind"
+    negative = isinstance(data, float) and data < 0
+    return None, ("must not be negative" if negative else f"must be {expected}")
+
+
+def raise_low_peaks(buildings: pd.DataFrame, ctx: RowContext) -> tuple[pd.Series, list[Issue]]:
+    """Raise a peak below the mean load (kWh/8760) to it: a building cannot peak below its mean."""
+    mean_kw = buildings["annual_demand_kwh"] / HOURS_PER_YEAR
+    peak = buildings["peak_demand_kw"]
+    low = (ctx.active & (peak < mean_kw)).fillna(False).astype(bool)
+    issues = []
+    for row in buildings.index[low.to_numpy(dtype=bool)]:
+        message = f"peak_demand_kw {peak[row]:g} is below annual_demand_kwh/8760 = {mean_kw[row]:.3f}; raised to it"
+        issue = ctx.issue("peak_raised", row, message, column="peak_demand_kw")
+        issues.append(warning(issue.code, issue.table, issue.message, column=issue.column, row=issue.row,
+                              feature_id=issue.feature_id, row_kind=issue.row_kind))
+    return peak.where(~low, mean_kw), issues
+
+
+def check_required_conflicts(
+    buildings: pd.DataFrame, supplies: pd.DataFrame, params: Parameters, ctx: RowContext
+) -> list[Issue]:
+    """Required elements that another rule forbids: a demand group (all or nothing) holding a
+    required and a forbidden building; a required supply when ``constraint/max-supplies`` is 0."""
+    issues: list[Issue] = []
+    groups = buildings["demand_group"].map(lambda g: None if g is None else str(g))
+    grouped = buildings.assign(_group=groups).dropna(subset=["_group"])
+    for group, members in grouped.groupby("_group", sort=True):
+        forbidden = members.index[members["constraint"] == "forbidden"]
+        if len(forbidden) == 0:
+            continue
+        for row in members.index[members["constraint"] == "required"]:
+            message = (f"is required but its demand_group {group!r} also holds forbidden building(s) "
+                       f"{', '.join(str(ctx.ids.get(f, f)) for f in forbidden[:5])}; the group is all or nothing")
+            issues.append(ctx.issue("required_forbidden", row, message, column="constraint"))
+    if params.max_supplies == 0:
+        required = supplies.index[supplies["constraint"] == "required"]
+        for row in required:
+            ids = supplies["supply_id"]
+            issues.append(error("required_forbidden", "supplies", "is required but constraint/max-supplies is 0",
+                                column="constraint", row=int(row), feature_id=str(ids[row])))
+    return issues
+
+
+def fill_ids(ids: pd.Series, prefix: str) -> pd.Series:
+    """Generate ``<prefix>-<fid>`` for missing ids, never reusing an id already present.
+
+    The result depends only on the fids and the ids present, so the same input always gets the
+    same ids.
+    """
+    taken = set(ids.dropna())
+    out = ids.astype(object).where(ids.notna(), None)
+    for row in ids.index[ids.isna().to_numpy(dtype=bool)]:
+        candidate, k = f"{prefix}-{row}", 1
+        while candidate in taken:
+            k += 1
+            candidate = f"{prefix}-{row}-{k}"
+        taken.add(candidate)
+        out[row] = candidate
+    return out.astype("string")

@@ -1,0 +1,269 @@
+"""Turn :class:`~heatnet.load.RawInputs` into typed, checked :class:`Inputs`.
+
+Every check runs, every problem is collected, and only then does :func:`validate_inputs` raise
+:class:`~heatnet.errors.ValidationError` if any of them is an error (collect-then-raise).
+Forbidden rows are carried along untouched but not validated (format rule).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+from pyproj import CRS
+
+from heatnet.checker import RowContext, check_table, normalise_keyword, null_mask
+from heatnet.errors import ValidationError
+from heatnet.geometry import check_geometry, harmonise_crs
+from heatnet.issues import Issue, error, has_errors, warning
+from heatnet.load import LAYERS, RawInputs
+from heatnet.params import Parameters, ParameterValues, parse_parameters
+from heatnet.rules import (
+    check_civil_diameters,
+    check_references,
+    check_required_conflicts,
+    default_civil_cost,
+    fill_ids,
+    parse_cost_values,
+    raise_low_peaks,
+)
+from heatnet.schema import SchemaSet, TableSchema, load_schemas
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """Validated inputs: typed columns, ids filled, geometry in a metric work CRS.
+
+    Attributes
+    ----------
+    buildings, paths, supplies
+        Layers indexed by GeoPackage fid, every input column kept, schema columns typed,
+        ``constraint`` normalised to ``required``/``optional``/``forbidden``, ids generated where
+        missing, geometry in ``work_crs``.
+    tariffs, connection_costs, civil_costs, civil_cost_names, supply_costs
+        Typed tables (documented defaults when absent); ``supply_costs.value`` holds parsed
+        values (float, curve or year series).
+    parameters
+        Typed global parameters; ``parameter_values`` also says where each came from.
+    input_crs, work_crs
+        The CRS outputs are written in, and the metric CRS geometry work uses.
+    default_civil_cost_id
+        The civil cost for connectors and paths without one.
+    issues
+        The warnings found (errors would have stopped validation).
+    """
+
+    source: Path
+    buildings: gpd.GeoDataFrame
+    paths: gpd.GeoDataFrame
+    supplies: gpd.GeoDataFrame
+    tariffs: pd.DataFrame
+    connection_costs: pd.DataFrame
+    civil_costs: pd.DataFrame
+    civil_cost_names: pd.DataFrame
+    supply_costs: pd.DataFrame
+    parameters: Parameters
+    parameter_values: ParameterValues
+    input_crs: CRS
+    work_crs: CRS
+    default_civil_cost_id: int
+    issues: tuple[Issue, ...]
+
+
+def _context(frame: pd.DataFrame, schema: TableSchema, row_kind: Any) -> RowContext:
+    """Row ids for messages and the mask of rows to validate (not forbidden)."""
+    key = schema.key[0] if len(schema.key) == 1 else None
+    if key is not None and key in frame.columns:
+        raw = frame[key]
+        ids = raw.astype("string").str.strip().where(~null_mask(raw))
+    else:
+        ids = pd.Series(pd.NA, index=frame.index, dtype="string")
+    active = pd.Series(True, index=frame.index)
+    if "constraint" in frame.columns and "constraint" in schema.columns:
+        constraint = normalise_keyword(frame["constraint"], schema.columns["constraint"])
+        active = (constraint != "forbidden").fillna(True).astype(bool)
+    return RowContext(schema.name, ids, active, row_kind)
+
+
+def _check_layer(
+    raw: RawInputs, name: str, schemas: SchemaSet
+) -> tuple[gpd.GeoDataFrame | None, RowContext | None, list[Issue]]:
+    frame = raw.layers[name]
+    if frame is None:
+        return None, None, []
+    schema = schemas.input(name)
+    if not isinstance(frame, gpd.GeoDataFrame):
+        return None, None, [error("bad_geometry_type", name, f"layer '{name}' has no geometry column", column="geometry")]
+    if len(frame) == 0:
+        return None, None, [error("empty_layer", name, f"layer '{name}' has no rows")]
+    ctx = _context(frame, schema, raw.row_kinds[name])
+    typed, issues = check_table(frame, schema, ctx)
+    spec = schema.geometry_column
+    allowed = spec.geometry if spec is not None and spec.geometry else ()
+    typed, geometry_issues = check_geometry(gpd.GeoDataFrame(typed, geometry=frame.geometry.name, crs=frame.crs), allowed, ctx)
+    key = schema.key[0]
+    typed[key] = fill_ids(typed[key], schema.columns[key].id_prefix or name[0].upper())
+    return typed, ctx, issues + geometry_issues
+
+
+def _check_tables(raw: RawInputs, schemas: SchemaSet) -> tuple[dict[str, pd.DataFrame | None], dict[str, RowContext], list[Issue]]:
+    frames: dict[str, pd.DataFrame | None] = {}
+    contexts: dict[str, RowContext] = {}
+    issues: list[Issue] = []
+    for name, frame in raw.tables.items():
+        if name == "parameters" or frame is None:
+            frames[name] = None
+            continue
+        schema = schemas.input(name)
+        ctx = _context(frame, schema, raw.row_kinds[name])
+        frames[name], found = check_table(frame.drop(columns="geometry", errors="ignore"), schema, ctx)
+        contexts[name] = ctx
+        issues += found
+    issues += _fill_civil_defaults(frames, schemas)
+    if frames["tariffs"] is None:
+        issues.append(warning("no_tariffs", "tariffs", "no tariffs table: no building earns revenue"))
+    for name in ("tariffs", "connection_costs", "supply_costs"):
+        if frames[name] is None:
+            frames[name] = _empty(schemas.input(name))
+    return frames, contexts, issues
+
+
+def _empty(schema: TableSchema) -> pd.DataFrame:
+    dtypes = {"number": "float64", "integer": "Int64", "boolean": "boolean", "string": "string"}
+    return pd.DataFrame({c.name: pd.Series(dtype=dtypes.get(c.value_type, object)) for c in schema.attribute_columns})
+
+
+def _defaults(schema: TableSchema) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(list(schema.default_rows or ()))
+    typed, _ = check_table(frame, schema, RowContext(schema.name, pd.Series(pd.NA, index=frame.index), pd.Series(True, index=frame.index), "key"))
+    return typed
+
+
+def _fill_civil_defaults(frames: dict[str, pd.DataFrame | None], schemas: SchemaSet) -> list[Issue]:
+    """Missing civil tables: the reference pipe table, or names derived from civil_costs."""
+    costs, names = frames.get("civil_costs"), frames.get("civil_cost_names")
+    if costs is None and names is None:
+        log.info("no civil_costs / civil_cost_names: using the default pipe table")
+        frames["civil_costs"] = _defaults(schemas.input("civil_costs"))
+        frames["civil_cost_names"] = _defaults(schemas.input("civil_cost_names"))
+        return []
+    if costs is None:
+        frames["civil_costs"] = _empty(schemas.input("civil_costs"))
+        return [error("missing_table", "civil_costs", "civil_cost_names is given but civil_costs is missing: no pipe can be priced")]
+    if names is None:
+        ids = sorted(costs["civil_cost_id"].dropna().unique())
+        frames["civil_cost_names"] = pd.DataFrame({
+            "civil_cost_id": pd.Series(ids, dtype="Int64"),
+            "name": pd.Series([f"civil cost {i}" for i in ids], dtype="string"),
+            "is_default": pd.Series([len(ids) == 1] * len(ids), dtype="boolean"),
+        })
+    return []
+
+
+def check_inputs(
+    raw: RawInputs, *, overrides: Mapping[str, str] | None = None, schemas: SchemaSet | None = None
+) -> tuple[Inputs | None, tuple[Issue, ...]]:
+    """Run every check and return the typed inputs (``None`` if there are errors) and all issues.
+
+    Parameters
+    ----------
+    raw
+        The inputs as read.
+    overrides
+        ``--set KEY=VALUE`` parameter overrides.
+    schemas
+        The schema set; heatnet's own by default.
+
+    Returns
+    -------
+    tuple
+        ``(inputs, issues)``; ``inputs`` is ``None`` when any issue is an error.
+    """
+    schemas = schemas or load_schemas()
+    issues = list(raw.issues)
+    param_table = raw.tables.get("parameters")
+    if param_table is not None and "parameter" not in param_table.columns:
+        issues.append(error("missing_column", "parameters", "required column 'parameter' is missing", column="parameter"))
+        param_table = None
+    values, found = parse_parameters(param_table, overrides or {}, schemas, row_kind=raw.row_kinds.get("parameters", "fid"))
+    issues += found
+    layers: dict[str, gpd.GeoDataFrame | None] = {}
+    contexts: dict[str, RowContext] = {}
+    for name in LAYERS:
+        layers[name], ctx, found = _check_layer(raw, name, schemas)
+        issues += found
+        if ctx is not None:
+            contexts[name] = ctx
+    tables, table_contexts, found = _check_tables(raw, schemas)
+    issues += found
+    contexts.update(table_contexts)
+    frames: dict[str, pd.DataFrame | None] = {**layers, **tables}
+    issues += check_references(frames, contexts, schemas)
+    names = tables["civil_cost_names"]
+    default_id, found = default_civil_cost(names) if names is not None else (None, [])
+    issues += found
+    buildings, paths, supplies = layers["buildings"], layers["paths"], layers["supplies"]
+    if paths is not None and tables["civil_costs"] is not None:
+        issues += check_civil_diameters(paths, tables["civil_costs"], default_id, contexts["paths"])
+    supply_costs = tables["supply_costs"]
+    if supply_costs is not None and "supply_costs" in contexts:
+        parsed, found = parse_cost_values(supply_costs, schemas, contexts["supply_costs"])
+        supply_costs = supply_costs.assign(value=parsed)
+        issues += found
+    if buildings is not None:
+        peak, found = raise_low_peaks(buildings, contexts["buildings"])
+        buildings = buildings.assign(peak_demand_kw=peak)
+        issues += found
+        if supplies is not None:
+            issues += check_required_conflicts(buildings, supplies, values.parameters, contexts["buildings"])
+    if buildings is None or paths is None or supplies is None or has_errors(issues):
+        return None, tuple(issues)
+    projected, input_crs, work_crs, found = harmonise_crs({"buildings": buildings, "paths": paths, "supplies": supplies})
+    issues += found
+    if has_errors(issues) or input_crs is None or work_crs is None or default_id is None:
+        return None, tuple(issues)
+    inputs = Inputs(
+        source=raw.source, **projected,
+        tariffs=tables["tariffs"], connection_costs=tables["connection_costs"],  # type: ignore[arg-type]
+        civil_costs=tables["civil_costs"], civil_cost_names=names,  # type: ignore[arg-type]
+        supply_costs=supply_costs, parameters=values.parameters, parameter_values=values,  # type: ignore[arg-type]
+        input_crs=input_crs, work_crs=work_crs, default_civil_cost_id=default_id, issues=tuple(issues),
+    )
+    return inputs, tuple(issues)
+
+
+def validate_inputs(
+    raw: RawInputs, *, overrides: Mapping[str, str] | None = None, schemas: SchemaSet | None = None
+) -> Inputs:
+    """Validate, raising on any error.
+
+    Parameters
+    ----------
+    raw
+        The inputs as read.
+    overrides
+        ``--set KEY=VALUE`` parameter overrides.
+    schemas
+        The schema set; heatnet's own by default.
+
+    Returns
+    -------
+    Inputs
+        The typed inputs; warnings are in ``Inputs.issues``.
+
+    Raises
+    ------
+    ValidationError
+        With every issue (errors and warnings) when any error was found.
+    """
+    inputs, issues = check_inputs(raw, overrides=overrides, schemas=schemas)
+    if inputs is None:
+        raise ValidationError(issues)
+    return inputs
