@@ -20,7 +20,9 @@ class OutputExistsError(InputError):
 
 
 @contextlib.contextmanager
-def atomic_output(target: Path, *, overwrite: bool, protect: tuple[Path, ...] = ()) -> Iterator[Path]:
+def atomic_output(
+    target: Path, *, overwrite: bool, protect: tuple[Path, ...] = ()
+) -> Iterator[Path]:
     """Yield a temporary path to write to; on success rename it onto ``target``.
 
     Parameters
@@ -51,13 +53,15 @@ def atomic_output(target: Path, *, overwrite: bool, protect: tuple[Path, ...] = 
     if target.exists() and not overwrite:
         raise OutputExistsError(f"{target} exists; use --overwrite to replace it")
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=target.suffix, dir=target.parent)
+    handle, name = tempfile.mkstemp(
+        prefix=f".{target.stem}-", suffix=target.suffix, dir=target.parent
+    )
     os.close(handle)
     temporary = Path(name)
     temporary.unlink()  # GDAL must create the file itself
     try:
         yield temporary
-        os.replace(temporary, target)
+        temporary.replace(target)
     finally:
         for leftover in (temporary, Path(f"{temporary}-journal"), Path(f"{temporary}-wal")):
             leftover.unlink(missing_ok=True)

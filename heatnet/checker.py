@@ -8,6 +8,7 @@ mask and only then builds an :class:`~heatnet.issues.Issue` per failing row.
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -126,6 +127,10 @@ def _coerce(values: pd.Series, spec: ColumnSpec, nulls: pd.Series) -> tuple[pd.S
     return values.astype(object).where(~nulls, None), no_bad
 
 
+def _range_message(label: str, rule: str, value: Any) -> str:
+    return f"{label} value {value!r} {rule}"
+
+
 def _describe_type(spec: ColumnSpec) -> str:
     return {"number": "a number", "integer": "a whole number", "boolean": "true or false"}.get(
         spec.value_type, spec.value_type
@@ -150,7 +155,9 @@ def _range_checks(spec: ColumnSpec) -> list[tuple[str, Callable[[pd.Series], pd.
     return checks
 
 
-def check_column(values: pd.Series, spec: ColumnSpec, ctx: RowContext) -> tuple[pd.Series, list[Issue]]:
+def check_column(
+    values: pd.Series, spec: ColumnSpec, ctx: RowContext
+) -> tuple[pd.Series, list[Issue]]:
     """Coerce one column to its schema type and report every cell that breaks a rule.
 
     Parameters
@@ -186,7 +193,7 @@ def check_column(values: pd.Series, spec: ColumnSpec, ctx: RowContext) -> tuple[
         numbers = typed.astype("float64")
         for code, test, rule in _range_checks(spec):
             failing = valid & test(numbers).fillna(False).astype(bool)
-            report(failing, code, lambda v, rule=rule: f"{label} value {v!r} {rule}")
+            report(failing, code, functools.partial(_range_message, label, rule))
     if spec.enum is not None and spec.value_type == "string":
         allowed = ", ".join(spec.enum)
         outside = valid & ~typed.isin(spec.enum).fillna(False).astype(bool)
@@ -194,7 +201,7 @@ def check_column(values: pd.Series, spec: ColumnSpec, ctx: RowContext) -> tuple[
     if fill:
         typed = typed.where(~nulls, spec.default)
     dtype = _DTYPES.get(spec.value_type)
-    return (typed.astype(dtype) if dtype else typed), issues
+    return (typed.astype(dtype) if dtype else typed), issues  # type: ignore[call-overload]
 
 
 def missing_column_issue(table: str, name: str, present: list[str]) -> Issue:
@@ -203,10 +210,14 @@ def missing_column_issue(table: str, name: str, present: list[str]) -> Issue:
     lowered = {c.lower(): c for c in present}
     hint = close[0] if close else lowered.get(name.lower())
     suffix = f" (found '{hint}': the name must match exactly)" if hint else ""
-    return error("missing_column", table, f"required column '{name}' is missing{suffix}", column=name)
+    return error(
+        "missing_column", table, f"required column '{name}' is missing{suffix}", column=name
+    )
 
 
-def check_table(frame: pd.DataFrame, schema: TableSchema, ctx: RowContext) -> tuple[pd.DataFrame, list[Issue]]:
+def check_table(
+    frame: pd.DataFrame, schema: TableSchema, ctx: RowContext
+) -> tuple[pd.DataFrame, list[Issue]]:
     """Check and type every schema column of ``frame``; extra user columns are kept untouched.
 
     Parameters
@@ -232,7 +243,9 @@ def check_table(frame: pd.DataFrame, schema: TableSchema, ctx: RowContext) -> tu
                 issues.append(missing_column_issue(schema.name, spec.name, present))
                 continue
             default = spec.default if spec.has_default else None
-            out[spec.name] = pd.Series(default, index=frame.index, dtype=_DTYPES.get(spec.value_type, object))
+            out[spec.name] = pd.Series(
+                default, index=frame.index, dtype=_DTYPES.get(spec.value_type, object)
+            )
             continue
         out[spec.name], found = check_column(frame[spec.name], spec, ctx)
         issues.extend(found)

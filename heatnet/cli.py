@@ -30,7 +30,15 @@ EXIT_OK, EXIT_BUG, EXIT_INVALID = 0, 1, 3
 
 
 def _configure_logging(verbose: int, quiet: bool, debug: bool) -> None:
-    level = logging.DEBUG if debug else logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING
+    level = (
+        logging.DEBUG
+        if debug
+        else logging.INFO
+        if verbose
+        else logging.ERROR
+        if quiet
+        else logging.WARNING
+    )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     package = logging.getLogger("heatnet")
@@ -39,7 +47,9 @@ def _configure_logging(verbose: int, quiet: bool, debug: bool) -> None:
     package.propagate = False
 
 
-def _parse_sets(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+def _parse_sets(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str]:
     pairs: dict[str, str] = {}
     for item in values:
         key, sep, value = item.partition("=")
@@ -70,18 +80,28 @@ def handle_errors(command: F) -> F:
         except Exception as exc:
             if debug:
                 raise
-            click.secho(f"heatnet: internal error (a bug; rerun with --debug for details): {exc!r}", fg="red", err=True)
+            click.secho(
+                f"heatnet: internal error (a bug; rerun with --debug for details): {exc!r}",
+                fg="red",
+                err=True,
+            )
             sys.exit(EXIT_BUG)
 
     return wrapper  # type: ignore[return-value]
 
 
 tables_option = click.option(
-    "--tables", type=click.Path(path_type=Path), default=None,
+    "--tables",
+    type=click.Path(path_type=Path),
+    default=None,
     help="GeoPackage or folder of <table>.csv files with the non-spatial tables; a table found there replaces the input's own.",
 )
 set_option = click.option(
-    "--set", "overrides", multiple=True, callback=_parse_sets, metavar="KEY=VALUE",
+    "--set",
+    "overrides",
+    multiple=True,
+    callback=_parse_sets,
+    metavar="KEY=VALUE",
     help="Override a parameter (repeatable), e.g. --set finance/npv-rate=0.05.",
 )
 
@@ -100,7 +120,9 @@ def cli(verbose: int, quiet: bool, debug: bool) -> None:
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @tables_option
 @set_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @handle_errors
 def validate(input_path: Path, tables: Path | None, overrides: dict[str, str], fmt: str) -> None:
     """Check INPUT against the schemas and report every problem at once (exit 0 or 3)."""
@@ -117,18 +139,31 @@ def validate(input_path: Path, tables: Path | None, overrides: dict[str, str], f
 @cli.command()
 @click.argument("output", type=click.Path(path_type=Path))
 @click.option("--crs", default="EPSG:27700", show_default=True, help="CRS of the spatial layers.")
-@click.option("--buildings", "building_geometry", type=click.Choice(["polygon", "point"]), default="polygon", show_default=True)
+@click.option(
+    "--buildings",
+    "building_geometry",
+    type=click.Choice(["polygon", "point"]),
+    default="polygon",
+    show_default=True,
+)
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
 @handle_errors
 def init(output: Path, crs: str, building_geometry: str, overwrite: bool) -> None:
     """Write an empty input GeoPackage with every layer, table and column, ready to fill in QGIS."""
-    write_template(output, crs=crs, overwrite=overwrite, buildings="point" if building_geometry == "point" else "polygon")
+    write_template(
+        output,
+        crs=crs,
+        overwrite=overwrite,
+        buildings="point" if building_geometry == "point" else "polygon",
+    )
     click.echo(f"wrote {output}")
 
 
 @cli.command()
 @click.argument("table", required=False)
-@click.option("--output", "output_schema", is_flag=True, help="Describe the output table of that name.")
+@click.option(
+    "--output", "output_schema", is_flag=True, help="Describe the output table of that name."
+)
 @handle_errors
 def schema(table: str | None, output_schema: bool) -> None:
     """Describe the input format: every table, or one TABLE's columns (and parameters)."""
@@ -137,7 +172,10 @@ def schema(table: str | None, output_schema: bool) -> None:
         return
     text = describe_schema(table, output=output_schema)
     if text is None:
-        raise click.BadParameter(f"no {'output' if output_schema else 'input'} table {table!r}; run 'heatnet schema' for the list", param_hint="TABLE")
+        raise click.BadParameter(
+            f"no {'output' if output_schema else 'input'} table {table!r}; run 'heatnet schema' for the list",
+            param_hint="TABLE",
+        )
     click.echo(text)
 
 

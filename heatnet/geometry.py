@@ -59,8 +59,18 @@ def check_geometry(
     report(empty, "empty_geometry", "has an empty geometry")
     present = ~missing & ~empty
     types = np.asarray(shapely.get_type_id(geoms))
-    names = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint",
-                      "MultiLineString", "MultiPolygon", "GeometryCollection"])
+    names = np.array(
+        [
+            "Point",
+            "LineString",
+            "LinearRing",
+            "Polygon",
+            "MultiPoint",
+            "MultiLineString",
+            "MultiPolygon",
+            "GeometryCollection",
+        ]
+    )
     kind = np.where(types >= 0, names[np.clip(types, 0, 7)], "")
     wrong = present & ~np.isin(kind, allowed)
     for row in index[wrong & active]:
@@ -69,20 +79,38 @@ def check_geometry(
         issues.append(ctx.issue("bad_geometry_type", row, message, column="geometry"))
     usable = present & ~wrong
     bounds = shapely.bounds(geoms)
-    report(usable & ~np.isfinite(bounds).all(axis=1), "invalid_geometry", "has non-finite coordinates")
+    report(
+        usable & ~np.isfinite(bounds).all(axis=1), "invalid_geometry", "has non-finite coordinates"
+    )
     if shapely.has_z(geoms[usable]).any():
-        issues.append(warning("dropped_z", ctx.table, "Z coordinates were dropped (heatnet works in 2D)", column="geometry"))
+        issues.append(
+            warning(
+                "dropped_z",
+                ctx.table,
+                "Z coordinates were dropped (heatnet works in 2D)",
+                column="geometry",
+            )
+        )
         geoms = shapely.force_2d(geoms)
     invalid = usable & np.isfinite(bounds).all(axis=1) & ~shapely.is_valid(geoms)
     geoms = _repair(geoms, invalid & active & np.isin(kind, list(_POLYGONAL)), ctx, issues)
     for row in index[invalid & active & ~np.isin(kind, list(_POLYGONAL))]:
         reason = shapely.is_valid_reason(geoms[index.get_loc(row)])
-        issues.append(ctx.issue("invalid_geometry", row, f"geometry is invalid ({reason}); lines are never repaired", column="geometry"))
+        issues.append(
+            ctx.issue(
+                "invalid_geometry",
+                row,
+                f"geometry is invalid ({reason}); lines are never repaired",
+                column="geometry",
+            )
+        )
     out[out.geometry.name] = gpd.GeoSeries(geoms, index=index, crs=layer.crs)
     return out, issues
 
 
-def _repair(geoms: np.ndarray, mask: np.ndarray, ctx: RowContext, issues: list[Issue]) -> np.ndarray:
+def _repair(
+    geoms: np.ndarray, mask: np.ndarray, ctx: RowContext, issues: list[Issue]
+) -> np.ndarray:
     """Make invalid polygons valid (structure method keeps holes and drops collapsed parts)."""
     if not mask.any():
         return geoms
@@ -91,19 +119,35 @@ def _repair(geoms: np.ndarray, mask: np.ndarray, ctx: RowContext, issues: list[I
     reasons = shapely.is_valid_reason(geoms[where])
     fixed = shapely.make_valid(geoms[where], method="structure", keep_collapsed=False)
     for pos, reason, geom in zip(where, reasons, fixed, strict=True):
-        row = ctx.ids.index[pos]
+        row = ctx.ids.index[int(pos)]
         if geom is None or geom.is_empty or geom.geom_type not in _POLYGONAL:
-            issues.append(ctx.issue("invalid_geometry", row, f"polygon is invalid ({reason}) and cannot be repaired", column="geometry"))
+            issues.append(
+                ctx.issue(
+                    "invalid_geometry",
+                    row,
+                    f"polygon is invalid ({reason}) and cannot be repaired",
+                    column="geometry",
+                )
+            )
             continue
         geoms[pos] = geom
-        issue = ctx.issue("repaired_geometry", row, f"invalid polygon ({reason}) was repaired", column="geometry")
+        issue = ctx.issue(
+            "repaired_geometry", row, f"invalid polygon ({reason}) was repaired", column="geometry"
+        )
         issues.append(_as_warning(issue))
     return geoms
 
 
 def _as_warning(issue: Issue) -> Issue:
-    return warning(issue.code, issue.table, issue.message, column=issue.column, row=issue.row,
-                   feature_id=issue.feature_id, row_kind=issue.row_kind)
+    return warning(
+        issue.code,
+        issue.table,
+        issue.message,
+        column=issue.column,
+        row=issue.row,
+        feature_id=issue.feature_id,
+        row_kind=issue.row_kind,
+    )
 
 
 def harmonise_crs(
@@ -128,24 +172,38 @@ def harmonise_crs(
     issues: list[Issue] = []
     for name, layer in layers.items():
         if layer.crs is None:
-            issues.append(error("missing_crs", name, f"layer '{name}' has no coordinate reference system"))
+            issues.append(
+                error("missing_crs", name, f"layer '{name}' has no coordinate reference system")
+            )
     if issues:
         return dict(layers), None, None, issues
     input_crs = CRS.from_user_input(layers["buildings"].crs)
     out = {}
     for name, layer in layers.items():
         if not CRS.from_user_input(layer.crs).equals(input_crs):
-            issues.append(warning("reprojected_layer", name,
-                                  f"layer '{name}' is in {layer.crs.to_string()}; reprojected to the buildings' {input_crs.to_string()}"))
+            issues.append(
+                warning(
+                    "reprojected_layer",
+                    name,
+                    f"layer '{name}' is in {layer.crs.to_string()}; reprojected to the buildings' {input_crs.to_string()}",
+                )
+            )
             layer = layer.to_crs(input_crs)
         out[name] = layer
     work_crs = input_crs
     if not _is_metric(input_crs):
         sample = pd.concat([out["buildings"].geometry, out["paths"].geometry]).dropna()
         sample = sample[~sample.is_empty]
-        work_crs = gpd.GeoSeries(sample, crs=input_crs).estimate_utm_crs() if len(sample) else input_crs
-        issues.append(warning("projected_to_utm", "buildings",
-                              f"{input_crs.to_string()} is not in metres: geometry work uses {work_crs.to_string()}; outputs keep {input_crs.to_string()}"))
+        work_crs = (
+            gpd.GeoSeries(sample, crs=input_crs).estimate_utm_crs() if len(sample) else input_crs
+        )
+        issues.append(
+            warning(
+                "projected_to_utm",
+                "buildings",
+                f"{input_crs.to_string()} is not in metres: geometry work uses {work_crs.to_string()}; outputs keep {input_crs.to_string()}",
+            )
+        )
         out = {name: layer.to_crs(work_crs) for name, layer in out.items()}
     return out, input_crs, work_crs, issues
 

@@ -8,12 +8,21 @@ from heatnet.schema import ColumnSpec, TableSchema, load_schemas
 
 
 def _rule(spec: ColumnSpec) -> str:
-    parts = [spec.value_type if spec.value_type != "any" else "/".join(t for t in spec.types if t != "null")]
+    parts = [
+        spec.value_type
+        if spec.value_type != "any"
+        else "/".join(t for t in spec.types if t != "null")
+    ]
     if spec.nullable:
         parts.append("nullable")
     if spec.unit:
         parts.append(spec.unit)
-    for word, value in (("≥", spec.minimum), (">", spec.exclusive_minimum), ("≤", spec.maximum), ("<", spec.exclusive_maximum)):
+    for word, value in (
+        ("≥", spec.minimum),
+        (">", spec.exclusive_minimum),
+        ("≤", spec.maximum),
+        ("<", spec.exclusive_maximum),
+    ):
         if value is not None:
             parts.append(f"{word} {value:g}")
     if spec.enum:
@@ -32,7 +41,9 @@ def _columns(title: str, specs: list[ColumnSpec], required: tuple[str, ...]) -> 
     for spec in specs:
         mark = " (required)" if spec.name in required else ""
         lines.append(f"  {spec.name}{mark}  [{_rule(spec)}]")
-        lines += textwrap.wrap(spec.description, 96, initial_indent="      ", subsequent_indent="      ")
+        lines += textwrap.wrap(
+            spec.description, 96, initial_indent="      ", subsequent_indent="      "
+        )
     return lines
 
 
@@ -46,8 +57,12 @@ def describe_schema(name: str, *, output: bool = False) -> str | None:
     lines = [f"{table.name} ({role} {table.kind})", *textwrap.wrap(table.description, 100)]
     lines += _columns("Columns:", list(table.columns.values()), table.required)
     if table.parameters:
-        lines += _columns("Parameters (keys of the parameter column):", list(table.parameters.values()), ())
-    lines.append(f"\nSchema file: {schemas.directory / (name + ('.output' if output and name in schemas.inputs else '') + '.schema.json')}")
+        lines += _columns(
+            "Parameters (keys of the parameter column):", list(table.parameters.values()), ()
+        )
+    lines.append(
+        f"\nSchema file: {schemas.directory / (name + ('.output' if output and name in schemas.inputs else '') + '.schema.json')}"
+    )
     return "\n".join(lines)
 
 
@@ -55,7 +70,12 @@ def list_schemas() -> str:
     """One line per input and output table."""
     schemas = load_schemas()
     lines = ["Input tables (heatnet schema TABLE):"]
-    lines += [f"  {t.name:<18} {t.kind:<6} {t.description.split('.')[0]}" for t in schemas.inputs.values()]
+    lines += [
+        f"  {t.name:<18} {t.kind:<6} {t.description.split('.')[0]}" for t in schemas.inputs.values()
+    ]
     lines.append("Output tables (heatnet schema TABLE --output):")
-    lines += [f"  {t.name:<18} {t.kind:<6} {t.description.split('.')[0]}" for t in schemas.outputs.values()]
+    lines += [
+        f"  {t.name:<18} {t.kind:<6} {t.description.split('.')[0]}"
+        for t in schemas.outputs.values()
+    ]
     return "\n".join(lines)

@@ -152,17 +152,22 @@ def read_inputs(path: Path, *, tables: Path | None = None) -> RawInputs:
         elif name in available:
             frames[name] = _read_layer(path, name)
             origins[name], row_kinds[name] = path, "fid"
-        if frames[name] is not None:
-            log.debug("read %s from %s (%d rows)", name, origins[name], len(frames[name]))
+        frame = frames[name]
+        if frame is not None:
+            log.debug("read %s from %s (%d rows)", name, origins[name], len(frame))
     return RawInputs(path, layers, frames, origins, row_kinds, tuple(issues))
 
 
 def _table_source(source: Path) -> dict[str, Path]:
     """Which non-spatial tables a ``--tables`` source provides, and from which file."""
     if source.is_dir():
-        found = {name: source / f"{name}.csv" for name in TABLES if (source / f"{name}.csv").is_file()}
+        found = {
+            name: source / f"{name}.csv" for name in TABLES if (source / f"{name}.csv").is_file()
+        }
         if not found:
-            raise _unreadable(source, f"no table CSV files ({', '.join(TABLES)}.csv) in this folder")
+            raise _unreadable(
+                source, f"no table CSV files ({', '.join(TABLES)}.csv) in this folder"
+            )
         return found
     available = _gpkg_layers(source)
     return {name: source for name in TABLES if name in available}

@@ -192,7 +192,9 @@ def parse_parameters(
     rows: list[tuple[Any, Any, Any, Literal["table", "--set"]]] = []
     if table is not None and "parameter" in table.columns:
         cells = table["value"] if "value" in table.columns else pd.Series(None, index=table.index)
-        rows += [(row, key, cells[row], "table") for row, key in table["parameter"].items()]
+        rows += list(
+            zip(table.index, table["parameter"], cells, ["table"] * len(table), strict=True)
+        )
     rows += [(None, key, value, "--set") for key, value in overrides.items()]
     for row, raw_key, raw_value, origin in rows:
         where: dict[str, Any] = {"column": "parameter", "row": None if row is None else int(row)}
@@ -203,11 +205,25 @@ def parse_parameters(
         if key not in specs:
             hint = suggest_key(key, specs)
             tip = f"; did you mean '{hint}'?" if hint else ""
-            issues.append(error("unknown_parameter", "parameters", f"{label} {raw_key!r} is not a known parameter{tip}", **where))
+            issues.append(
+                error(
+                    "unknown_parameter",
+                    "parameters",
+                    f"{label} {raw_key!r} is not a known parameter{tip}",
+                    **where,
+                )
+            )
             continue
         if origin == "table":
             if key in seen:
-                issues.append(error("duplicate_parameter", "parameters", f"parameter '{key}' is given more than once (also row {seen[key]})", **where))
+                issues.append(
+                    error(
+                        "duplicate_parameter",
+                        "parameters",
+                        f"parameter '{key}' is given more than once (also row {seen[key]})",
+                        **where,
+                    )
+                )
                 continue
             seen[key] = int(row)
         try:
@@ -215,9 +231,11 @@ def parse_parameters(
             source[key] = origin
         except ValueError as exc:
             where["column"] = "value"
-            issues.append(error("bad_parameter_value", "parameters", f"{label} '{key}': {exc}", **where))
+            issues.append(
+                error("bad_parameter_value", "parameters", f"{label} '{key}': {exc}", **where)
+            )
     issues += _check_pairs(values, schemas)
-    names = {spec.field_name: values[key] for key, spec in specs.items()}
+    names = {str(spec.field_name): values[key] for key, spec in specs.items()}
     return ParameterValues(Parameters(**names), values, source), issues
 
 

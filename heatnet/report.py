@@ -10,13 +10,28 @@ from typing import Any
 
 from heatnet.issues import Issue
 
-_TABLE_ORDER = ("input", "buildings", "paths", "supplies", "tariffs", "connection_costs",
-                "civil_costs", "civil_cost_names", "supply_costs", "parameters")
+_TABLE_ORDER = (
+    "input",
+    "buildings",
+    "paths",
+    "supplies",
+    "tariffs",
+    "connection_costs",
+    "civil_costs",
+    "civil_cost_names",
+    "supply_costs",
+    "parameters",
+)
 
 
 def _order(issue: Issue) -> tuple[int, str, int, int]:
     table = _TABLE_ORDER.index(issue.table) if issue.table in _TABLE_ORDER else len(_TABLE_ORDER)
-    return (table, issue.table, 0 if issue.is_error else 1, issue.row if issue.row is not None else -1)
+    return (
+        table,
+        issue.table,
+        0 if issue.is_error else 1,
+        issue.row if issue.row is not None else -1,
+    )
 
 
 def _plural(n: int, word: str) -> str:
@@ -54,7 +69,9 @@ def render_text(
         found = list(group)
         n_err = sum(i.is_error for i in found)
         lines.append("")
-        lines.append(f"{table}: {_plural(n_err, 'error')}, {_plural(len(found) - n_err, 'warning')}")
+        lines.append(
+            f"{table}: {_plural(n_err, 'error')}, {_plural(len(found) - n_err, 'warning')}"
+        )
         width = max(len(i.where) for i in found[:limit])
         for issue in found[:limit]:
             level = "ERROR  " if issue.is_error else "warning"

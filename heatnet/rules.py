@@ -1,10 +1,14 @@
-"""Rules that span tables: foreign keys, the civil cost catalogue, supply cost values, demand
-groups and required elements, peaks. Each rule takes typed frames and returns issues."""
+"""Rules that span tables.
+
+Foreign keys, the civil cost catalogue, supply cost values, demand groups and required elements,
+and peaks. Each rule takes typed frames and returns issues.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from itertools import pairwise
 from typing import Any
 
 import jsonschema
@@ -58,10 +62,14 @@ def default_civil_cost(names: pd.DataFrame) -> tuple[int | None, list[Issue]]:
         return int(defaults.iloc[0]), []
     if len(defaults) == 0:
         message = "no row has is_default = true; exactly one civil cost must be the default (used for connectors and paths with no civil_cost_id)"
-        return None, [error("no_default_civil_cost", "civil_cost_names", message, column="is_default")]
+        return None, [
+            error("no_default_civil_cost", "civil_cost_names", message, column="is_default")
+        ]
     ids = ", ".join(str(i) for i in defaults)
     message = f"civil_cost_id {ids} are all marked is_default; exactly one may be"
-    return None, [error("multiple_default_civil_costs", "civil_cost_names", message, column="is_default")]
+    return None, [
+        error("multiple_default_civil_costs", "civil_cost_names", message, column="is_default")
+    ]
 
 
 def check_civil_diameters(
@@ -72,7 +80,15 @@ def check_civil_diameters(
     issues: list[Issue] = []
     if default_id is not None and default_id not in priced:
         message = f"the default civil_cost_id {default_id} has no diameters in civil_costs"
-        issues.append(error("no_civil_cost_diameters", "civil_costs", message, column="civil_cost_id", feature_id=str(default_id)))
+        issues.append(
+            error(
+                "no_civil_cost_diameters",
+                "civil_costs",
+                message,
+                column="civil_cost_id",
+                feature_id=str(default_id),
+            )
+        )
     ids = paths["civil_cost_id"]
     missing = ctx.active & ids.notna() & ~ids.isin(priced).fillna(False).astype(bool)
     for row in paths.index[missing.to_numpy(dtype=bool)]:
@@ -84,8 +100,9 @@ def check_civil_diameters(
 def parse_cost_values(
     supply_costs: pd.DataFrame, schemas: SchemaSet, ctx: RowContext
 ) -> tuple[pd.Series, list[Issue]]:
-    """Parse each ``supply_costs.value`` into a float, a curve or a year series, and check it fits
-    its cost kind (the forms allowed per kind come from the schema).
+    """Parse each ``supply_costs.value`` and check it fits its cost kind.
+
+    A value is a float, a curve or a year series; the forms allowed per kind come from the schema.
 
     Returns
     -------
@@ -98,15 +115,26 @@ def parse_cost_values(
     validators = {n: jsonschema.Draft202012Validator(s) for n, s in spec["x-value-schemas"].items()}
     parsed: list[Any] = []
     issues: list[Issue] = []
-    for row, kind, raw in zip(supply_costs.index, supply_costs["cost"], supply_costs["value"], strict=True):
+    for row, kind, raw in zip(
+        supply_costs.index, supply_costs["cost"], supply_costs["value"], strict=True
+    ):
         value, problem = _parse_one(raw, forms.get(str(kind), []), validators)
         parsed.append(value)
         if problem and not pd.isna(kind):
-            issues.append(ctx.issue("bad_cost_value", row, f"value {raw!r} for cost {kind}: {problem}", column="value"))
+            issues.append(
+                ctx.issue(
+                    "bad_cost_value",
+                    row,
+                    f"value {raw!r} for cost {kind}: {problem}",
+                    column="value",
+                )
+            )
     return pd.Series(parsed, index=supply_costs.index, dtype=object), issues
 
 
-def _parse_one(raw: Any, allowed: list[str], validators: Mapping[str, Any]) -> tuple[Any, str | None]:
+def _parse_one(
+    raw: Any, allowed: list[str], validators: Mapping[str, Any]
+) -> tuple[Any, str | None]:
     if raw is None or (isinstance(raw, float) and np.isnan(raw)):
         return None, "is empty"
     if isinstance(raw, int | float) and not isinstance(raw, bool):
@@ -116,13 +144,17 @@ def _parse_one(raw: Any, allowed: list[str], validators: Mapping[str, Any]) -> t
             data = json.loads(str(raw))
         except json.JSONDecodeError as exc:
             return None, f"is neither a number nor valid JSON ({exc.msg})"
-    kinds = {"constant": "a number", "curve": "a list of [kW, ¤/kW] points", "series": "a list of yearly prices"}
+    kinds = {
+        "constant": "a number",
+        "curve": "a list of [kW, ¤/kW] points",
+        "series": "a list of yearly prices",
+    }
     for form in allowed:
         if validators[form].is_valid(data):
             if form == "curve":
                 points = tuple((float(kw), float(rate)) for kw, rate in data)
                 kws = [kw for kw, _ in points]
-                if any(b <= a for a, b in zip(kws, kws[1:], strict=False)):
+                if any(b <= a for a, b in pairwise(kws)):
                     return None, "curve kW values must increase strictly"
                 return points, None
             return (float(data) if form == "constant" else tuple(float(v) for v in data)), None
@@ -140,16 +172,28 @@ def raise_low_peaks(buildings: pd.DataFrame, ctx: RowContext) -> tuple[pd.Series
     for row in buildings.index[low.to_numpy(dtype=bool)]:
         message = f"peak_demand_kw {peak[row]:g} is below annual_demand_kwh/8760 = {mean_kw[row]:.3f}; raised to it"
         issue = ctx.issue("peak_raised", row, message, column="peak_demand_kw")
-        issues.append(warning(issue.code, issue.table, issue.message, column=issue.column, row=issue.row,
-                              feature_id=issue.feature_id, row_kind=issue.row_kind))
+        issues.append(
+            warning(
+                issue.code,
+                issue.table,
+                issue.message,
+                column=issue.column,
+                row=issue.row,
+                feature_id=issue.feature_id,
+                row_kind=issue.row_kind,
+            )
+        )
     return peak.where(~low, mean_kw), issues
 
 
 def check_required_conflicts(
     buildings: pd.DataFrame, supplies: pd.DataFrame, params: Parameters, ctx: RowContext
 ) -> list[Issue]:
-    """Required elements that another rule forbids: a demand group (all or nothing) holding a
-    required and a forbidden building; a required supply when ``constraint/max-supplies`` is 0."""
+    """Find required elements that another rule forbids.
+
+    A demand group (all or nothing) holding a required and a forbidden building; a required supply
+    when ``constraint/max-supplies`` is 0.
+    """
     issues: list[Issue] = []
     groups = buildings["demand_group"].map(lambda g: None if g is None else str(g))
     grouped = buildings.assign(_group=groups).dropna(subset=["_group"])
@@ -158,15 +202,25 @@ def check_required_conflicts(
         if len(forbidden) == 0:
             continue
         for row in members.index[members["constraint"] == "required"]:
-            message = (f"is required but its demand_group {group!r} also holds forbidden building(s) "
-                       f"{', '.join(str(ctx.ids.get(f, f)) for f in forbidden[:5])}; the group is all or nothing")
+            message = (
+                f"is required but its demand_group {group!r} also holds forbidden building(s) "
+                f"{', '.join(str(ctx.ids.get(f, f)) for f in forbidden[:5])}; the group is all or nothing"
+            )
             issues.append(ctx.issue("required_forbidden", row, message, column="constraint"))
     if params.max_supplies == 0:
         required = supplies.index[supplies["constraint"] == "required"]
         for row in required:
             ids = supplies["supply_id"]
-            issues.append(error("required_forbidden", "supplies", "is required but constraint/max-supplies is 0",
-                                column="constraint", row=int(row), feature_id=str(ids[row])))
+            issues.append(
+                error(
+                    "required_forbidden",
+                    "supplies",
+                    "is required but constraint/max-supplies is 0",
+                    column="constraint",
+                    row=int(row),
+                    feature_id=str(ids[row]),
+                )
+            )
     return issues
 
 

@@ -71,15 +71,22 @@ def write_template(
     with atomic_output(path, overwrite=overwrite) as temporary:
         options: dict[str, Any] = {"dataset_options": {"VERSION": "1.2"}}
         for name in LAYERS:
-            frame = gpd.GeoDataFrame(_frame(schemas.input(name)), geometry=gpd.GeoSeries([], crs=crs))
-            pyogrio.write_dataframe(frame, temporary, layer=name, driver="GPKG",
-                                    geometry_type=geometry[name], **options)
+            frame = gpd.GeoDataFrame(
+                _frame(schemas.input(name)), geometry=gpd.GeoSeries([], crs=crs)
+            )
+            pyogrio.write_dataframe(
+                frame, temporary, layer=name, driver="GPKG", geometry_type=geometry[name], **options
+            )
             options = {}
         for name in TABLES:
             schema = schemas.input(name)
-            rows: list[dict[str, Any]] | None = list(schema.default_rows) if schema.default_rows else None
+            rows: list[dict[str, Any]] | None = (
+                [dict(r) for r in schema.default_rows] if schema.default_rows else None
+            )
             if name == "parameters":
-                rows = [{"parameter": key, "value": _value_text(spec.default)}
-                        for key, spec in schemas.parameters.items()]
+                rows = [
+                    {"parameter": key, "value": _value_text(spec.default)}
+                    for key, spec in schemas.parameters.items()
+                ]
             pyogrio.write_dataframe(_frame(schema, rows), temporary, layer=name, driver="GPKG")
     return path

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import pandas as pd
@@ -100,20 +100,35 @@ def _check_layer(
         return None, None, []
     schema = schemas.input(name)
     if not isinstance(frame, gpd.GeoDataFrame):
-        return None, None, [error("bad_geometry_type", name, f"layer '{name}' has no geometry column", column="geometry")]
+        return (
+            None,
+            None,
+            [
+                error(
+                    "bad_geometry_type",
+                    name,
+                    f"layer '{name}' has no geometry column",
+                    column="geometry",
+                )
+            ],
+        )
     if len(frame) == 0:
         return None, None, [error("empty_layer", name, f"layer '{name}' has no rows")]
     ctx = _context(frame, schema, raw.row_kinds[name])
     typed, issues = check_table(frame, schema, ctx)
     spec = schema.geometry_column
     allowed = spec.geometry if spec is not None and spec.geometry else ()
-    typed, geometry_issues = check_geometry(gpd.GeoDataFrame(typed, geometry=frame.geometry.name, crs=frame.crs), allowed, ctx)
+    typed, geometry_issues = check_geometry(
+        gpd.GeoDataFrame(typed, geometry=frame.geometry.name, crs=frame.crs), allowed, ctx
+    )
     key = schema.key[0]
     typed[key] = fill_ids(typed[key], schema.columns[key].id_prefix or name[0].upper())
     return typed, ctx, issues + geometry_issues
 
 
-def _check_tables(raw: RawInputs, schemas: SchemaSet) -> tuple[dict[str, pd.DataFrame | None], dict[str, RowContext], list[Issue]]:
+def _check_tables(
+    raw: RawInputs, schemas: SchemaSet
+) -> tuple[dict[str, pd.DataFrame | None], dict[str, RowContext], list[Issue]]:
     frames: dict[str, pd.DataFrame | None] = {}
     contexts: dict[str, RowContext] = {}
     issues: list[Issue] = []
@@ -123,12 +138,16 @@ def _check_tables(raw: RawInputs, schemas: SchemaSet) -> tuple[dict[str, pd.Data
             continue
         schema = schemas.input(name)
         ctx = _context(frame, schema, raw.row_kinds[name])
-        frames[name], found = check_table(frame.drop(columns="geometry", errors="ignore"), schema, ctx)
+        frames[name], found = check_table(
+            frame.drop(columns="geometry", errors="ignore"), schema, ctx
+        )
         contexts[name] = ctx
         issues += found
     issues += _fill_civil_defaults(frames, schemas)
     if frames["tariffs"] is None:
-        issues.append(warning("no_tariffs", "tariffs", "no tariffs table: no building earns revenue"))
+        issues.append(
+            warning("no_tariffs", "tariffs", "no tariffs table: no building earns revenue")
+        )
     for name in ("tariffs", "connection_costs", "supply_costs"):
         if frames[name] is None:
             frames[name] = _empty(schemas.input(name))
@@ -137,12 +156,26 @@ def _check_tables(raw: RawInputs, schemas: SchemaSet) -> tuple[dict[str, pd.Data
 
 def _empty(schema: TableSchema) -> pd.DataFrame:
     dtypes = {"number": "float64", "integer": "Int64", "boolean": "boolean", "string": "string"}
-    return pd.DataFrame({c.name: pd.Series(dtype=dtypes.get(c.value_type, object)) for c in schema.attribute_columns})
+    return pd.DataFrame(
+        {
+            c.name: pd.Series(dtype=dtypes.get(c.value_type, object))
+            for c in schema.attribute_columns
+        }
+    )
 
 
 def _defaults(schema: TableSchema) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(list(schema.default_rows or ()))
-    typed, _ = check_table(frame, schema, RowContext(schema.name, pd.Series(pd.NA, index=frame.index), pd.Series(True, index=frame.index), "key"))
+    typed, _ = check_table(
+        frame,
+        schema,
+        RowContext(
+            schema.name,
+            pd.Series(pd.NA, index=frame.index),
+            pd.Series(True, index=frame.index),
+            "key",
+        ),
+    )
     return typed
 
 
@@ -156,14 +189,22 @@ def _fill_civil_defaults(frames: dict[str, pd.DataFrame | None], schemas: Schema
         return []
     if costs is None:
         frames["civil_costs"] = _empty(schemas.input("civil_costs"))
-        return [error("missing_table", "civil_costs", "civil_cost_names is given but civil_costs is missing: no pipe can be priced")]
+        return [
+            error(
+                "missing_table",
+                "civil_costs",
+                "civil_cost_names is given but civil_costs is missing: no pipe can be priced",
+            )
+        ]
     if names is None:
         ids = sorted(costs["civil_cost_id"].dropna().unique())
-        frames["civil_cost_names"] = pd.DataFrame({
-            "civil_cost_id": pd.Series(ids, dtype="Int64"),
-            "name": pd.Series([f"civil cost {i}" for i in ids], dtype="string"),
-            "is_default": pd.Series([len(ids) == 1] * len(ids), dtype="boolean"),
-        })
+        frames["civil_cost_names"] = pd.DataFrame(
+            {
+                "civil_cost_id": pd.Series(ids, dtype="Int64"),
+                "name": pd.Series([f"civil cost {i}" for i in ids], dtype="string"),
+                "is_default": pd.Series([len(ids) == 1] * len(ids), dtype="boolean"),
+            }
+        )
     return []
 
 
@@ -190,9 +231,18 @@ def check_inputs(
     issues = list(raw.issues)
     param_table = raw.tables.get("parameters")
     if param_table is not None and "parameter" not in param_table.columns:
-        issues.append(error("missing_column", "parameters", "required column 'parameter' is missing", column="parameter"))
+        issues.append(
+            error(
+                "missing_column",
+                "parameters",
+                "required column 'parameter' is missing",
+                column="parameter",
+            )
+        )
         param_table = None
-    values, found = parse_parameters(param_table, overrides or {}, schemas, row_kind=raw.row_kinds.get("parameters", "fid"))
+    values, found = parse_parameters(
+        param_table, overrides or {}, schemas, row_kind=raw.row_kinds.get("parameters", "fid")
+    )
     issues += found
     layers: dict[str, gpd.GeoDataFrame | None] = {}
     contexts: dict[str, RowContext] = {}
@@ -222,19 +272,31 @@ def check_inputs(
         buildings = buildings.assign(peak_demand_kw=peak)
         issues += found
         if supplies is not None:
-            issues += check_required_conflicts(buildings, supplies, values.parameters, contexts["buildings"])
+            issues += check_required_conflicts(
+                buildings, supplies, values.parameters, contexts["buildings"]
+            )
     if buildings is None or paths is None or supplies is None or has_errors(issues):
         return None, tuple(issues)
-    projected, input_crs, work_crs, found = harmonise_crs({"buildings": buildings, "paths": paths, "supplies": supplies})
+    projected, input_crs, work_crs, found = harmonise_crs(
+        {"buildings": buildings, "paths": paths, "supplies": supplies}
+    )
     issues += found
     if has_errors(issues) or input_crs is None or work_crs is None or default_id is None:
         return None, tuple(issues)
     inputs = Inputs(
-        source=raw.source, **projected,
-        tariffs=tables["tariffs"], connection_costs=tables["connection_costs"],  # type: ignore[arg-type]
-        civil_costs=tables["civil_costs"], civil_cost_names=names,  # type: ignore[arg-type]
-        supply_costs=supply_costs, parameters=values.parameters, parameter_values=values,  # type: ignore[arg-type]
-        input_crs=input_crs, work_crs=work_crs, default_civil_cost_id=default_id, issues=tuple(issues),
+        source=raw.source,
+        **projected,
+        tariffs=cast(pd.DataFrame, tables["tariffs"]),
+        connection_costs=cast(pd.DataFrame, tables["connection_costs"]),
+        civil_costs=cast(pd.DataFrame, tables["civil_costs"]),
+        civil_cost_names=cast(pd.DataFrame, names),
+        supply_costs=cast(pd.DataFrame, supply_costs),
+        parameters=values.parameters,
+        parameter_values=values,
+        input_crs=input_crs,
+        work_crs=work_crs,
+        default_civil_cost_id=default_id,
+        issues=tuple(issues),
     )
     return inputs, tuple(issues)
 
