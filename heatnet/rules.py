@@ -45,6 +45,8 @@ def check_references(
             target_frame = frames.get(target)
             if target_frame is None and target == "tariffs":
                 continue
+            if target_frame is not None and column not in target_frame.columns:
+                continue  # reported as missing_column
             known = set() if target_frame is None else set(target_frame[column].dropna())
             values = frame[spec.name]
             dangling = ctx.active & values.notna() & ~values.isin(known).fillna(False).astype(bool)

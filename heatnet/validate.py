@@ -79,12 +79,12 @@ class Inputs:
 
 def _context(frame: pd.DataFrame, schema: TableSchema, row_kind: Any) -> RowContext:
     """Row ids for messages and the mask of rows to validate (not forbidden)."""
-    key = schema.key[0] if len(schema.key) == 1 else None
-    if key is not None and key in frame.columns:
-        raw = frame[key]
-        ids = raw.astype("string").str.strip().where(~null_mask(raw))
-    else:
-        ids = pd.Series(pd.NA, index=frame.index, dtype="string")
+    label = [c for c in schema.raw.get("x-label", schema.key) if c in frame.columns]
+    ids = pd.Series(pd.NA, index=frame.index, dtype="string")
+    for column in label:
+        raw = frame[column]
+        text = raw.astype("string").str.strip().where(~null_mask(raw))
+        ids = text if column == label[0] else ids + "/" + text
     active = pd.Series(True, index=frame.index)
     if "constraint" in frame.columns and "constraint" in schema.columns:
         constraint = normalise_keyword(frame["constraint"], schema.columns["constraint"])
@@ -257,17 +257,23 @@ def check_inputs(
     frames: dict[str, pd.DataFrame | None] = {**layers, **tables}
     issues += check_references(frames, contexts, schemas)
     names = tables["civil_cost_names"]
-    default_id, found = default_civil_cost(names) if names is not None else (None, [])
+    usable = names is not None and {"civil_cost_id", "is_default"} <= set(names.columns)
+    default_id, found = default_civil_cost(names) if usable else (None, [])  # type: ignore[arg-type]
     issues += found
     buildings, paths, supplies = layers["buildings"], layers["paths"], layers["supplies"]
-    if paths is not None and tables["civil_costs"] is not None:
-        issues += check_civil_diameters(paths, tables["civil_costs"], default_id, contexts["paths"])
+    civil_costs = tables["civil_costs"]
+    if paths is not None and civil_costs is not None and "civil_cost_id" in civil_costs.columns:
+        issues += check_civil_diameters(paths, civil_costs, default_id, contexts["paths"])
     supply_costs = tables["supply_costs"]
-    if supply_costs is not None and "supply_costs" in contexts:
+    if (
+        supply_costs is not None
+        and "supply_costs" in contexts
+        and {"cost", "value"} <= set(supply_costs.columns)
+    ):
         parsed, found = parse_cost_values(supply_costs, schemas, contexts["supply_costs"])
         supply_costs = supply_costs.assign(value=parsed)
         issues += found
-    if buildings is not None:
+    if buildings is not None and {"annual_demand_kwh", "peak_demand_kw"} <= set(buildings.columns):
         peak, found = raise_low_peaks(buildings, contexts["buildings"])
         buildings = buildings.assign(peak_demand_kw=peak)
         issues += found

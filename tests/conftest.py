@@ -1,0 +1,186 @@
+"""Builders for small inputs: GeoDataFrames from WKT, written to a GeoPackage in tmp_path."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+from click.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_data" / "district.gpkg"
+TINY = ROOT / "sample_data" / "tiny.gpkg"
+CRS = "EPSG:27700"
+
+
+def layer(rows: list[dict[str, Any]], crs: str | None = CRS) -> gpd.GeoDataFrame:
+    """A layer from dicts whose ``geometry`` is WKT (or None)."""
+    frame = pd.DataFrame(rows)
+    geometry = [None if w is None else shapely.from_wkt(w) for w in frame.pop("geometry")]
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs=crs))
+
+
+def base_frames() -> dict[str, pd.DataFrame]:
+    """A small valid input: one street, two buildings, one supply, every table."""
+    return {
+        "buildings": layer(
+            [
+                {
+                    "building_id": "B1",
+                    "annual_demand_kwh": 20000.0,
+                    "peak_demand_kw": 10.0,
+                    "connections": 1,
+                    "constraint": "optional",
+                    "demand_group": None,
+                    "connection_cost_id": 1,
+                    "tariff_id": 1,
+                    "extra_pv": None,
+                    "geometry": "POLYGON ((10 5, 20 5, 20 15, 10 15, 10 5))",
+                },
+                {
+                    "building_id": "B2",
+                    "annual_demand_kwh": 40000.0,
+                    "peak_demand_kw": 20.0,
+                    "connections": 2,
+                    "constraint": ":required",
+                    "demand_group": None,
+                    "connection_cost_id": 1,
+                    "tariff_id": 1,
+                    "extra_pv": 100.0,
+                    "geometry": "POINT (60 10)",
+                },
+            ]
+        ),
+        "paths": layer(
+            [
+                {
+                    "path_id": "P1",
+                    "constraint": "optional",
+                    "existing_diameter": None,
+                    "civil_cost_id": None,
+                    "extra_pv": None,
+                    "geometry": "LINESTRING (0 0, 100 0)",
+                },
+                {
+                    "path_id": "P2",
+                    "constraint": "optional",
+                    "existing_diameter": 50.0,
+                    "civil_cost_id": 2,
+                    "extra_pv": None,
+                    "geometry": "LINESTRING (100 0, 100 50)",
+                },
+            ]
+        ),
+        "supplies": layer(
+            [
+                {
+                    "supply_id": "S1",
+                    "constraint": "optional",
+                    "annual_capacity_kwh": None,
+                    "peak_capacity_kw": 1000.0,
+                    "capex_fixed": 1000.0,
+                    "capex_per_kw": 100.0,
+                    "opex_fixed": 0.0,
+                    "opex_per_kw": 0.0,
+                    "repex_fixed": 0.0,
+                    "repex_per_kw": 0.0,
+                    "cost_per_kwh": 0.05,
+                    "emissions_per_kwh": 0.2,
+                    "supply_cost_type": "hp",
+                    "geometry": "POINT (0 -10)",
+                }
+            ]
+        ),
+        "tariffs": pd.DataFrame(
+            [
+                {
+                    "tariff_id": 1,
+                    "name": "standard",
+                    "annual_charge_fixed": 100.0,
+                    "annual_charge_per_kwh": 0.1,
+                    "annual_charge_per_kw": 0.0,
+                    "connection_charge_fixed": 0.0,
+                    "connection_charge_per_kw": 0.0,
+                }
+            ]
+        ),
+        "connection_costs": pd.DataFrame(
+            [
+                {
+                    "connection_cost_id": 1,
+                    "name": "hiu",
+                    "capex_fixed": 3000.0,
+                    "capex_per_connection": 0.0,
+                    "capex_per_kw": 100.0,
+                    "repex_fixed": 0.0,
+                    "repex_per_connection": 0.0,
+                    "repex_per_kw": 0.0,
+                    "opex_fixed": 0.0,
+                    "opex_per_connection": 0.0,
+                    "opex_per_kw": 0.0,
+                }
+            ]
+        ),
+        "civil_costs": pd.DataFrame(
+            {
+                "diameter_mm": [25.0, 50.0, 100.0, 25.0, 50.0, 100.0],
+                "civil_cost_id": [1, 1, 1, 2, 2, 2],
+                "cost_m": [300.0, 400.0, 600.0, 600.0, 700.0, 900.0],
+            }
+        ),
+        "civil_cost_names": pd.DataFrame(
+            {"civil_cost_id": [1, 2], "name": ["soft", "hard"], "is_default": [True, False]}
+        ),
+        "supply_costs": pd.DataFrame(
+            {
+                "supply_cost_type": ["hp", "hp"],
+                "type": ["plant", "electricity"],
+                "cost": ["capex_per_kw", "heat_per_kwh"],
+                "value": ["[[100, 900], [1000, 700]]", "0.04"],
+            }
+        ),
+        "parameters": pd.DataFrame(
+            {"parameter": [":finance/npv-rate", "optimiser/mip-gap"], "value": ["0.035", ""]}
+        ),
+    }
+
+
+def write_gpkg(path: Path, frames: Mapping[str, pd.DataFrame | None]) -> Path:
+    """Write frames (``None`` = leave that table out) as one GeoPackage."""
+    path.unlink(missing_ok=True)
+    for name, frame in frames.items():
+        if frame is None:
+            continue
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="'crs' was not provided")
+            pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG")
+    return path
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def make_input(tmp_path: Path) -> Callable[..., Path]:
+    """Write ``base_frames()`` changed by keyword overrides (``None`` drops a table)."""
+    counter = iter(range(10_000))
+
+    def make(**changes: pd.DataFrame | None) -> Path:
+        frames: dict[str, pd.DataFrame | None] = {**base_frames(), **changes}
+        return write_gpkg(tmp_path / f"input-{next(counter)}.gpkg", frames)
+
+    return make
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()

@@ -1,0 +1,289 @@
+"""One case per validator code, plus the rules around them (forbidden rows, ids, defaults)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+from heatnet.errors import ValidationError
+from heatnet.load import read_inputs
+from heatnet.validate import check_inputs, validate_inputs
+from tests.conftest import base_frames, layer, write_gpkg
+
+HEATNET = Path(__file__).resolve().parent.parent / "heatnet"
+
+
+def run(path, **kwargs):
+    inputs, issues = check_inputs(read_inputs(path, **{k: v for k, v in kwargs.items() if k == "tables"}),
+                                  overrides=kwargs.get("overrides"))  # fmt: skip
+    return inputs, issues
+
+
+def edit(name, column, row, value):
+    """base_frames()[name] with one cell changed (row is a 0-based position)."""
+    frame = base_frames()[name].copy()
+    if column not in frame.columns:
+        frame[column] = None
+    frame[column] = frame[column].astype(object)
+    frame.iloc[row, frame.columns.get_loc(column)] = value
+    return {name: frame}
+
+
+def only(issues, code):
+    found = [i for i in issues if i.code == code]
+    assert found, f"no {code} in {[i.code for i in issues]}"
+    return found
+
+
+def geometry(name, row, wkt):
+    frame = base_frames()[name].copy()
+    geoms = list(frame.geometry)
+    geoms[row] = None if wkt is None else shapely.from_wkt(wkt)
+    return {name: frame.set_geometry(gpd.GeoSeries(geoms, crs=frame.crs))}
+
+
+# code -> (changes to base_frames, expected table, column, fid or None, is_error)
+CASES = {
+    "missing_layer": ({"paths": None}, "paths", None, None, True),
+    "empty_layer": ({"supplies": base_frames()["supplies"].iloc[0:0]}, "supplies", None, None, True),
+    "missing_column": (
+        {"buildings": base_frames()["buildings"].drop(columns="annual_demand_kwh")},
+        "buildings", "annual_demand_kwh", None, True,
+    ),
+    "bad_type": (edit("buildings", "peak_demand_kw", 1, "lots"), "buildings", "peak_demand_kw", 2, True),
+    "null_value": (edit("buildings", "annual_demand_kwh", 0, None), "buildings", "annual_demand_kwh", 1, True),
+    "negative_value": (edit("tariffs", "annual_charge_per_kwh", 0, -0.1), "tariffs", "annual_charge_per_kwh", 1, True),
+    "below_minimum": (edit("buildings", "connections", 1, 0), "buildings", "connections", 2, True),
+    "bad_enum": (edit("paths", "constraint", 1, "mandatory"), "paths", "constraint", 2, True),
+    "duplicate_id": (edit("buildings", "building_id", 1, "B1"), "buildings", "building_id", 1, True),
+    "unknown_tariff_id": (edit("buildings", "tariff_id", 0, 9), "buildings", "tariff_id", 1, True),
+    "unknown_connection_cost_id": (edit("buildings", "connection_cost_id", 1, 7), "buildings", "connection_cost_id", 2, True),
+    "unknown_civil_cost_id": (edit("paths", "civil_cost_id", 0, 5), "paths", "civil_cost_id", 1, True),
+    "unknown_supply_cost_type": (edit("supplies", "supply_cost_type", 0, "chp"), "supplies", "supply_cost_type", 1, True),
+    "no_default_civil_cost": (edit("civil_cost_names", "is_default", 0, False), "civil_cost_names", "is_default", None, True),
+    "multiple_default_civil_costs": (edit("civil_cost_names", "is_default", 1, True), "civil_cost_names", "is_default", None, True),
+    "no_civil_cost_diameters": (
+        {"civil_costs": base_frames()["civil_costs"].query("civil_cost_id == 1")},
+        "paths", "civil_cost_id", 2, True,
+    ),
+    "missing_table": ({"civil_costs": None}, "civil_costs", None, None, True),
+    "bad_cost_value": (edit("supply_costs", "value", 0, "[[100, 900], [50"), "supply_costs", "value", 1, True),
+    "missing_geometry": (geometry("buildings", 0, None), "buildings", "geometry", 1, True),
+    "empty_geometry": (geometry("paths", 0, "LINESTRING EMPTY"), "paths", "geometry", 1, True),
+    "bad_geometry_type": (geometry("paths", 1, "POINT (3 3)"), "paths", "geometry", 2, True),
+    "invalid_geometry": (geometry("paths", 0, "LINESTRING (0 0, 0 0)"), "paths", "geometry", 1, True),
+    "repaired_geometry": (
+        geometry("buildings", 0, "POLYGON ((10 5, 20 15, 20 5, 10 15, 10 5))"),
+        "buildings", "geometry", 1, False,
+    ),
+    "dropped_z": (geometry("supplies", 0, "POINT Z (0 -10 5)"), "supplies", "geometry", None, False),
+    "missing_crs": (
+        {"supplies": base_frames()["supplies"].set_crs(None, allow_override=True)},
+        "supplies", None, None, True,
+    ),
+    "reprojected_layer": ({"supplies": base_frames()["supplies"].to_crs(3857)}, "supplies", None, None, False),
+    "projected_to_utm": (
+        {name: base_frames()[name].set_crs(None, allow_override=True).set_crs(4326) for name in ("buildings", "paths", "supplies")}
+        | {
+            "buildings": layer([{**base_frames()["buildings"].drop(columns="geometry").iloc[0].to_dict(), "geometry": "POINT (-1.5 52.5)"}], crs="EPSG:4326"),
+            "paths": layer([{"path_id": "P1", "geometry": "LINESTRING (-1.5 52.4999, -1.499 52.4999)"}], crs="EPSG:4326"),
+            "supplies": layer([{"supply_id": "S1", "geometry": "POINT (-1.5 52.4998)"}], crs="EPSG:4326"),
+        },
+        "buildings", None, None, False,
+    ),
+    "peak_raised": (edit("buildings", "peak_demand_kw", 0, 1.0), "buildings", "peak_demand_kw", 1, False),
+    "required_forbidden": (
+        {"buildings": base_frames()["buildings"].assign(demand_group="g1", constraint=["forbidden", "required"])},
+        "buildings", "constraint", 2, True,
+    ),
+    "unknown_parameter": (
+        {"parameters": pd.DataFrame({"parameter": ["finance/npv-rat"], "value": ["0.1"]})},
+        "parameters", "parameter", 1, True,
+    ),
+    "duplicate_parameter": (
+        {"parameters": pd.DataFrame({"parameter": ["finance/npv-rate", ":finance/npv-rate"], "value": ["0.1", "0.2"]})},
+        "parameters", "parameter", 2, True,
+    ),
+    "bad_parameter_value": (
+        {"parameters": pd.DataFrame({"parameter": ["optimiser/mip-gap"], "value": ["five percent"]})},
+        "parameters", "value", 1, True,
+    ),
+    "conflicting_parameters": (
+        {"parameters": pd.DataFrame({"parameter": ["constraint/min-kwh", "constraint/max-kwh"], "value": ["10", "5"]})},
+        "parameters", None, None, True,
+    ),
+    "no_tariffs": ({"tariffs": None}, "tariffs", None, None, False),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("code", sorted(CASES))
+def test_each_code(code, make_input):
+    changes, table, column, row, is_error = CASES[code]
+    inputs, issues = run(make_input(**changes))
+    found = only(issues, code)
+    assert any(i.table == table and i.column == column and i.row == row for i in found), found
+    assert all(i.is_error == is_error for i in found)
+    assert (inputs is None) == any(i.is_error for i in issues)
+    for issue in found:
+        if issue.row is not None and table != "parameters":
+            assert issue.feature_id is not None  # every row issue names the feature
+
+
+def test_unreadable_input(tmp_path):
+    text = tmp_path / "not.gpkg"
+    text.write_text("building_id,geometry\n")
+    with pytest.raises(ValidationError) as caught:
+        read_inputs(text)
+    assert [i.code for i in caught.value.issues] == ["unreadable_input"]
+    with pytest.raises(ValidationError):
+        read_inputs(tmp_path / "missing.gpkg")
+
+
+def test_every_code_in_the_code_base_has_a_case():
+    source = "\n".join(p.read_text() for p in HEATNET.glob("*.py"))
+    literal = set(re.findall(r'(?:error|warning|issue)\(\s*"([a-z_]+)"', source))
+    literal |= set(re.findall(r'\(\s*"([a-z_]+)",\s*row', source))
+    referenced = {
+        f"unknown_{c}"
+        for c in ("tariff_id", "connection_cost_id", "civil_cost_id", "supply_cost_type")
+    }
+    codes = (
+        literal
+        | referenced
+        | {"negative_value", "below_minimum", "above_maximum", "bad_type", "null_value", "bad_enum"}
+    )
+    codes.discard("code")
+    assert codes - set(CASES) - {"unreadable_input", "above_maximum", "unreadable_layer"} == set()
+
+
+def test_above_maximum(make_input):
+    _, issues = run(make_input(**edit("civil_cost_names", "is_default", 0, True)))
+    params = pd.DataFrame({"parameter": ["network/diversity-limit"], "value": ["1.5"]})
+    _, issues = run(make_input(parameters=params))
+    assert only(issues, "bad_parameter_value")[0].feature_id == "network/diversity-limit"
+
+
+def test_all_problems_reported_at_once(make_input):
+    changes = {
+        **edit("buildings", "peak_demand_kw", 0, -1.0),
+        **edit("tariffs", "annual_charge_fixed", 0, "x"),
+        "parameters": pd.DataFrame({"parameter": ["bogus"], "value": ["1"]}),
+    }
+    with pytest.raises(ValidationError) as caught:
+        validate_inputs(read_inputs(make_input(**changes)))
+    codes = {i.code for i in caught.value.issues}
+    assert {"negative_value", "bad_type", "unknown_parameter"} <= codes
+
+
+def test_forbidden_rows_are_not_validated_but_kept(make_input):
+    buildings = base_frames()["buildings"].assign(constraint=["forbidden", "optional"])
+    buildings["peak_demand_kw"] = buildings["peak_demand_kw"].astype(object)
+    buildings.loc[0, "peak_demand_kw"] = "garbage"
+    buildings.loc[0, "tariff_id"] = 99
+    inputs = validate_inputs(read_inputs(make_input(buildings=buildings)))
+    assert list(inputs.buildings["building_id"]) == ["B1", "B2"]
+    assert list(inputs.buildings["constraint"]) == ["forbidden", "optional"]
+
+
+def test_types_defaults_and_normalisation(make_input):
+    buildings = base_frames()["buildings"].drop(columns=["connections", "tariff_id"])
+    buildings["building_id"] = [None, "B-1"]  # the generated id for fid 1 must not clash
+    inputs = validate_inputs(read_inputs(make_input(buildings=buildings, parameters=None)))
+    b = inputs.buildings
+    assert list(b["building_id"]) == ["B-1-2", "B-1"]
+    assert list(b["connections"]) == [1, 1]
+    assert b["tariff_id"].isna().all()
+    assert list(b["constraint"]) == ["optional", "required"]  # ':required' accepted
+    assert inputs.parameters.npv_rate == 0.03  # all defaults without a parameters table
+    assert inputs.default_civil_cost_id == 1
+    assert inputs.supply_costs["value"].iloc[0] == ((100.0, 900.0), (1000.0, 700.0))
+    assert inputs.supply_costs["value"].iloc[1] == 0.04
+
+
+def test_parameters_from_table_and_set(make_input):
+    path = make_input()
+    inputs = validate_inputs(
+        read_inputs(path),
+        overrides={"optimiser/objective": ":max-kwh", "heatnet/pipe-model": "discrete"},
+    )
+    p = inputs.parameters
+    assert p.npv_rate == 0.035  # ':finance/npv-rate' in the table
+    assert p.mip_gap == 0.05  # blank = default
+    assert p.objective == "kwh"  # alias
+    assert p.pipe_model == "discrete"
+    assert inputs.parameter_values.source["heatnet/pipe-model"] == "--set"
+
+
+def test_unknown_parameter_suggests_closest(make_input):
+    _, issues = run(make_input(), overrides={"npv-rate": "0.1"})
+    assert "finance/npv-rate" in only(issues, "unknown_parameter")[0].message
+
+
+def test_missing_civil_tables_use_reference_pipe_table(make_input):
+    paths = base_frames()["paths"].assign(civil_cost_id=[None, 2])
+    inputs = validate_inputs(
+        read_inputs(make_input(paths=paths, civil_costs=None, civil_cost_names=None))
+    )
+    costs = inputs.civil_costs.set_index(["civil_cost_id", "diameter_mm"])["cost_m"]
+    assert costs[(1, 20.0)] == 81 + 206
+    assert costs[(2, 1000.0)] == 5046 + 5965
+    assert inputs.default_civil_cost_id == 2  # hard dig, as the reference
+
+
+def test_names_derived_when_only_civil_costs_given(make_input):
+    costs = base_frames()["civil_costs"].query("civil_cost_id == 1")
+    paths = base_frames()["paths"].assign(civil_cost_id=None)
+    inputs = validate_inputs(
+        read_inputs(make_input(civil_costs=costs, civil_cost_names=None, paths=paths))
+    )
+    assert inputs.default_civil_cost_id == 1
+
+
+def test_tables_from_csv_folder(make_input, tmp_path):
+    folder = tmp_path / "costs"
+    folder.mkdir()
+    tariffs = base_frames()["tariffs"].assign(annual_charge_fixed=["", "-5"][:1])
+    tariffs.to_csv(folder / "tariffs.csv", index=False)
+    pd.DataFrame({"parameter": ["finance/npv-term"], "value": ["30"]}).to_csv(
+        folder / "parameters.csv", index=False
+    )
+    inputs, issues = run(make_input(), tables=folder)
+    assert inputs is not None
+    assert inputs.parameters.npv_term_years == 30
+    assert inputs.tariffs["annual_charge_fixed"].iloc[0] == 0.0  # blank CSV cell = default
+    pd.DataFrame({"parameter": ["finance/npv-term"], "value": ["thirty"]}).to_csv(
+        folder / "parameters.csv", index=False
+    )
+    _, issues = run(make_input(), tables=folder)
+    bad = only(issues, "bad_parameter_value")[0]
+    assert (bad.row_kind, bad.row) == ("line", 2)
+
+
+def test_tables_from_other_geopackage(make_input, tmp_path):
+    other = write_gpkg(
+        tmp_path / "costs.gpkg",
+        {"tariffs": base_frames()["tariffs"].assign(annual_charge_fixed=7.0)},
+    )
+    inputs, _ = run(make_input(), tables=other)
+    assert inputs.tariffs["annual_charge_fixed"].iloc[0] == 7.0
+    assert inputs.connection_costs["capex_fixed"].iloc[0] == 3000.0  # still from the input
+
+
+def test_geographic_input_works_in_utm(make_input):
+    changes = CASES["projected_to_utm"][0]
+    inputs, _ = run(make_input(**changes))
+    assert inputs.work_crs.to_epsg() == 32630
+    assert inputs.input_crs.to_epsg() == 4326
+    assert 60 < inputs.paths.length.iloc[0] < 75  # 0.001 degree of longitude at 52.5 N is ~68 m
+
+
+def test_input_frames_are_not_mutated(make_input):
+    raw = read_inputs(make_input())
+    before = raw.layers["buildings"].copy()
+    validate_inputs(raw)
+    pd.testing.assert_frame_equal(raw.layers["buildings"], before)
