@@ -1,0 +1,182 @@
+"""The command line: exit codes, reports, init template, schema help, and the shipped wheel."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+
+from heatnet.cli import cli
+from heatnet.schema import load_schemas
+from tests.conftest import ROOT, SAMPLE, TINY, base_frames, sha256
+
+
+def test_validate_sample_exit_0(runner):
+    before = sha256(SAMPLE)
+    result = runner.invoke(cli, ["validate", str(SAMPLE)])
+    assert result.exit_code == 0, result.output
+    assert "valid (0 errors" in result.output
+    assert "buildings          200" in result.output
+    assert sha256(SAMPLE) == before
+
+
+def test_validate_tiny_sample(runner):
+    result = runner.invoke(cli, ["validate", str(TINY), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["valid"] is True
+    assert report["errors"] == 0
+
+
+def test_validate_broken_exit_3_with_grouped_report(runner, make_input):
+    buildings = base_frames()["buildings"].assign(tariff_id=[1, 42])
+    path = make_input(
+        buildings=buildings, parameters=pd.DataFrame({"parameter": ["npv-rate"], "value": ["x"]})
+    )
+    result = runner.invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 3
+    assert "INVALID" in result.output
+    assert "buildings: 1 error" in result.output
+    assert "fid 2 (B2)" in result.output
+    assert "unknown_tariff_id" in result.output
+    assert "did you mean 'finance/npv-rate'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_validate_json_lists_every_issue(runner, make_input):
+    path = make_input(buildings=base_frames()["buildings"].assign(peak_demand_kw=[-1.0, -2.0]))
+    result = runner.invoke(cli, ["validate", str(path), "--format", "json"])
+    assert result.exit_code == 3
+    report = json.loads(result.output)
+    rows = sorted(
+        (i["table"], i["row"], i["column"], i["code"])
+        for i in report["issues"]
+        if i["severity"] == "error"
+    )
+    assert rows == [
+        ("buildings", 1, "peak_demand_kw", "negative_value"),
+        ("buildings", 2, "peak_demand_kw", "negative_value"),
+    ]
+
+
+def test_not_a_geopackage_exit_3(runner, tmp_path):
+    path = tmp_path / "x.gpkg"
+    path.write_bytes(b"hello")
+    result = runner.invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 3
+    assert "unreadable_input" in result.output
+
+
+def test_bad_set_is_usage_error(runner):
+    result = runner.invoke(cli, ["validate", str(TINY), "--set", "finance/npv-rate"])
+    assert result.exit_code == 2
+
+
+def test_set_override_is_validated(runner):
+    result = runner.invoke(cli, ["validate", str(TINY), "--set", "finance/npv-rate=2"])
+    assert result.exit_code == 3
+    assert "bad_parameter_value" in result.output
+
+
+def test_init_template_has_every_layer_and_column_and_validates_once_filled(runner, tmp_path):
+    out = tmp_path / "template.gpkg"
+    result = runner.invoke(cli, ["init", str(out), "--crs", "EPSG:25832", "--buildings", "point"])
+    assert result.exit_code == 0, result.output
+    schemas = load_schemas()
+    layers = dict(pyogrio.list_layers(out))
+    assert layers["buildings"] == "Point"
+    assert layers["paths"] == "LineString"
+    for name, schema in schemas.inputs.items():
+        fields = list(pyogrio.read_info(out, layer=name)["fields"])
+        assert fields == [c.name for c in schema.attribute_columns], name
+    params = pyogrio.read_dataframe(out, layer="parameters")
+    assert len(params) == len(schemas.parameters)
+    # an empty template is invalid (empty layers); with one feature each it validates
+    assert runner.invoke(cli, ["validate", str(out)]).exit_code == 3
+    frames = {
+        "buildings": {
+            "annual_demand_kwh": 1000.0,
+            "peak_demand_kw": 1.0,
+            "geometry": shapely.Point(0, 1),
+        },
+        "paths": {"geometry": shapely.LineString([(0, 0), (10, 0)])},
+        "supplies": {"geometry": shapely.Point(10, 1)},
+    }
+    for name, row in frames.items():
+        frame = gpd.GeoDataFrame([row], geometry="geometry", crs="EPSG:25832")
+        pyogrio.write_dataframe(frame, out, layer=name, driver="GPKG", append=True)
+    result = runner.invoke(cli, ["validate", str(out)])
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(cli, ["init", str(out)]).exit_code == 3  # exists, no --overwrite
+    assert runner.invoke(cli, ["init", str(out), "--overwrite"]).exit_code == 0
+
+
+def test_schema_help_is_driven_by_the_schema_files(runner):
+    result = runner.invoke(cli, ["schema", "parameters"])
+    assert result.exit_code == 0
+    for key, spec in load_schemas().parameters.items():
+        assert key in result.output
+        assert spec.description[:30] in result.output.replace("\n      ", " ")
+    listing = runner.invoke(cli, ["schema"])
+    assert "cashflow" in listing.output
+    assert "buildings" in listing.output
+    assert runner.invoke(cli, ["schema", "paths", "--output"]).output.count("peripheral") >= 1
+    assert runner.invoke(cli, ["schema", "nope"]).exit_code == 2
+
+
+def test_internal_error_is_exit_1_without_traceback(runner, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr("heatnet.cli.check", boom)
+    result = runner.invoke(cli, ["validate", str(TINY)])
+    assert result.exit_code == 1
+    assert "internal error" in result.output
+    assert "Traceback" not in result.output
+    result = runner.invoke(cli, ["--debug", "validate", str(TINY)])
+    assert isinstance(result.exception, RuntimeError)
+
+
+@pytest.mark.slow
+def test_wheel_ships_the_schemas(tmp_path):
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("heatnet-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    shipped = {n.rsplit("/", 1)[-1] for n in names if n.startswith("heatnet/schemas/")}
+    expected = {p.name for p in (ROOT / "schemas").glob("*.schema.json")}
+    assert shipped == expected
+    assert "heatnet/cli.py" in names
+
+
+@pytest.mark.slow
+def test_console_script_runs_on_sample():
+    exe = ROOT / ".venv" / "bin" / "heatnet"
+    if not exe.exists():
+        pytest.skip("console script not installed in .venv")
+    done = subprocess.run(
+        [str(exe), "validate", str(SAMPLE), "--format", "json"], capture_output=True, text=True
+    )
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["summary"]["crs"] == "EPSG:25832"
