@@ -232,6 +232,8 @@ def fill_ids(ids: pd.Series, prefix: str) -> pd.Series:
     The result depends only on the fids and the ids present, so the same input always gets the
     same ids.
     """
+    if not ids.isna().any():
+        return ids.astype("string")
     taken = set(ids.dropna())
     out = ids.astype(object).where(ids.notna(), None)
     for row in ids.index[ids.isna().to_numpy(dtype=bool)]:
