@@ -158,14 +158,15 @@ def test_every_code_in_the_code_base_has_a_case():
         | {"negative_value", "below_minimum", "above_maximum", "bad_type", "null_value", "bad_enum"}
     )
     codes.discard("code")
-    assert codes - set(CASES) - {"unreadable_input", "above_maximum", "unreadable_layer"} == set()
+    assert codes - set(CASES) - {"unreadable_input", "above_maximum"} == set()
 
 
-def test_above_maximum(make_input):
-    _, issues = run(make_input(**edit("civil_cost_names", "is_default", 0, True)))
+def test_parameter_above_its_maximum(make_input):
     params = pd.DataFrame({"parameter": ["network/diversity-limit"], "value": ["1.5"]})
     _, issues = run(make_input(parameters=params))
-    assert only(issues, "bad_parameter_value")[0].feature_id == "network/diversity-limit"
+    bad = only(issues, "bad_parameter_value")[0]
+    assert bad.feature_id == "network/diversity-limit"
+    assert "at most 1" in bad.message
 
 
 def test_all_problems_reported_at_once(make_input):
