@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from heatnet.issues import Issue, RowKind, error
+from heatnet.issues import Issue, RowKind, Severity, error
 from heatnet.schema import ColumnSpec, TableSchema
 
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "0.0"})
 
-_DTYPES = {"number": "float64", "integer": "Int64", "boolean": "boolean", "string": "string"}
+DTYPES = {"number": "float64", "integer": "Int64", "boolean": "boolean", "string": "string"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +46,18 @@ class RowContext:
     active: pd.Series
     row_kind: RowKind = "fid"
 
-    def issue(self, code: str, row: Any, message: str, column: str | None = None) -> Issue:
-        """An error located at ``row`` (a frame index label)."""
+    def issue(
+        self,
+        code: str,
+        row: Any,
+        message: str,
+        column: str | None = None,
+        severity: Severity = Severity.ERROR,
+    ) -> Issue:
+        """An issue (an error unless told) located at ``row`` (a frame index label)."""
         feature_id = self.ids.get(row)
-        return error(
+        return Issue(
+            severity,
             code,
             self.table,
             message,
@@ -200,7 +208,7 @@ def check_column(
         report(outside, "bad_enum", lambda v: f"{label} value {v!r} is not one of: {allowed}")
     if fill:
         typed = typed.where(~nulls, spec.default)
-    dtype = _DTYPES.get(spec.value_type)
+    dtype = DTYPES.get(spec.value_type)
     return (typed.astype(dtype) if dtype else typed), issues  # type: ignore[call-overload]
 
 
@@ -244,7 +252,7 @@ def check_table(
                 continue
             default = spec.default if spec.has_default else None
             out[spec.name] = pd.Series(
-                default, index=frame.index, dtype=_DTYPES.get(spec.value_type, object)
+                default, index=frame.index, dtype=DTYPES.get(spec.value_type, object)
             )
             continue
         out[spec.name], found = check_column(frame[spec.name], spec, ctx)

@@ -17,7 +17,7 @@ import shapely
 from pyproj import CRS
 
 from heatnet.checker import RowContext
-from heatnet.issues import Issue, error, warning
+from heatnet.issues import Issue, Severity, error, warning
 
 log = logging.getLogger(__name__)
 
@@ -131,23 +131,9 @@ def _repair(
             )
             continue
         geoms[pos] = geom
-        issue = ctx.issue(
-            "repaired_geometry", row, f"invalid polygon ({reason}) was repaired", column="geometry"
-        )
-        issues.append(_as_warning(issue))
+        message = f"invalid polygon ({reason}) was repaired"
+        issues.append(ctx.issue("repaired_geometry", row, message, "geometry", Severity.WARNING))
     return geoms
-
-
-def _as_warning(issue: Issue) -> Issue:
-    return warning(
-        issue.code,
-        issue.table,
-        issue.message,
-        column=issue.column,
-        row=issue.row,
-        feature_id=issue.feature_id,
-        row_kind=issue.row_kind,
-    )
 
 
 def harmonise_crs(

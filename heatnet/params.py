@@ -255,20 +255,21 @@ def _check_pairs(values: Mapping[str, Any], schemas: SchemaSet) -> list[Issue]:
     return issues
 
 
+def value_text(value: Any) -> str | None:
+    """A parsed parameter value as the table's string (``true``/``false`` for booleans)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def parameters_table(values: ParameterValues) -> pd.DataFrame:
     """The parameters as used, one row per key, in the format's (parameter, value) strings."""
-
-    def text(value: Any) -> str | None:
-        if value is None:
-            return None
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        return str(value)
-
     return pd.DataFrame(
         {
             "parameter": list(values.by_key),
-            "value": [text(v) for v in values.by_key.values()],
+            "value": [value_text(v) for v in values.by_key.values()],
             "source": [values.source[k] for k in values.by_key],
         }
     )

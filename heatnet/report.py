@@ -9,19 +9,9 @@ from itertools import groupby
 from typing import Any
 
 from heatnet.issues import Issue
+from heatnet.load import LAYERS, TABLES
 
-_TABLE_ORDER = (
-    "input",
-    "buildings",
-    "paths",
-    "supplies",
-    "tariffs",
-    "connection_costs",
-    "civil_costs",
-    "civil_cost_names",
-    "supply_costs",
-    "parameters",
-)
+_TABLE_ORDER = ("input", *LAYERS, *TABLES)
 
 
 def _order(issue: Issue) -> tuple[int, str, int, int]:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from heatnet.checker import RowContext
-from heatnet.issues import Issue, error, warning
+from heatnet.issues import Issue, Severity, error
 from heatnet.params import Parameters
 from heatnet.schema import SchemaSet
 from heatnet.units import HOURS_PER_YEAR
@@ -173,18 +173,7 @@ def raise_low_peaks(buildings: pd.DataFrame, ctx: RowContext) -> tuple[pd.Series
     issues = []
     for row in buildings.index[low.to_numpy(dtype=bool)]:
         message = f"peak_demand_kw {peak[row]:g} is below annual_demand_kwh/8760 = {mean_kw[row]:.3f}; raised to it"
-        issue = ctx.issue("peak_raised", row, message, column="peak_demand_kw")
-        issues.append(
-            warning(
-                issue.code,
-                issue.table,
-                issue.message,
-                column=issue.column,
-                row=issue.row,
-                feature_id=issue.feature_id,
-                row_kind=issue.row_kind,
-            )
-        )
+        issues.append(ctx.issue("peak_raised", row, message, "peak_demand_kw", Severity.WARNING))
     return peak.where(~low, mean_kw), issues
 
 

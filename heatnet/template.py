@@ -14,25 +14,18 @@ import pandas as pd
 import pyogrio
 
 from heatnet.atomic import atomic_output
+from heatnet.checker import DTYPES
 from heatnet.load import LAYERS, TABLES
+from heatnet.params import value_text
 from heatnet.schema import SchemaSet, TableSchema, load_schemas
 
-_DTYPES = {"number": "float64", "integer": "Int64", "boolean": "boolean", "string": "string"}
 _GEOMETRY = {"buildings": "Polygon", "paths": "LineString", "supplies": "Point"}
-
-
-def _value_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _frame(schema: TableSchema, rows: list[dict[str, Any]] | None = None) -> pd.DataFrame:
     columns = {}
     for spec in schema.attribute_columns:
-        dtype = _DTYPES.get(spec.value_type, "string")
+        dtype = DTYPES.get(spec.value_type, "string")
         cells = [row.get(spec.name) for row in rows] if rows else []
         columns[spec.name] = pd.Series(cells, dtype=dtype)
     return pd.DataFrame(columns)
@@ -85,7 +78,7 @@ def write_template(
             )
             if name == "parameters":
                 rows = [
-                    {"parameter": key, "value": _value_text(spec.default)}
+                    {"parameter": key, "value": value_text(spec.default)}
                     for key, spec in schemas.parameters.items()
                 ]
             pyogrio.write_dataframe(_frame(schema, rows), temporary, layer=name, driver="GPKG")

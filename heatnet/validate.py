@@ -17,7 +17,7 @@ import geopandas as gpd
 import pandas as pd
 from pyproj import CRS
 
-from heatnet.checker import RowContext, check_table, normalise_keyword, null_mask
+from heatnet.checker import DTYPES, RowContext, check_table, normalise_keyword, null_mask
 from heatnet.errors import ValidationError
 from heatnet.geometry import check_geometry, harmonise_crs
 from heatnet.issues import Issue, error, has_errors, warning
@@ -155,10 +155,9 @@ def _check_tables(
 
 
 def _empty(schema: TableSchema) -> pd.DataFrame:
-    dtypes = {"number": "float64", "integer": "Int64", "boolean": "boolean", "string": "string"}
     return pd.DataFrame(
         {
-            c.name: pd.Series(dtype=dtypes.get(c.value_type, object))
+            c.name: pd.Series(dtype=DTYPES.get(c.value_type, object))
             for c in schema.attribute_columns
         }
     )

@@ -288,3 +288,16 @@ def test_input_frames_are_not_mutated(make_input):
     before = raw.layers["buildings"].copy()
     validate_inputs(raw)
     pd.testing.assert_frame_equal(raw.layers["buildings"], before)
+
+
+def test_parameters_table_round_trips(make_input):
+    from heatnet.params import parameters_table, parse_parameters
+    from heatnet.schema import load_schemas
+
+    inputs = validate_inputs(read_inputs(make_input()), overrides={"constraint/max-buildings": "3"})
+    table = parameters_table(inputs.parameter_values)
+    assert len(table) == len(load_schemas().parameters)
+    again, issues = parse_parameters(table, {}, load_schemas())
+    assert issues == []
+    assert again.parameters == inputs.parameters
+    assert table.set_index("parameter").loc["constraint/max-buildings", "source"] == "--set"
