@@ -19,7 +19,7 @@ import click
 from heatnet import __version__
 from heatnet.errors import HeatnetError, ValidationError
 from heatnet.helptext import describe_schema, list_schemas
-from heatnet.pipeline import check
+from heatnet.pipeline import check, topology
 from heatnet.report import render_json, render_text
 from heatnet.template import write_template
 
@@ -177,6 +177,26 @@ def schema(table: str | None, output_schema: bool) -> None:
             param_hint="TABLE",
         )
     click.echo(text)
+
+
+@cli.command("topology")
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Output GeoPackage."
+)
+@tables_option
+@set_option
+@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@handle_errors
+def topology_command(
+    input_path: Path, output: Path, tables: Path | None, overrides: dict[str, str], overwrite: bool
+) -> None:
+    """Node the paths, connect buildings and supplies, and write the network to inspect in QGIS."""
+    report = topology(input_path, output, tables=tables, overrides=overrides, overwrite=overwrite)
+    for issue in report.warnings:
+        log.warning("%s %s: %s", issue.table, issue.where, issue.message)
+    for key, value in report.summary().items():
+        click.echo(f"{key:<14} {value}")
 
 
 def main() -> None:

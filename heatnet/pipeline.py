@@ -7,9 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from heatnet.errors import ValidationError
 from heatnet.issues import Issue
 from heatnet.load import read_inputs
+from heatnet.topology import Network, build_network
 from heatnet.validate import Inputs, check_inputs
+from heatnet.write import topology_layers, write_layers
 
 log = logging.getLogger(__name__)
 
@@ -76,3 +79,69 @@ def check(
     inputs, issues = check_inputs(raw, overrides=overrides)
     log.info("validated %s: %d issue(s)", path, len(issues))
     return CheckReport(path, issues, inputs)
+
+
+@dataclass(frozen=True, slots=True)
+class TopologyReport:
+    """The network built from an input, and where it was written."""
+
+    output: Path
+    network: Network
+    warnings: tuple[Issue, ...]
+
+    def summary(self) -> dict[str, str]:
+        """Counts a person checks first, for the command's closing lines."""
+        paths, net = self.network.paths, self.network
+        pieces = paths[~paths["connector"] & (paths["constraint"] != "forbidden")]
+        return {
+            "path pieces": f"{len(pieces)} ({int(pieces['unreachable'].sum())} unreachable, {int(pieces['peripheral'].sum())} peripheral)",
+            "connectors": str(int(paths["connector"].sum())),
+            "junctions": str(len(net.junctions)),
+            "unreachable": f"{int(net.buildings['unreachable'].sum())} buildings, {int(net.supplies['unreachable'].sum())} supplies",
+            "model graph": f"{len(net.model.edges)} edges, {net.model.graph.number_of_nodes()} vertices",
+            "output": str(self.output),
+        }
+
+
+def topology(
+    path: Path,
+    output: Path,
+    *,
+    tables: Path | None = None,
+    overrides: Mapping[str, str] | None = None,
+    overwrite: bool = False,
+) -> TopologyReport:
+    """Validate an input, build its network and write it for inspection in QGIS.
+
+    Parameters
+    ----------
+    path
+        The input GeoPackage.
+    output
+        Where to write ``buildings``, ``paths`` (pieces and connectors) and ``supplies``.
+    tables
+        Optional GeoPackage or CSV folder with the non-spatial tables.
+    overrides
+        ``--set KEY=VALUE`` parameter overrides.
+    overwrite
+        Replace an existing output.
+
+    Returns
+    -------
+    TopologyReport
+        The network, the output path and every warning (input and topology).
+
+    Raises
+    ------
+    ValidationError
+        When the input has errors (nothing is written).
+    """
+    report = check(path, tables=tables, overrides=overrides)
+    if report.inputs is None:
+        raise ValidationError(report.issues)
+    network = build_network(report.inputs)
+    protect = (path,) if tables is None else (path, tables)
+    write_layers(
+        output, dict(topology_layers(report.inputs, network)), overwrite=overwrite, protect=protect
+    )
+    return TopologyReport(output, network, report.issues + network.issues)

@@ -1,0 +1,82 @@
+"""Write GeoPackage outputs atomically, in the input CRS, every input column kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from heatnet.atomic import atomic_output
+from heatnet.topology import Network
+from heatnet.validate import Inputs
+
+
+def _to_input_crs(frame: gpd.GeoDataFrame, inputs: Inputs) -> gpd.GeoDataFrame:
+    return frame if inputs.work_crs.equals(inputs.input_crs) else frame.to_crs(inputs.input_crs)
+
+
+def topology_layers(inputs: Inputs, network: Network) -> dict[str, gpd.GeoDataFrame]:
+    """The ``buildings``, ``paths`` and ``supplies`` layers as the topology stage sees them.
+
+    Buildings and supplies keep every input column (ids filled) and gain ``unreachable`` and
+    ``unreachable_reason``. Paths hold one row per split piece, whole path, connector and
+    forbidden path, with the input path's columns, ``path_id``, ``connector``, ``unreachable``,
+    ``peripheral`` and heatnet's ``model_edge`` (which optimiser edge the row belongs to).
+    """
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    for name, table in (("buildings", network.buildings), ("supplies", network.supplies)):
+        frame = getattr(inputs, name).copy()
+        frame["unreachable"] = table["unreachable"].astype(bool)
+        frame["unreachable_reason"] = table["reason"]
+        layers[name] = _to_input_crs(frame, inputs)
+    rows = network.paths
+    attributes = inputs.paths.drop(columns=["path_id", inputs.paths.geometry.name])
+    joined = attributes.reindex(rows["source_fid"].astype("float64").to_numpy())
+    joined.index = rows.index
+    overrides = {"constraint": rows["constraint"], "civil_cost_id": rows["civil_cost_id"]}
+    paths = gpd.GeoDataFrame(
+        {
+            "path_id": rows.index.to_numpy(),
+            **{c: overrides.get(c, joined[c]) for c in attributes.columns},
+            "connector": rows["connector"].astype(bool),
+            "unreachable": rows["unreachable"].astype(bool),
+            "peripheral": rows["peripheral"].astype(bool),
+            "model_edge": rows["model_edge"],
+        },
+        geometry=rows.geometry,
+        crs=rows.crs,
+    ).reset_index(drop=True)
+    layers["paths"] = _to_input_crs(paths, inputs)
+    return layers
+
+
+def write_layers(
+    path: Path, layers: dict[str, pd.DataFrame], *, overwrite: bool, protect: tuple[Path, ...] = ()
+) -> Path:
+    """Write layers and tables into one new GeoPackage (version 1.2), atomically.
+
+    Parameters
+    ----------
+    path
+        Output file.
+    layers
+        Layer or table name → frame (GeoDataFrames become spatial layers).
+    overwrite
+        Replace an existing file.
+    protect
+        Inputs that must never be overwritten.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    with atomic_output(path, overwrite=overwrite, protect=protect) as temporary:
+        options: dict[str, Any] = {"dataset_options": {"VERSION": "1.2"}}
+        for name, frame in layers.items():
+            pyogrio.write_dataframe(frame, temporary, layer=name, driver="GPKG", **options)
+            options = {}
+    return path
