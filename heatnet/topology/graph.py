@@ -198,6 +198,8 @@ def _model_row(
     data = [index[m] for m in members]
     civil: dict[int, float] = {}
     for d in data:
+        if pd.isna(d["civil_cost_id"]):  # zero-length direct links dig nothing
+            continue
         civil[int(d["civil_cost_id"])] = civil.get(int(d["civil_cost_id"]), 0.0) + float(
             d["length_m"]
         )

@@ -1,0 +1,273 @@
+"""Hand-made topology cases whose answer can be drawn on paper, and the real district."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import shapely
+
+from heatnet.load import read_inputs
+from heatnet.topology import build_network
+from heatnet.validate import validate_inputs
+from tests.conftest import SAMPLE, base_frames, layer, write_gpkg
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def network(tmp_path, paths, buildings=(), supplies=("POINT (0 -10)",), **params):
+    frames = base_frames()
+    frames["paths"] = layer([{"path_id": pid, "geometry": wkt} for pid, wkt in paths])
+    frames["buildings"] = layer(
+        [
+            {
+                "building_id": f"B{i + 1}",
+                "annual_demand_kwh": 1000.0,
+                "peak_demand_kw": 5.0,
+                "geometry": w,
+            }
+            for i, w in enumerate(buildings)
+        ]
+        or [
+            {
+                "building_id": "B1",
+                "annual_demand_kwh": 1000.0,
+                "peak_demand_kw": 5.0,
+                "geometry": "POINT (5000 5000)",
+            }
+        ]
+    )
+    frames["supplies"] = layer(
+        [{"supply_id": f"S{i + 1}", "geometry": w} for i, w in enumerate(supplies)]
+    )
+    frames["supply_costs"] = None
+    rows = [
+        {"parameter": f"heatnet/{k.replace('_', '-')}", "value": str(v)} for k, v in params.items()
+    ]
+    frames["parameters"] = pd.DataFrame(
+        rows or [{"parameter": "finance/npv-rate", "value": "0.03"}]
+    )
+    path = write_gpkg(tmp_path / f"t{len(list(tmp_path.iterdir()))}.gpkg", frames)
+    return build_network(validate_inputs(read_inputs(path)))
+
+
+def pieces(net):
+    return net.paths[~net.paths["connector"]]
+
+
+def ends(frame):
+    pts = set()
+    for geom in frame.geometry:
+        for i in (0, -1):
+            pts.add(
+                tuple(round(c, 6) for c in shapely.get_coordinates(shapely.get_point(geom, i))[0])
+            )
+    return pts
+
+
+def test_two_crossing_lines_make_four_pieces_and_five_end_points(tmp_path):
+    lines = [("A", "LINESTRING (-50 0, 50 0)"), ("B", "LINESTRING (0 -50, 0 50)")]
+    net = network(tmp_path, lines, supplies=["POINT (-60 0)"])
+    got = pieces(net)
+    assert sorted(got.index) == ["A-1", "A-2", "B-1", "B-2"]
+    assert len(ends(got)) == 5
+    assert got.loc["A-1"].geometry.coords[-1] == (0.0, 0.0)
+    assert got["length_m"].tolist() == pytest.approx([50.0] * 4)
+
+
+def test_t_junction_splits_only_the_through_line(tmp_path):
+    lines = [("A", "LINESTRING (0 0, 100 0)"), ("B", "LINESTRING (40 0, 40 60)")]
+    net = network(tmp_path, lines, supplies=["POINT (-10 0)"])
+    got = pieces(net)
+    assert sorted(got.index) == ["A-1", "A-2", "B"]
+    assert got.loc["A-1", "length_m"] == pytest.approx(40.0)
+    assert len(ends(got)) == 4
+    assert got.loc["B", "u"] in (got.loc["A-1", "v"], got.loc["A-1", "u"])
+
+
+@pytest.mark.parametrize(("tolerance", "joined"), [(5.0, True), (0.0, False)])
+def test_line_ending_3m_short_is_joined_only_within_the_snap_tolerance(tmp_path, tolerance, joined):
+    net = network(
+        tmp_path,
+        [("A", "LINESTRING (0 0, 100 0)"), ("B", "LINESTRING (50 3, 50 60)")],
+        buildings=["POINT (60 60)"],
+        supplies=["POINT (0 -5)"],
+        snap_tolerance=tolerance,
+    )
+    got = pieces(net)
+    if joined:
+        assert sorted(got.index) == ["A-1", "A-2", "B"]
+        assert got.loc["B", "length_m"] == pytest.approx(60.0)  # extended by 3 m to meet A
+        assert not net.buildings["unreachable"].any()
+    else:
+        assert sorted(got.index) == ["A", "B"]
+        assert got.loc["B", "unreachable"]
+        assert net.buildings["unreachable"].all()
+        assert net.buildings["reason"].iloc[0] == "no supply can reach it"
+
+
+def test_two_parallel_paths_between_the_same_junctions_both_survive(tmp_path):
+    net = network(
+        tmp_path,
+        [("TRUNK", "LINESTRING (-50 0, 0 0)"), ("N", "LINESTRING (0 0, 50 20, 100 0)"), ("S", "LINESTRING (0 0, 50 -20, 100 0)"),
+         ("END", "LINESTRING (100 0, 150 0)")],
+        buildings=["POINT (150 10)"],
+        supplies=["POINT (-50 -10)"],
+    )  # fmt: skip
+    got = pieces(net)
+    assert {"N", "S"} <= set(got.index)
+    assert {got.loc["N", "u"], got.loc["N", "v"]} == {got.loc["S", "u"], got.loc["S", "v"]}
+    assert net.graph.number_of_edges(got.loc["N", "u"], got.loc["N", "v"]) == 2
+    members = [m for ms in net.model.edges["members"] for m in ms]
+    assert "N" in members
+    assert "S" in members
+    assert not got.loc[["N", "S"], "peripheral"].any()
+
+
+def test_building_touching_a_path_end_joins_directly(tmp_path):
+    net = network(
+        tmp_path,
+        [("A", "LINESTRING (0 0, 100 0)")],
+        buildings=["POLYGON ((95 -5, 110 -5, 110 5, 95 5, 95 -5))"],
+        supplies=["POINT (-10 0)"],
+    )
+    b = net.buildings.iloc[0]
+    assert b["connection"] == "direct"
+    assert b["connection_m"] == 0
+    assert not net.paths["connector"].iloc[:-1].any()
+    assert net.graph.degree("B:B1") == 1
+    assert not b["unreachable"]
+
+
+def test_building_crossing_a_path_joins_inside_it_and_splits_the_path(tmp_path):
+    outline = "POLYGON ((40 -5, 60 -5, 60 5, 40 5, 40 -5))"
+    net = network(
+        tmp_path,
+        [("A", "LINESTRING (0 0, 100 0)")],
+        buildings=[outline],
+        supplies=["POINT (-10 0)"],
+    )
+    got = pieces(net)
+    assert sorted(got.index) == ["A-1", "A-2"]
+    split_at = shapely.Point(got.loc["A-1"].geometry.coords[-1])
+    assert shapely.from_wkt(outline).covers(split_at)
+    assert net.buildings.iloc[0]["connection"] == "direct"
+    assert not net.paths["connector"].loc[got.index].any()
+
+
+def test_building_600m_away_is_unreachable_with_the_default_limit(tmp_path):
+    net = network(
+        tmp_path, [("A", "LINESTRING (0 0, 100 0)")], buildings=["POINT (50 20)", "POINT (50 620)"]
+    )
+    b = net.buildings.set_index("building_id")
+    assert not b.loc["B1", "unreachable"]
+    assert b.loc["B2", "unreachable"]
+    assert "max-connector-length" in b.loc["B2", "reason"]
+    assert any(i.code == "unreachable" and i.feature_id == "B2" for i in net.issues)
+
+
+def test_point_building_and_supply_get_connectors_and_ids_in_order(tmp_path):
+    net = network(
+        tmp_path,
+        [("A", "LINESTRING (0 0, 100 0)")],
+        buildings=["POINT (70 20)", "POINT (30 10)"],
+        supplies=["POINT (0 -10)"],
+    )
+    connectors = net.paths[net.paths["connector"]]
+    assert list(connectors.index) == [
+        "C-1",
+        "C-2",
+        "C-3",
+    ]  # buildings in input order, then supplies
+    assert list(connectors["building_id"][:2]) == ["B1", "B2"]
+    assert connectors.loc["C-3", "supply_id"] == "S1"
+    assert connectors["length_m"].tolist() == pytest.approx([20.0, 10.0, 10.0])
+    # A is split at 0 (the supply's foot, its end), 30 and 70 m, in order along the line
+    assert list(pieces(net).index) == ["A-1", "A-2", "A-3"]
+    assert pieces(net)["length_m"].tolist() == pytest.approx([30.0, 40.0, 30.0])
+    assert net.supplies.iloc[0]["connection"] == "connector"
+
+
+def test_untouched_path_keeps_its_id_and_dead_ends_are_peripheral(tmp_path):
+    net = network(
+        tmp_path,
+        [("MAIN", "LINESTRING (0 0, 100 0)"), ("SPUR", "LINESTRING (100 0, 100 80)"), ("FAR", "LINESTRING (500 0, 600 0)")],
+        buildings=["POINT (50 10)"],
+        supplies=["POINT (0 -10)"],
+    )  # fmt: skip
+    got = pieces(net)
+    assert "SPUR" in got.index
+    assert got.loc["SPUR", "peripheral"]
+    assert got.loc["FAR", "unreachable"]
+    assert not got.loc["MAIN-1", "peripheral"]
+    kept = net.paths[~net.paths["unreachable"] & ~net.paths["peripheral"]]
+    assert net.model.edges["length_m"].sum() == pytest.approx(kept["length_m"].sum())
+
+
+def test_degree_two_chains_merge_into_one_model_edge(tmp_path):
+    net = network(
+        tmp_path,
+        [("A", "LINESTRING (0 0, 50 0)"), ("B", "LINESTRING (50 0, 100 0)"), ("C", "LINESTRING (100 0, 150 0)")],
+        buildings=["POINT (150 10)"],
+        supplies=["POINT (0 -10)"],
+    )  # fmt: skip
+    paths_edges = net.model.edges[net.model.edges["kind"] == "path"]
+    assert len(paths_edges) == 1
+    assert set(paths_edges["members"].iloc[0]) == {"A", "B", "C"}
+    assert paths_edges["length_m"].iloc[0] == pytest.approx(150.0)
+
+
+def test_forbidden_paths_are_kept_but_not_used(tmp_path):
+    frames = base_frames()
+    frames["paths"] = frames["paths"].assign(constraint=["optional", "forbidden"])
+    path = write_gpkg(tmp_path / "f.gpkg", frames)
+    net = build_network(validate_inputs(read_inputs(path)))
+    assert net.paths.loc["P2", "kind"] == "forbidden"
+    assert "P2" not in {k for _, _, k in net.graph.edges(keys=True)}
+
+
+def test_real_district_regression():
+    net = build_network(validate_inputs(read_inputs(SAMPLE)))
+    p = net.paths
+    counts = {
+        "pieces": int((~p["connector"]).sum()),
+        "connectors": int(p["connector"].sum()),
+        "junctions": len(net.junctions),
+        "unreachable_buildings": int(net.buildings["unreachable"].sum()),
+        "unreachable_rows": int(p["unreachable"].sum()),
+        "peripheral_rows": int(p["peripheral"].sum()),
+        "model_edges": len(net.model.edges),
+    }
+    # checked by eye on the picture this test writes (build/test-artifacts/district-topology.png)
+    _picture(net)
+    assert counts == {
+        "pieces": 287,
+        "connectors": 201,
+        "junctions": 280,
+        "unreachable_buildings": 0,
+        "unreachable_rows": 0,
+        "peripheral_rows": 32,
+        "model_edges": 428,
+    }
+    assert p.index.is_unique
+    assert set(net.buildings["connection"]) == {"connector"}
+
+
+def _picture(net):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = ROOT / "build" / "test-artifacts"
+    out.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(10, 10))
+    p = net.paths
+    p[~p["connector"] & ~p["peripheral"]].plot(ax=ax, color="black", linewidth=1)
+    p[p["peripheral"]].plot(ax=ax, color="orange", linewidth=1)
+    p[p["connector"]].plot(ax=ax, color="tab:blue", linewidth=0.6, linestyle="--")
+    net.junctions.plot(ax=ax, color="grey", markersize=3)
+    ax.set_title("district topology: used paths black, peripheral orange, connectors dashed")
+    fig.savefig(out / "district-topology.png", dpi=80)
+    plt.close(fig)
