@@ -30,6 +30,7 @@ check: lint type test
 
 demo: $(STAMP)
 	$(BIN)/heatnet validate sample_data/district.gpkg
+	$(BIN)/heatnet topology sample_data/district.gpkg -o build/district-topology.gpkg --overwrite
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -180,3 +180,51 @@ def test_console_script_runs_on_sample():
     )
     assert done.returncode == 0
     assert json.loads(done.stdout)["summary"]["crs"] == "EPSG:25832"
+
+
+def test_topology_command_writes_an_inspectable_network(runner, tmp_path):
+    out = tmp_path / "net.gpkg"
+    before = sha256(SAMPLE)
+    result = runner.invoke(cli, ["topology", str(SAMPLE), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "connectors     201" in result.output
+    assert sha256(SAMPLE) == before
+    paths = gpd.read_file(out, layer="paths")
+    buildings = gpd.read_file(out, layer="buildings")
+    assert paths.crs.to_epsg() == 25832
+    for column in ("path_id", "connector", "unreachable", "peripheral", "civil_cost_id", "wdm_txt"):
+        assert column in paths.columns
+    assert paths["path_id"].is_unique
+    assert paths["connector"].sum() == 201
+    # every non-connector row maps back to an input path: its id is the input id or <id>-<n>
+    inputs = set(gpd.read_file(SAMPLE, layer="paths")["path_id"])
+    bases = paths.loc[~paths["connector"], "path_id"].str.replace(r"-\d+$", "", regex=True)
+    assert set(bases) <= inputs
+    assert {"unreachable", "building_id", "ts_0"} <= set(buildings.columns)
+    assert runner.invoke(cli, ["topology", str(SAMPLE), "-o", str(out)]).exit_code == 3
+    assert (
+        runner.invoke(cli, ["topology", str(SAMPLE), "-o", str(out), "--overwrite"]).exit_code == 0
+    )
+
+
+def test_topology_refuses_broken_input_and_writes_nothing(runner, make_input, tmp_path):
+    path = make_input(buildings=base_frames()["buildings"].assign(peak_demand_kw=-1.0))
+    out = tmp_path / "never.gpkg"
+    result = runner.invoke(cli, ["topology", str(path), "-o", str(out)])
+    assert result.exit_code == 3
+    assert "negative_value" in result.output
+    assert not out.exists()
+    assert (
+        runner.invoke(cli, ["topology", str(path), "-o", str(path), "--overwrite"]).exit_code == 3
+    )
+
+
+def test_topology_never_writes_over_its_input(runner, tmp_path):
+    import shutil
+
+    copy = shutil.copy(TINY, tmp_path / "tiny.gpkg")
+    before = sha256(copy)
+    result = runner.invoke(cli, ["topology", str(copy), "-o", str(copy), "--overwrite"])
+    assert result.exit_code == 3
+    assert "refusing to write over the input" in result.output
+    assert sha256(copy) == before
