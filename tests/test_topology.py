@@ -271,3 +271,53 @@ def _picture(net):
     ax.set_title("district topology: used paths black, peripheral orange, connectors dashed")
     fig.savefig(out / "district-topology.png", dpi=80)
     plt.close(fig)
+
+
+def test_duplicate_and_overlapping_paths_do_not_crash(tmp_path):
+    net = network(
+        tmp_path,
+        [("A", "LINESTRING (0 0, 100 0)"), ("DUP", "LINESTRING (0 0, 100 0)"), ("OVER", "LINESTRING (50 0, 150 0)")],
+        buildings=["POINT (140 10)"],
+        supplies=["POINT (0 -10)"],
+    )  # fmt: skip
+    got = pieces(net)
+    assert got["length_m"].min() > 0
+    # the overlap 50..100 is split at its ends on all three lines
+    assert {"A-1", "A-2", "DUP-1", "DUP-2", "OVER-1", "OVER-2"} <= set(got.index)
+    assert got.groupby("source_fid")["length_m"].sum().tolist() == pytest.approx(
+        [100.0, 100.0, 100.0]
+    )
+    assert not net.buildings["unreachable"].any()
+
+
+def test_multipolygon_building_and_required_unreachable_building(tmp_path):
+    frames = base_frames()
+    frames["buildings"] = layer(
+        [
+            {"building_id": "M", "annual_demand_kwh": 1e4, "peak_demand_kw": 5.0, "constraint": "optional",
+             "geometry": "MULTIPOLYGON (((30 20, 40 20, 40 30, 30 30, 30 20)), ((60 40, 70 40, 70 50, 60 50, 60 40)))"},
+            {"building_id": "FAR", "annual_demand_kwh": 1e4, "peak_demand_kw": 5.0, "constraint": "required",
+             "geometry": "POINT (50 900)"},
+        ]
+    )  # fmt: skip
+    path = write_gpkg(tmp_path / "m.gpkg", frames)
+    net = build_network(validate_inputs(read_inputs(path)))
+    b = net.buildings.set_index("building_id")
+    assert b.loc["M", "connection"] == "connector"
+    assert b.loc["M", "connection_m"] == pytest.approx(20.0)  # from the nearer part's corner
+    codes = {(i.code, i.feature_id) for i in net.issues}
+    assert ("unreachable_required_building", "FAR") in codes
+    assert all(i.is_error for i in net.issues if i.code == "unreachable_required_building")
+
+
+def test_null_path_ids_are_generated_and_pieces_numbered_from_them(tmp_path):
+    frames = base_frames()
+    frames["paths"] = layer(
+        [
+            {"path_id": None, "geometry": "LINESTRING (0 0, 100 0)"},
+            {"path_id": "X", "geometry": "LINESTRING (50 0, 50 50)"},
+        ]
+    )
+    path = write_gpkg(tmp_path / "n.gpkg", frames)
+    net = build_network(validate_inputs(read_inputs(path)))
+    assert {"P-1-1", "P-1-2", "X"} <= set(pieces(net).index)
