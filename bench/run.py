@@ -1,16 +1,23 @@
-"""Benchmark what ``heatnet validate`` does: read and validate a large synthetic input.
+"""Benchmark what ``heatnet validate`` and ``heatnet topology`` do on large inputs.
 
 ``make bench`` runs this. It builds (or reuses) deterministic synthetic GeoPackages under
-``build/bench/``, times ``heatnet.pipeline.check`` in a fresh interpreter per repetition
-(``bench/measure.py``) and prints the figures against the targets. Over target is reported, not
-failed: the exit status is 0 unless the benchmark itself is broken (a child crashed, or the
-synthetic input did not validate, which would make the figures meaningless).
+``build/bench/`` and measures, in a fresh interpreter per repetition:
+
+* load+validate: ``heatnet.pipeline.check`` on pre-split street grids (``bench/measure.py``,
+  inputs from ``bench/synthetic.py``);
+* topology: ``heatnet.topology.build_network`` alone, after load+validate, on the real sample
+  ``sample_data/district.gpkg`` and on looped street grids of long crossing streets
+  (``bench/measure_topology.py``, inputs from ``bench/looped.py``).
+
+It prints the figures against the targets. Over target is reported, not failed: the exit status
+is 0 unless the benchmark itself is broken (a child crashed, or the synthetic input did not
+validate, which would make the figures meaningless).
 
 This process stays small on purpose (no numpy/geopandas; the inputs are generated in a child as
 well): on Linux ``ru_maxrss`` survives ``execve``, and a ``vfork``-ed child starts from the
 parent's high-water mark, so a big parent would inflate every child's peak memory figure.
 
-    python bench/run.py [--repeat N] [--profile]
+    python bench/run.py [--repeat N] [--profile] [--skip-check] [--skip-topology]
 """
 
 from __future__ import annotations
@@ -29,7 +36,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 OUT = ROOT / "build" / "bench"
 MEASURE = BENCH / "measure.py"
+MEASURE_TOPOLOGY = BENCH / "measure_topology.py"
 GENERATE = BENCH / "synthetic.py"
+GENERATE_LOOPED = BENCH / "looped.py"
 
 TARGET_S = 10.0
 TARGET_MB = 2048.0
@@ -56,8 +65,8 @@ MAIN = Case("100k", 100_000, 50_000)
 SCALING = Case("10k", 10_000, 5_000)
 
 
-def _child(path: Path, profile: Path | None = None) -> dict[str, Any]:
-    command = [sys.executable, str(MEASURE), str(path)]
+def _child(path: Path, profile: Path | None = None, script: Path = MEASURE) -> dict[str, Any]:
+    command = [sys.executable, str(script), str(path)]
     if profile is not None:
         command += ["--profile", str(profile)]
     done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
@@ -149,30 +158,191 @@ def _print_profile(stats_path: Path, limit: int = 15) -> None:
         print(f"  {cum:7.3f} {own:7.3f} {calls:8d}  {name}")
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="runs per size (default 3)")
-    parser.add_argument(
-        "--profile", action="store_true", help="also profile one 100k run with cProfile"
+# --- topology -------------------------------------------------------------------------------
+
+TOPOLOGY_TARGET_MB = 4096.0
+#: Stage functions ``build_network`` calls from ``_classify`` (shown inside it).
+INSIDE_CLASSIFY = ("build_graph", "reachable_vertices", "peripheral_edges", "model_graph")
+
+
+@dataclass(frozen=True)
+class TopologyCase:
+    label: str
+    path: Path
+    #: Buildings of a generated looped grid; None for a real file used as it is.
+    n_buildings: int | None = None
+    target_s: float | None = None
+    target_mb: float | None = None
+
+    @property
+    def title(self) -> str:
+        if self.n_buildings is None:
+            return str(self.path.relative_to(ROOT))
+        return f"looped grid, {self.n_buildings:,} buildings"
+
+
+SAMPLE = TopologyCase("sample", ROOT / "sample_data" / "district.gpkg")
+LOOPED_10K = TopologyCase("looped-10k", OUT / "looped-10k.gpkg", 10_000, target_s=5.0)
+LOOPED_100K = TopologyCase(
+    "looped-100k", OUT / "looped-100k.gpkg", 100_000, target_s=60.0, target_mb=TOPOLOGY_TARGET_MB
+)
+TOPOLOGY = (SAMPLE, LOOPED_10K, LOOPED_100K)
+
+
+def _generate_looped(case: TopologyCase) -> None:
+    output = case.path.relative_to(ROOT)
+    command = [sys.executable, str(GENERATE_LOOPED), str(output), str(case.n_buildings)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(f"generating {case.path} failed ({done.returncode}):\n{done.stderr}")
+    print(done.stdout.strip(), file=sys.stderr)
+
+
+def _target(value: float, target: float | None, unit: str) -> str:
+    if target is None:
+        return "no target"
+    shown = f"{target / 1024:g} GB" if unit == "MB" else f"{target:g} {unit}"
+    return f"target ≤ {shown}   {_verdict(value <= target)}"
+
+
+def _stages(runs: list[dict[str, Any]]) -> tuple[str, str]:
+    """Median seconds per stage of build_network, in call order: the stages before
+    ``_classify``, then ``_classify`` split into its graph stages (``other``: the remainders).
+    """
+    names = list(runs[0]["stages"])
+    median = {name: statistics.median(run["stages"][name][0] for run in runs) for name in names}
+    calls = runs[0]["stages"]
+
+    def shown(name: str) -> str:
+        times = f" x{calls[name][1]}" if calls[name][1] > 1 else ""
+        return f"{name} {median[name]:.2f}{times}"
+
+    top = [name for name in names if name not in INSIDE_CLASSIFY]
+    other = _median(runs, "build_s") - sum(median[name] for name in top)
+    before = ", ".join([shown(name) for name in top if name != "_classify"])
+    if "_classify" not in median:
+        return f"{before}, other {other:.2f}", ""
+    inner = [name for name in names if name in INSIDE_CLASSIFY]
+    rest = median["_classify"] - sum(median[name] for name in inner)
+    graph = ", ".join([*map(shown, inner), f"rest {rest:.2f}"])
+    return before, f"{shown('_classify')} = {graph}; build_network other {other:.2f}"
+
+
+def _sanity(case: TopologyCase, run: dict[str, Any]) -> list[str]:
+    """What a looped grid must give (every building off-street, one connected grid)."""
+    if case.n_buildings is None:
+        return []
+    counts, inputs = run["counts"], run["inputs"]
+    expected = inputs["active_buildings"] + inputs["supplies"]
+    problems = []
+    if counts["connectors"] != expected:
+        problems.append(f"{counts['connectors']} connectors, expected {expected}")
+    if counts["unreachable_buildings"] or counts["unreachable_supplies"]:
+        problems.append("unreachable elements on a connected grid")
+    return problems
+
+
+def _report_topology(case: TopologyCase, runs: list[dict[str, Any]]) -> list[str]:
+    n, first = len(runs), runs[0]
+    build, peak = _median(runs, "build_s"), max(run["peak_mb"] for run in runs)
+    inputs, counts = first["inputs"], first["counts"]
+    supplies = f"{inputs['supplies']:,} suppl{'y' if inputs['supplies'] == 1 else 'ies'}"
+    print(
+        f"  {case.title}: {inputs['buildings']:,} buildings, {inputs['paths']:,} paths, "
+        f"{supplies}, {first['crs']}"
     )
-    args = parser.parse_args(argv)
-    for case in (MAIN, SCALING):
-        _generate(case)
-    results = {case: _runs(case, args.repeat) for case in (MAIN, SCALING)}
-    broken = [case for case, runs in results.items() if not all(run["ok"] for run in runs)]
-    _report_main(MAIN, results[MAIN])
-    _report_scaling(SCALING, results[SCALING], results[MAIN])
-    inherited = max(run["start_mb"] for runs in results.values() for run in runs)
+    print(
+        f"    build_network {build:6.2f} s (median of {n}; min {_min(runs, 'build_s'):.2f} s)"
+        f"   {_target(build, case.target_s, 's')}"
+    )
+    print(
+        f"    peak memory   {peak:6.0f} MB (max of {n}; after load+validate "
+        f"{max(run['peak_before_build_mb'] for run in runs):.0f} MB, imports alone "
+        f"{_median(runs, 'baseline_mb'):.0f} MB)   {_target(peak, case.target_mb, 'MB')}"
+    )
+    print(f"    load+validate {_median(runs, 'load_validate_s'):6.2f} s (not in the target)")
+    before, classify = _stages(runs)
+    print(f"    stages (s)    {before}")
+    if classify:
+        print(f"                  {classify}")
+    print(
+        f"    network       {counts['path_rows']:,} path rows ({counts['connectors']:,} "
+        f"connectors, {counts['peripheral']:,} peripheral, {counts['unreachable_paths']:,} "
+        f"unreachable), {counts['junctions']:,} junctions, {counts['model_edges']:,} model "
+        f"edges, {counts['unreachable_buildings']:,} unreachable buildings"
+    )
+    print(f"    issues        {_issues(runs)}")
+    if any(run["counts"] != counts for run in runs):
+        print("    WARNING: the counts differ between repetitions", file=sys.stderr)
+    return [f"{case.title}: {problem}" for problem in _sanity(case, first)]
+
+
+def _topology(repeat: int, profile: bool) -> list[str]:
+    for case in TOPOLOGY:
+        if case.n_buildings is not None:
+            _generate_looped(case)
+    results = {
+        case: [_child(case.path, script=MEASURE_TOPOLOGY) for _ in range(repeat)]
+        for case in TOPOLOGY
+    }
+    print("topology: heatnet.topology.build_network alone, after load+validate")
+    problems = []
+    for case, runs in results.items():
+        problems += _report_topology(case, runs)
+    small, big = _median(results[LOOPED_10K], "build_s"), _median(results[LOOPED_100K], "build_s")
+    print(f"  scaling: 10x the buildings takes {big / small:.1f}x the build_network time")
+    _warn_inherited(results.values())
+    if profile:
+        stats_path = OUT / f"profile-topology-{LOOPED_100K.label}.prof"
+        _child(LOOPED_100K.path, stats_path, script=MEASURE_TOPOLOGY)
+        _print_profile(stats_path)
+    return problems
+
+
+def _warn_inherited(results: Any) -> None:
+    inherited = max(run["start_mb"] for runs in results for run in runs)
     if inherited > INHERITED_MB:
         print(
             f"WARNING: a child started with ru_maxrss {inherited:.0f} MB (inherited from this "
             "process): the peak memory figures overstate the check's own",
             file=sys.stderr,
         )
-    if args.profile:
+
+
+def _check(repeat: int, profile: bool) -> list[Case]:
+    for case in (MAIN, SCALING):
+        _generate(case)
+    results = {case: _runs(case, repeat) for case in (MAIN, SCALING)}
+    broken = [case for case, runs in results.items() if not all(run["ok"] for run in runs)]
+    _report_main(MAIN, results[MAIN])
+    _report_scaling(SCALING, results[SCALING], results[MAIN])
+    _warn_inherited(results.values())
+    if profile:
         stats_path = OUT / f"profile-{MAIN.label}.prof"
         _child(MAIN.path, stats_path)
         _print_profile(stats_path)
+    return broken
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per input (default 3)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile one 100k check and one 100k build_network with cProfile",
+    )
+    parser.add_argument("--skip-check", action="store_true", help="no load+validate section")
+    parser.add_argument("--skip-topology", action="store_true", help="no topology section")
+    args = parser.parse_args(argv)
+    broken: list[Case] = []
+    if not args.skip_check:
+        broken = _check(args.repeat, args.profile)
+    if not args.skip_topology:
+        if not args.skip_check:
+            print()
+        for problem in _topology(args.repeat, args.profile):
+            print(f"WARNING: unexpected network, {problem}", file=sys.stderr)
     if broken:
         names = ", ".join(str(case.path.relative_to(ROOT)) for case in broken)
         print(f"BROKEN: {names} did not validate (report.ok is False)", file=sys.stderr)
