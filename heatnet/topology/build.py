@@ -338,13 +338,13 @@ def _classify(
     edges = edges[
         ["u", "v", "length_m", "kind", "civil_cost_id", "required", "existing_diameter", "extra_pv"]
     ]
-    graph = build_graph(edges, _vertices(junctions, buildings, supplies))
+    vertices = _vertices(junctions, buildings, supplies)
+    graph = build_graph(edges, vertices)
     sources = supplies["vertex"].dropna().tolist()
     reached = reachable_vertices(graph, sources)
     dead = {k for u, v, k in graph.edges(keys=True) if u not in reached or v not in reached}
-    live = graph.edge_subgraph([(u, v, k) for u, v, k in graph.edges(keys=True) if k not in dead])
-    live = nx.MultiGraph(live)
-    live.add_nodes_from((v, graph.nodes[v]) for v in sources)
+    alive = [u in reached and v in reached for u, v in zip(edges["u"], edges["v"], strict=True)]
+    live = build_graph(edges[alive], vertices[vertices.index.isin(list(reached))])
     peripheral = peripheral_edges(live)
     live.remove_edges_from(
         [(u, v, k) for u, v, k in list(live.edges(keys=True)) if k in peripheral]

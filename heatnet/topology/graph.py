@@ -37,12 +37,18 @@ def build_graph(edges: pd.DataFrame, vertices: pd.DataFrame) -> nx.MultiGraph:
         Indexed by vertex id, with ``kind`` (junction, building, supply) and ``ref_id``.
     """
     graph = nx.MultiGraph()
+    kinds, refs = vertices["kind"].to_numpy(), vertices["ref_id"].to_numpy()
     graph.add_nodes_from(
         (v, {"kind": k, "ref_id": r})
-        for v, k, r in zip(vertices.index, vertices["kind"], vertices["ref_id"], strict=True)
+        for v, k, r in zip(vertices.index.to_numpy(), kinds, refs, strict=True)
     )
-    attrs = edges.to_dict("index")
-    graph.add_edges_from((row["u"], row["v"], key, row) for key, row in attrs.items())
+    names = list(edges.columns)
+    iu, iv = names.index("u"), names.index("v")
+    columns = [edges[c].to_numpy(dtype=object) for c in names]
+    graph.add_edges_from(
+        (row[iu], row[iv], key, dict(zip(names, row, strict=True)))
+        for key, row in zip(edges.index.to_numpy(), zip(*columns, strict=True), strict=True)
+    )
     return graph
 
 
