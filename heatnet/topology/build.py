@@ -92,12 +92,10 @@ def build_network(inputs: Inputs) -> Network:
     pieces, snap_to, snap_at = snap_requests(pieces, params.snap_tolerance_m)
     cross_to, cross_at = crossing_requests(pieces.geometry)
     pieces = split(pieces, np.r_[snap_to, cross_to], np.r_[snap_at, cross_at])
-    at_b = connect(
-        buildings.geometry.to_numpy(), pieces.geometry, max_length_m=params.max_connector_length_m
-    )
-    at_s = connect(
-        supplies.geometry.to_numpy(), pieces.geometry, max_length_m=params.max_connector_length_m
-    )
+    rank = _piece_rank(paths, pieces)
+    limit = params.max_connector_length_m
+    at_b = connect(buildings.geometry.to_numpy(), pieces.geometry, rank=rank, max_length_m=limit)
+    at_s = connect(supplies.geometry.to_numpy(), pieces.geometry, rank=rank, max_length_m=limit)
     requests = np.r_[at_b.piece, at_s.piece]
     points = np.r_[at_b.point, at_s.point]
     pieces = split(pieces, requests[requests >= 0], points[requests >= 0])
@@ -124,6 +122,18 @@ def build_network(inputs: Inputs) -> Network:
     return _classify(inputs, all_rows, b_table, s_table, junctions)
 
 
+def _piece_rank(paths: gpd.GeoDataFrame, pieces: Pieces) -> NDArray[np.int64]:
+    """Order pieces by (path id, part, offset).
+
+    Ties between equally near pieces are then broken by ids, never by row order.
+    """
+    ids = paths["path_id"].astype(str).to_numpy()[pieces.source]
+    order = np.lexsort((pieces.offset_m, pieces.part, ids))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank
+
+
 def _drop_empty(pieces: Pieces) -> Pieces:
     keep = shapely.length(pieces.geometry) > 0
     return Pieces(
@@ -136,6 +146,8 @@ def _pin_ends(
 ) -> Pieces:
     """Write each junction's coordinates into the piece ends that meet there, so they touch exactly."""
     geoms = pieces.geometry.copy()
+    if len(geoms) == 0:
+        return pieces
     coords = shapely.get_coordinates(geoms)
     counts = shapely.get_num_coordinates(geoms)
     first = np.r_[0, np.cumsum(counts)[:-1]]
@@ -344,7 +356,9 @@ def _classify(
     reached = reachable_vertices(graph, sources)
     dead = {k for u, v, k in graph.edges(keys=True) if u not in reached or v not in reached}
     alive = [u in reached and v in reached for u, v in zip(edges["u"], edges["v"], strict=True)]
-    live = build_graph(edges[alive], vertices[vertices.index.isin(list(reached))])
+    live = build_graph(
+        edges.loc[np.array(alive, dtype=bool)], vertices[vertices.index.isin(list(reached))]
+    )
     peripheral = peripheral_edges(live)
     live.remove_edges_from(
         [(u, v, k) for u, v, k in list(live.edges(keys=True)) if k in peripheral]

@@ -38,7 +38,11 @@ class Connections:
 
 
 def connect(
-    elements: NDArray[np.object_], pieces: NDArray[np.object_], *, max_length_m: float
+    elements: NDArray[np.object_],
+    pieces: NDArray[np.object_],
+    *,
+    rank: NDArray[np.int64],
+    max_length_m: float,
 ) -> Connections:
     """Find one connection per element (``None`` geometries are left unconnected).
 
@@ -48,6 +52,8 @@ def connect(
         Building or supply geometries (points, polygons, multipolygons) in the work CRS.
     pieces
         Noded path pieces (no connectors: connectors never attach to connectors).
+    rank
+        Tie-break order of the pieces (by id, so the choice never depends on row order).
     max_length_m
         Longest connector allowed.
 
@@ -73,7 +79,7 @@ def connect(
         anchor = shapely.point_on_surface(geoms[el])
         where = shapely.get_point(shapely.shortest_line(shared, anchor), 0)
         gap = shapely.distance(where, anchor)
-        order = np.lexsort((pc, gap, el))
+        order = np.lexsort((rank[pc], gap, el))
         el, pc, where = el[order], pc[order], where[order]
         first = np.r_[True, el[1:] != el[:-1]]
         rows = usable[el[first]]
@@ -83,9 +89,13 @@ def connect(
         return Connections(piece, point, connector, distance)
     far = geoms[rest]
     (el, pc), dist = tree.query_nearest(
-        far, max_distance=max_length_m, return_distance=True, all_matches=False
+        far, max_distance=max_length_m, return_distance=True, all_matches=True
     )
     if len(el):
+        order = np.lexsort((rank[pc], el))  # equally near pieces: the first by id
+        el, pc, dist = el[order], pc[order], dist[order]
+        first = np.r_[True, el[1:] != el[:-1]]
+        el, pc, dist = el[first], pc[first], dist[first]
         lines = shapely.shortest_line(far[el], pieces[pc])
         rows = usable[rest[el]]
         piece[rows], connector[rows], distance[rows] = pc, lines, dist

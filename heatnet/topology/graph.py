@@ -161,15 +161,19 @@ def model_graph(graph: nx.MultiGraph) -> tuple[ModelGraph, set[Hashable]]:
     index: EdgeIndex = {k: data for _, _, k, data in graph.edges(keys=True, data=True)}
     seen: set[Hashable] = set()
     chains: list[tuple[Hashable, list[Hashable], Hashable]] = []
-    for key in sorted(index, key=str):
-        if key in seen:
+    # chains start at vertices that end them, so no chain is entered in its middle
+    for vertex in sorted(graph, key=str):
+        if _mergeable(graph, vertex):
             continue
-        u, v = index[key]["u"], index[key]["v"]
-        start = v if _mergeable(graph, u) and not _mergeable(graph, v) else u
-        if _mergeable(graph, start):  # a ring of mergeable junctions: start anywhere
-            start = u
-        members, end = _walk(graph, index, start, key, seen)
-        chains.append((start, members, end))
+        for key in sorted((k for _, _, k in graph.edges(vertex, keys=True)), key=str):
+            if key not in seen:
+                members, end = _walk(graph, index, vertex, key, seen)
+                chains.append((vertex, members, end))
+    for key in sorted(index, key=str):  # what is left are rings of mergeable junctions
+        if key not in seen:
+            start = index[key]["u"]
+            members, end = _walk(graph, index, start, key, seen)
+            chains.append((start, members, end))
     rows: list[dict[str, Any]] = []
     loops: set[Hashable] = set()
     for start, members, end in sorted(chains, key=lambda c: str(c[1][0])):
