@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -359,15 +360,13 @@ def _classify(
     live = build_graph(
         edges.loc[np.array(alive, dtype=bool)], vertices[vertices.index.isin(list(reached))]
     )
-    peripheral = peripheral_edges(live)
-    live.remove_edges_from(
-        [(u, v, k) for u, v, k in list(live.edges(keys=True)) if k in peripheral]
-    )
-    live.remove_nodes_from(
-        [n for n in list(live) if live.degree(n) == 0 and live.nodes[n]["kind"] == "junction"]
-    )
-    model, loops = model_graph(live)
-    peripheral |= loops
+    peripheral: set[Hashable] = set()
+    while True:  # dropping a ring can leave a dead end or a mergeable junction: go again
+        peripheral |= _prune(live, peripheral_edges(live))
+        model, loops = model_graph(live)
+        if not loops:
+            break
+        peripheral |= _prune(live, loops)
     out = rows.copy()
     out["unreachable"] = out.index.isin(list(dead))
     out["peripheral"] = out.index.isin(list(peripheral))
@@ -394,6 +393,15 @@ def _classify(
         int(buildings["unreachable"].sum()),
     )
     return Network(out, buildings, supplies, junctions, nx.freeze(graph), model, tuple(issues))
+
+
+def _prune(graph: nx.MultiGraph, keys: set[Hashable]) -> set[Hashable]:
+    """Remove edges (by key) and the junctions left without edges; return the keys."""
+    graph.remove_edges_from([(u, v, k) for u, v, k in list(graph.edges(keys=True)) if k in keys])
+    graph.remove_nodes_from(
+        [n for n in list(graph) if graph.degree(n) == 0 and graph.nodes[n]["kind"] == "junction"]
+    )
+    return keys
 
 
 def _element_issues(inputs: Inputs, table: pd.DataFrame, name: str, key: str) -> list[Issue]:
