@@ -321,3 +321,22 @@ def test_null_path_ids_are_generated_and_pieces_numbered_from_them(tmp_path):
     path = write_gpkg(tmp_path / "n.gpkg", frames)
     net = build_network(validate_inputs(read_inputs(path)))
     assert {"P-1-1", "P-1-2", "X"} <= set(pieces(net).index)
+
+
+def test_ends_a_millimetre_apart_leave_no_zero_length_sliver(tmp_path):
+    # found by hypothesis: P6 starts 1 mm from P2's start, which chains two junction clusters
+    net = network(
+        tmp_path,
+        [("P1", "LINESTRING (1 30, 30 30)"), ("P2", "LINESTRING (0 0, 1 30, 0 60)"),
+         ("P3", "LINESTRING (30 0, 30 30)"), ("P6", "LINESTRING (0 0.001, 0 6)")],
+        buildings=["POINT (0 0)"],
+        supplies=["POINT (0 0)"],
+        snap_tolerance=0.1,
+        max_connector_length=25,
+    )  # fmt: skip
+    got = pieces(net)
+    assert (got["length_m"] > 0).all()
+    xy = {j: g.coords[0] for j, g in zip(net.junctions.index, net.junctions.geometry, strict=True)}
+    for row in got.itertuples():
+        assert row.geometry.coords[0] == xy[row.u]
+        assert row.geometry.coords[-1] == xy[row.v]

@@ -24,6 +24,7 @@ from heatnet.topology.graph import (
 )
 from heatnet.topology.ids import connector_ids, piece_ids, taken_ids
 from heatnet.topology.noding import (
+    NODE_EPS_M,
     Pieces,
     crossing_requests,
     explode,
@@ -102,6 +103,12 @@ def build_network(inputs: Inputs) -> Network:
     pieces = split(pieces, requests[requests >= 0], points[requests >= 0])
     pieces = _drop_empty(pieces)
     start, end, xy = node_ids(pieces)
+    # a sliver whose two ends fell into one junction (ends within 1 mm, chained) is no path
+    keep = (start != end) | (shapely.length(pieces.geometry) > 10 * NODE_EPS_M)
+    pieces = Pieces(
+        pieces.geometry[keep], pieces.source[keep], pieces.part[keep], pieces.offset_m[keep]
+    )
+    start, end = start[keep], end[keep]
     pieces = _pin_ends(pieces, start, end, xy)
     junctions = gpd.GeoDataFrame(
         geometry=shapely.points(xy),
