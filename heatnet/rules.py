@@ -186,7 +186,7 @@ def check_required_conflicts(
     when ``constraint/max-supplies`` is 0.
     """
     issues: list[Issue] = []
-    groups = buildings["demand_group"].map(lambda g: None if g is None else str(g))
+    groups = buildings["demand_group"].map(lambda g: None if pd.isna(g) else str(g))
     grouped = buildings.assign(_group=groups).dropna(subset=["_group"])
     for group, members in grouped.groupby("_group", sort=True):
         forbidden = members.index[members["constraint"] == "forbidden"]

@@ -301,3 +301,10 @@ def test_parameters_table_round_trips(make_input):
     assert issues == []
     assert again.parameters == inputs.parameters
     assert table.set_index("parameter").loc["constraint/max-buildings", "source"] == "--set"
+
+
+def test_buildings_without_a_group_are_not_one_group(make_input):
+    # no demand_group column at all: a required and a forbidden building do not conflict
+    buildings = base_frames()["buildings"].assign(constraint=["forbidden", "required"])
+    _, issues = run(make_input(buildings=buildings.drop(columns="demand_group")))
+    assert not [i for i in issues if i.code == "required_forbidden"]
