@@ -35,7 +35,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from synthetic import CRS, X0, Y0, _constraints, _tables, _write
+from synthetic import CRS, X0, Y0, _tables, _write, building_frame
 
 #: Bump whenever the generated data changes, so cached files are rebuilt.
 GENERATOR_VERSION = "looped-1"
@@ -132,24 +132,7 @@ def _buildings(n_buildings: int, k: int, rng: np.random.Generator) -> gpd.GeoDat
     x0, x1 = _extent(px, bx, rng.uniform(*SIDE_M, n_buildings), rng)
     y0, y1 = _extent(py, by, rng.uniform(*SIDE_M, n_buildings), rng)
     geometry = shapely.box(X0 + x0, Y0 + y0, X0 + x1, Y0 + y1)
-    annual = np.round(rng.lognormal(np.log(12_000.0), 0.5, n_buildings), 1)
-    peak = np.round(annual / rng.uniform(1_500.0, 2_500.0, n_buildings), 3)
-    connections = np.where(rng.random(n_buildings) < 0.05, rng.integers(2, 9, n_buildings), 1)
-    return gpd.GeoDataFrame(
-        {
-            "building_id": [f"B{i:06d}" for i in range(1, n_buildings + 1)],
-            "annual_demand_kwh": annual,
-            "peak_demand_kw": peak,
-            "connections": connections.astype("int64"),
-            "constraint": _constraints(n_buildings, rng),
-            "demand_group": pd.Series(pd.NA, index=range(n_buildings), dtype="string"),
-            "connection_cost_id": np.ones(n_buildings, dtype="int64"),
-            "tariff_id": np.ones(n_buildings, dtype="int64"),
-            "extra_pv": np.full(n_buildings, np.nan),
-        },
-        geometry=geometry,
-        crs=CRS,
-    )
+    return building_frame(geometry, rng)
 
 
 def _supplies(k: int, total_peak_kw: float) -> gpd.GeoDataFrame:

@@ -95,22 +95,9 @@ def _constraints(n: int, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def _buildings(n_buildings: int, n_paths: int, rng: np.random.Generator) -> gpd.GeoDataFrame:
-    """Rectangles on distinct plots of the blocks, with lognormal demands."""
-    blocks_per_side = _grid_size(n_paths) - 1
-    per_block = len(PLOT_OFFSETS) ** 2
-    plots = blocks_per_side**2 * per_block
-    if n_buildings > plots:
-        raise ValueError(f"{n_buildings} buildings do not fit on {plots} plots")
-    chosen = np.sort(rng.choice(plots, size=n_buildings, replace=False))
-    block, plot = np.divmod(chosen, per_block)
-    bx, by = np.divmod(block, blocks_per_side)
-    px, py = np.divmod(plot, len(PLOT_OFFSETS))
-    cx = X0 + bx * BLOCK_M + PLOT_OFFSETS[px] + rng.uniform(-1.5, 1.5, n_buildings)
-    cy = Y0 + by * BLOCK_M + PLOT_OFFSETS[py] + rng.uniform(-1.5, 1.5, n_buildings)
-    half_w = (FOOTPRINT_M[0] + rng.uniform(-0.5, 0.5, n_buildings)) / 2
-    half_h = (FOOTPRINT_M[1] + rng.uniform(-0.5, 0.5, n_buildings)) / 2
-    geometry = shapely.box(cx - half_w, cy - half_h, cx + half_w, cy + half_h)
+def building_frame(geometry: np.ndarray, rng: np.random.Generator) -> gpd.GeoDataFrame:
+    """Buildings layer attributes for the given footprints (draws from ``rng`` in a fixed order)."""
+    n_buildings = len(geometry)
     annual = np.round(rng.lognormal(np.log(12_000.0), 0.5, n_buildings), 1)
     full_load_hours = rng.uniform(1_500.0, 2_500.0, n_buildings)
     peak = np.round(annual / full_load_hours, 3)  # always >= annual / 8760
@@ -130,6 +117,25 @@ def _buildings(n_buildings: int, n_paths: int, rng: np.random.Generator) -> gpd.
         geometry=geometry,
         crs=CRS,
     )
+
+
+def _buildings(n_buildings: int, n_paths: int, rng: np.random.Generator) -> gpd.GeoDataFrame:
+    """Rectangles on distinct plots of the blocks, with lognormal demands."""
+    blocks_per_side = _grid_size(n_paths) - 1
+    per_block = len(PLOT_OFFSETS) ** 2
+    plots = blocks_per_side**2 * per_block
+    if n_buildings > plots:
+        raise ValueError(f"{n_buildings} buildings do not fit on {plots} plots")
+    chosen = np.sort(rng.choice(plots, size=n_buildings, replace=False))
+    block, plot = np.divmod(chosen, per_block)
+    bx, by = np.divmod(block, blocks_per_side)
+    px, py = np.divmod(plot, len(PLOT_OFFSETS))
+    cx = X0 + bx * BLOCK_M + PLOT_OFFSETS[px] + rng.uniform(-1.5, 1.5, n_buildings)
+    cy = Y0 + by * BLOCK_M + PLOT_OFFSETS[py] + rng.uniform(-1.5, 1.5, n_buildings)
+    half_w = (FOOTPRINT_M[0] + rng.uniform(-0.5, 0.5, n_buildings)) / 2
+    half_h = (FOOTPRINT_M[1] + rng.uniform(-0.5, 0.5, n_buildings)) / 2
+    geometry = shapely.box(cx - half_w, cy - half_h, cx + half_w, cy + half_h)
+    return building_frame(geometry, rng)
 
 
 def _supplies(n_paths: int) -> gpd.GeoDataFrame:
