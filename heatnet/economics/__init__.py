@@ -1,0 +1,46 @@
+"""Economics and pipe physics: pure functions that price a design (no solver, no geometry).
+
+The same line items feed the model's coefficients and the ``cashflow`` output, so the objective
+and the written NPV cannot drift apart.
+"""
+
+from heatnet.economics.diversity import (
+    diversity,
+    diversity_factor,
+    pipe_diversity,
+    undiversified_peak_kw,
+)
+from heatnet.economics.fit import fit_line
+from heatnet.economics.money import Schedule, cashflow, present_value
+from heatnet.economics.pipes import PipeCatalogue, build_catalogue
+from heatnet.economics.prices import (
+    CLASSES,
+    building_items,
+    objective_value,
+    pipe_items,
+    pv_by_class,
+    schedule_for,
+    supply_items,
+    switches,
+)
+
+__all__ = [
+    "CLASSES",
+    "PipeCatalogue",
+    "Schedule",
+    "build_catalogue",
+    "building_items",
+    "cashflow",
+    "diversity",
+    "diversity_factor",
+    "fit_line",
+    "objective_value",
+    "pipe_diversity",
+    "pipe_items",
+    "present_value",
+    "pv_by_class",
+    "schedule_for",
+    "supply_items",
+    "switches",
+    "undiversified_peak_kw",
+]

@@ -1,0 +1,124 @@
+"""The pipe catalogue: diameters from ``civil_costs`` with capacity, heat loss and cost per metre.
+
+Capacity and loss depend only on the diameter and the temperatures; cost depends on the diameter
+and the dig type (civil cost id). Each civil cost id's costs are interpolated linearly over its own
+diameters (flat beyond its ends), so ids whose tables list different diameters still price every
+catalogue diameter, and an edge over several dig types costs the length-weighted mix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+
+from heatnet.economics.physics import capacity_kw, heat_loss_w_per_m
+from heatnet.params import Parameters
+
+
+@dataclass(frozen=True, slots=True)
+class PipeCatalogue:
+    """Every diameter a pipe can have, smallest first.
+
+    Attributes
+    ----------
+    diameter_mm, capacity_kw, loss_w_per_m
+        Per diameter: size, heat carried at design velocity, heat lost per metre of pair.
+    cost_m
+        ¤ per metre installed, by civil cost id (rows) and diameter (columns).
+    flow_c, return_c, ground_c
+        Temperatures the catalogue was computed for.
+    """
+
+    diameter_mm: NDArray[np.float64]
+    capacity_kw: NDArray[np.float64]
+    loss_w_per_m: NDArray[np.float64]
+    cost_m: pd.DataFrame
+    flow_c: float
+    return_c: float
+    ground_c: float
+
+    @property
+    def max_capacity_kw(self) -> float:
+        """The largest pipe's capacity."""
+        return float(self.capacity_kw[-1])
+
+    def diameter_for(self, kw: ArrayLike) -> NDArray[np.float64]:
+        """Smallest diameter whose capacity is at least ``kw`` (the largest if none is)."""
+        index = np.searchsorted(self.capacity_kw, np.asarray(kw, dtype=float) - 1e-9, side="left")
+        return self.diameter_mm[np.minimum(index, len(self.diameter_mm) - 1)]
+
+    def capacity_of(self, diameter_mm: ArrayLike) -> NDArray[np.float64]:
+        """Capacity of any diameter (also one not in the table, e.g. an existing pipe)."""
+        return capacity_kw(diameter_mm, flow_c=self.flow_c, return_c=self.return_c)
+
+    def loss_at_diameter(self, diameter_mm: ArrayLike) -> NDArray[np.float64]:
+        """Heat loss per metre of any diameter (W/m)."""
+        return heat_loss_w_per_m(
+            diameter_mm, flow_c=self.flow_c, return_c=self.return_c, ground_c=self.ground_c
+        )
+
+    def loss_at_kw(self, kw: ArrayLike) -> NDArray[np.float64]:
+        """Heat loss per metre at a load, interpolated linearly in kW (flat beyond the table)."""
+        return np.interp(np.asarray(kw, dtype=float), self.capacity_kw, self.loss_w_per_m)
+
+    def mixed_cost_m(self, civil_lengths_m: Sequence[Mapping[int, float]]) -> NDArray[np.float64]:
+        """¤/m of every diameter for edges over several dig types (edges × diameters).
+
+        Parameters
+        ----------
+        civil_lengths_m
+            Per edge, metres in each civil cost id; an edge of zero length costs nothing.
+        """
+        ids = {c: i for i, c in enumerate(self.cost_m.index)}
+        weights = np.zeros((len(civil_lengths_m), len(ids)))
+        for row, lengths in enumerate(civil_lengths_m):
+            for civil, metres in lengths.items():
+                weights[row, ids[int(civil)]] += metres
+        totals = weights.sum(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(totals > 0, weights / totals, 0.0)
+        return share @ self.cost_m.to_numpy(dtype=float)
+
+
+def build_catalogue(civil_costs: pd.DataFrame, params: Parameters) -> PipeCatalogue:
+    """The catalogue for a ``civil_costs`` table at the parameters' temperatures.
+
+    Parameters
+    ----------
+    civil_costs
+        Validated table (``diameter_mm``, ``civil_cost_id``, ``cost_m``).
+    params
+        Flow, return and ground temperatures.
+
+    Returns
+    -------
+    PipeCatalogue
+        Diameters sorted ascending (duplicates across civil ids merged).
+    """
+    diameters = np.unique(civil_costs["diameter_mm"].to_numpy(dtype=float))
+    table = {}
+    for civil, rows in civil_costs.groupby("civil_cost_id", sort=True):
+        rows = rows.sort_values("diameter_mm")
+        table[int(str(civil))] = np.interp(
+            diameters,
+            rows["diameter_mm"].to_numpy(dtype=float),
+            rows["cost_m"].to_numpy(dtype=float),
+        )
+    flow, back, ground = (
+        params.flow_temperature_c,
+        params.return_temperature_c,
+        params.ground_temperature_c,
+    )
+    return PipeCatalogue(
+        diameter_mm=diameters,
+        capacity_kw=capacity_kw(diameters, flow_c=flow, return_c=back),
+        loss_w_per_m=heat_loss_w_per_m(diameters, flow_c=flow, return_c=back, ground_c=ground),
+        cost_m=pd.DataFrame.from_dict(table, orient="index", columns=diameters),
+        flow_c=flow,
+        return_c=back,
+        ground_c=ground,
+    )

@@ -1,0 +1,321 @@
+"""Price every element: line items for buildings, supplies and pipes, and model coefficients.
+
+Line items (see :mod:`heatnet.economics.money`) are the single source of every money figure: the
+model's coefficients are PVs of items, and the ``cashflow`` output is the same items spread over
+years. Each item carries the ``objective/use-*`` class that gates it in the objective; outputs
+always count every class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+
+from heatnet.economics.money import (
+    ANNUAL,
+    ONCE,
+    Schedule,
+    items_frame,
+    present_value,
+    repex_pattern,
+    series_pattern,
+)
+from heatnet.economics.pipes import PipeCatalogue
+from heatnet.params import Parameters
+
+CLASSES = (
+    "connection-capex", "connection-repex", "connection-opex", "supply-capex", "supply-repex",
+    "supply-opex", "pipe-capex", "pipe-repex", "tariffs",
+)  # fmt: skip
+"""The classes the nine ``objective/use-*`` switches gate; ``extra`` (extra_pv) is always on."""
+
+
+def switches(params: Parameters) -> dict[str, bool]:
+    """Whether each class counts in the objective (``extra`` always does)."""
+    flags = {c: bool(getattr(params, "use_" + c.replace("-", "_"))) for c in CLASSES}
+    return {**flags, "extra": True}
+
+
+def schedule_for(params: Parameters) -> Schedule:
+    """The discounting schedule of the parameters."""
+    return Schedule(params.npv_rate, params.npv_term_years)
+
+
+def _block(
+    ids: pd.Series, amount: ArrayLike, cost: str, kind: str, klass: str, pattern: str, **refs: Any
+) -> pd.DataFrame:
+    amount = np.broadcast_to(np.asarray(amount, dtype=float), (len(ids),))
+    records: dict[str, object] = {
+        "cost": cost,
+        "type": kind,
+        "class": klass,
+        "amount": amount,
+        "pattern": pattern,
+    }
+    records.update({k: (v.to_numpy() if isinstance(v, pd.Series) else v) for k, v in refs.items()})
+    return items_frame(records)
+
+
+def building_items(
+    buildings: pd.DataFrame,
+    tariffs: pd.DataFrame,
+    connection_costs: pd.DataFrame,
+    params: Parameters,
+) -> pd.DataFrame:
+    """Tariff revenue, connection cost and extra_pv items of buildings, as if each is connected.
+
+    Parameters
+    ----------
+    buildings
+        Validated buildings (``building_id``, ``annual_demand_kwh``, ``peak_demand_kw``,
+        ``connections``, ``tariff_id``, ``connection_cost_id``, ``extra_pv``).
+    tariffs, connection_costs
+        Validated tables; a null or absent id means none.
+    params
+        Lifetimes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Line items (zero amounts dropped).
+    """
+    b = buildings.reset_index(drop=True)
+    t = b[["tariff_id"]].merge(tariffs, on="tariff_id", how="left").fillna(0.0)
+    c = (
+        b[["connection_cost_id"]]
+        .merge(connection_costs, on="connection_cost_id", how="left")
+        .fillna(0.0)
+    )
+    kwh, kw = b["annual_demand_kwh"].to_numpy(float), b["peak_demand_kw"].to_numpy(float)
+    n = b["connections"].to_numpy(float)
+    ids = b["building_id"]
+    tariff = {"building_id": ids, "tariff_id": b["tariff_id"]}
+    conn = {"building_id": ids, "connection_cost_id": b["connection_cost_id"]}
+
+    def part(kind: str) -> NDArray[np.float64]:
+        return (
+            c[f"{kind}_fixed"] + c[f"{kind}_per_connection"] * n + c[f"{kind}_per_kw"] * kw
+        ).to_numpy(float)
+
+    blocks = [
+        _block(
+            ids,
+            t["connection_charge_fixed"] + t["connection_charge_per_kw"] * kw,
+            "revenue",
+            "building",
+            "tariffs",
+            ONCE,
+            **tariff,
+        ),
+        _block(
+            ids,
+            t["annual_charge_fixed"]
+            + t["annual_charge_per_kwh"] * kwh
+            + t["annual_charge_per_kw"] * kw,
+            "revenue",
+            "building",
+            "tariffs",
+            ANNUAL,
+            **tariff,
+        ),
+        _block(ids, -part("capex"), "capex", "connection", "connection-capex", ONCE, **conn),
+        _block(ids, -part("opex"), "opex", "connection", "connection-opex", ANNUAL, **conn),
+        _block(
+            ids,
+            -part("repex"),
+            "repex",
+            "connection",
+            "connection-repex",
+            repex_pattern(params.building_hx_lifetime_years),
+            **conn,
+        ),
+        _block(ids, b["extra_pv"].fillna(0.0), "extra", "building", "extra", ONCE, building_id=ids),
+    ]
+    items = pd.concat(blocks, ignore_index=True)
+    return items[items["amount"] != 0].reset_index(drop=True)
+
+
+def pv_by_class(items: pd.DataFrame, schedule: Schedule, key: str) -> pd.DataFrame:
+    """PV of items summed per element (``key`` column) and class; every class is a column."""
+    pv = pd.DataFrame(
+        {
+            key: items[key].to_numpy(),
+            "class": items["class"].to_numpy(),
+            "pv": present_value(items, schedule),
+        }
+    )
+    table = pv.pivot_table(index=key, columns="class", values="pv", aggfunc="sum", fill_value=0.0)
+    return table.reindex(columns=[*CLASSES, "extra"], fill_value=0.0)
+
+
+def objective_value(pv: pd.DataFrame, params: Parameters) -> pd.Series:
+    """Per element, the PV the objective counts: the sum of the switched-on classes."""
+    on = switches(params)
+    return pv[[c for c in pv.columns if on[c]]].sum(axis=1)
+
+
+def supply_items(
+    supplies: pd.DataFrame,
+    supply_costs: pd.DataFrame,
+    capacity_kw: ArrayLike,
+    output_kwh: ArrayLike,
+    params: Parameters,
+    *,
+    curves: bool = True,
+) -> pd.DataFrame:
+    """Cost items of supplies built with the given capacity and annual output.
+
+    The simple columns of ``supplies`` plus every ``supply_costs`` row of the supply's type:
+    ``*_fixed`` constants, ``*_per_kw`` constants or capacity curves (unit rate interpolated at
+    the capacity, flat beyond the ends: total = capacity · rate(capacity)) and ``heat_per_kwh``
+    constants or year series. ``curves=False`` leaves the curve rows out (their cost is not
+    linear in capacity; see :func:`curve_total`).
+    """
+    s = supplies.reset_index(drop=True)
+    cap = np.broadcast_to(np.asarray(capacity_kw, dtype=float), (len(s),))
+    kwh = np.broadcast_to(np.asarray(output_kwh, dtype=float), (len(s),))
+    ids = s["supply_id"]
+    repex = repex_pattern(params.plant_lifetime_years)
+    patterns = {"capex": ONCE, "opex": ANNUAL, "repex": repex}
+    blocks = []
+    for kind, pattern in patterns.items():
+        amount = s[f"{kind}_fixed"].to_numpy(float) + s[f"{kind}_per_kw"].to_numpy(float) * cap
+        blocks.append(
+            _block(ids, -amount, kind, "supply", f"supply-{kind}", pattern, supply_id=ids)
+        )
+    blocks.append(
+        _block(
+            ids,
+            -s["cost_per_kwh"].to_numpy(float) * kwh,
+            "heat",
+            "supply",
+            "supply-opex",
+            ANNUAL,
+            supply_id=ids,
+        )
+    )
+    position = {sid: i for i, sid in enumerate(ids)}
+    typed = s["supply_cost_type"].astype(object).where(s["supply_cost_type"].notna(), None)
+    rows = supply_costs.merge(
+        pd.DataFrame({"supply_cost_type": typed, "supply_id": ids}), on="supply_cost_type"
+    )
+    for row in rows.itertuples(index=False):
+        i, cost = position[row.supply_id], str(row.cost)
+        value: Any = row.value  # float, or a tuple (curve or year series): parsed by validation
+        kind, _, unit = cost.partition("_")
+        if cost == "heat_per_kwh":
+            pattern = ANNUAL if isinstance(value, float) else series_pattern(value)
+            price = 1.0 if isinstance(value, tuple) else float(value)
+            blocks.append(
+                _block(
+                    ids[i : i + 1],
+                    -price * kwh[i],
+                    "heat",
+                    "supply",
+                    "supply-opex",
+                    pattern,
+                    supply_id=ids[i : i + 1],
+                )
+            )
+            continue
+        if unit == "per_kw" and isinstance(value, tuple):
+            if not curves:
+                continue
+            amount = curve_total(value, cap[i])
+        else:
+            amount = float(value) * (cap[i] if unit == "per_kw" else 1.0)
+        blocks.append(
+            _block(
+                ids[i : i + 1],
+                -amount,
+                kind,
+                "supply",
+                f"supply-{kind}",
+                patterns[kind],
+                supply_id=ids[i : i + 1],
+            )
+        )
+    items = pd.concat(blocks, ignore_index=True)
+    return items[items["amount"] != 0].reset_index(drop=True)
+
+
+def curve_total(points: tuple[tuple[float, float], ...], capacity_kw: float) -> float:
+    """Total cost at a capacity of a ¤/kW curve: capacity · rate(capacity), rate interpolated."""
+    kw, rate = zip(*points, strict=True)
+    return float(capacity_kw * np.interp(capacity_kw, kw, rate))
+
+
+def curve_breakpoints(
+    points: tuple[tuple[float, float], ...], max_kw: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Breakpoints (kW, total ¤) for a piecewise-linear model of a ¤/kW curve up to ``max_kw``.
+
+    Between two curve points the total x·rate(x) is quadratic; the chord through the points is
+    off by at most |r₁ − r₀|·(x₁ − x₀)/4 ¤ on that segment (the model's approximation error).
+    """
+    kw = np.array([p[0] for p in points])
+    xs = np.unique(np.r_[0.0, kw[kw < max_kw], max_kw])
+    return xs, np.array([curve_total(points, x) for x in xs])
+
+
+def pipe_items(rows: pd.DataFrame, catalogue: PipeCatalogue, params: Parameters) -> pd.DataFrame:
+    """Capex, repex and extra_pv items of built pipe rows.
+
+    Parameters
+    ----------
+    rows
+        One row per built path row: ``path_id``, ``length_m``, ``civil_cost_id``,
+        ``diameter_mm`` (the pipe laid), ``existing`` (True when an existing pipe is kept as
+        is: repex only, DECISIONS 2) and ``extra_pv``.
+    catalogue
+        Costs per metre by civil id and diameter (interpolated for diameters not listed).
+    params
+        The distribution lifetime.
+    """
+    civil = rows["civil_cost_id"].astype(int).to_numpy()
+    table = catalogue.cost_m
+    cost_m = np.array([
+        np.interp(d, table.columns.to_numpy(float), table.loc[c].to_numpy(float))
+        for c, d in zip(civil, rows["diameter_mm"].to_numpy(float), strict=True)
+    ])  # fmt: skip
+    principal = cost_m * rows["length_m"].to_numpy(float)
+    existing = rows["existing"].to_numpy(bool)
+    refs = {"path_id": rows["path_id"], "civil_cost_id": rows["civil_cost_id"]}
+    ids = rows["path_id"]
+    blocks = [
+        _block(
+            ids, np.where(existing, 0.0, -principal), "capex", "pipe", "pipe-capex", ONCE, **refs
+        ),
+        _block(
+            ids,
+            -principal,
+            "repex",
+            "pipe",
+            "pipe-repex",
+            repex_pattern(params.distribution_lifetime_years),
+            **refs,
+        ),
+        _block(
+            ids,
+            rows["extra_pv"].fillna(0.0).to_numpy(float),
+            "extra",
+            "pipe",
+            "extra",
+            ONCE,
+            path_id=ids,
+        ),
+    ]
+    items = pd.concat(blocks, ignore_index=True)
+    return items[items["amount"] != 0].reset_index(drop=True)
+
+
+def pipe_pv_per_m(
+    cost_m: NDArray[np.float64], schedule: Schedule, params: Parameters
+) -> Mapping[str, NDArray[np.float64]]:
+    """PV per metre of laying a new pipe, by class, for a cost-per-metre array (any shape)."""
+    repex = schedule.factor(repex_pattern(params.distribution_lifetime_years))
+    return {"pipe-capex": -cost_m, "pipe-repex": -cost_m * repex}
