@@ -267,3 +267,24 @@ def test_each_switch_removes_exactly_its_class(klass):
     pv = pv_by_class(items, schedule_for(on), "building_id")
     removed = objective_value(pv, on) - objective_value(pv, off)
     assert removed.iloc[0] == pytest.approx(pv[klass].iloc[0])
+
+
+def test_linear_pipe_coefficients_mix_the_per_dig_type_fits():
+    p = params(
+        **{"finance/npv-rate": 0, "finance/npv-term": 41, "finance/distribution-lifetime": 20}
+    )
+    civil = pd.DataFrame({"diameter_mm": [25.0, 50.0, 100.0] * 2, "civil_cost_id": [1, 1, 1, 2, 2, 2],
+                          "cost_m": [300.0, 400.0, 600.0, 700.0, 800.0, 1000.0]})  # fmt: skip
+    cat = build_catalogue(civil, p)
+    from heatnet.economics.prices import pipe_line_coefficients
+
+    lengths = [{1: 75.0, 2: 25.0}, {2: 10.0}]
+    coef = pipe_line_coefficients(
+        cat, lengths, [0.0, 50.0], [cat.max_capacity_kw, 200.0], schedule_for(p), p
+    )
+    mixed_curve = cat.mixed_cost_m(lengths)
+    for edge, (low, high) in enumerate([(0.0, cat.max_capacity_kw), (50.0, 200.0)]):
+        c, m = fit_line(cat.capacity_kw, mixed_curve[edge], [low], [high])
+        assert coef["pipe-capex"][0][edge] == pytest.approx(-c[0])
+        assert coef["pipe-capex"][1][edge] == pytest.approx(-m[0])
+        assert coef["pipe-repex"][0][edge] == pytest.approx(-2 * c[0])  # years 20 and 40

@@ -65,13 +65,13 @@ class PipeCatalogue:
         """Heat loss per metre at a load, interpolated linearly in kW (flat beyond the table)."""
         return np.interp(np.asarray(kw, dtype=float), self.capacity_kw, self.loss_w_per_m)
 
-    def mixed_cost_m(self, civil_lengths_m: Sequence[Mapping[int, float]]) -> NDArray[np.float64]:
-        """¤/m of every diameter for edges over several dig types (edges × diameters).
+    def civil_shares(self, civil_lengths_m: Sequence[Mapping[int, float]]) -> NDArray[np.float64]:
+        """Share of each edge's length in each civil cost id (edges × ids, rows sum to 1 or 0).
 
         Parameters
         ----------
         civil_lengths_m
-            Per edge, metres in each civil cost id; an edge of zero length costs nothing.
+            Per edge, metres in each civil cost id; an edge of zero length gets no share.
         """
         ids = {c: i for i, c in enumerate(self.cost_m.index)}
         weights = np.zeros((len(civil_lengths_m), len(ids)))
@@ -80,8 +80,11 @@ class PipeCatalogue:
                 weights[row, ids[int(civil)]] += metres
         totals = weights.sum(axis=1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):
-            share = np.where(totals > 0, weights / totals, 0.0)
-        return share @ self.cost_m.to_numpy(dtype=float)
+            return np.where(totals > 0, weights / totals, 0.0)
+
+    def mixed_cost_m(self, civil_lengths_m: Sequence[Mapping[int, float]]) -> NDArray[np.float64]:
+        """¤/m of every diameter for edges over several dig types (edges × diameters)."""
+        return self.civil_shares(civil_lengths_m) @ self.cost_m.to_numpy(dtype=float)
 
 
 def build_catalogue(civil_costs: pd.DataFrame, params: Parameters) -> PipeCatalogue:

@@ -8,13 +8,14 @@ always count every class.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from heatnet.economics.fit import fit_line
 from heatnet.economics.money import (
     ANNUAL,
     ONCE,
@@ -319,3 +320,46 @@ def pipe_pv_per_m(
     """PV per metre of laying a new pipe, by class, for a cost-per-metre array (any shape)."""
     repex = schedule.factor(repex_pattern(params.distribution_lifetime_years))
     return {"pipe-capex": -cost_m, "pipe-repex": -cost_m * repex}
+
+
+def pipe_line_coefficients(
+    catalogue: PipeCatalogue,
+    civil_lengths_m: Sequence[Mapping[int, float]],
+    kw_low: ArrayLike,
+    kw_high: ArrayLike,
+    schedule: Schedule,
+    params: Parameters,
+) -> dict[str, tuple[NDArray[np.float64], NDArray[np.float64]]]:
+    """Coefficients of the ``linear`` pipe model, per edge and class.
+
+    PV per metre (fixed) and PV per metre per kW of capacity, from a least-squares line through
+    the cost-by-capacity curve over the edge's feasible kW range.
+
+    The fit is linear in the curve's values, so an edge over several dig types gets the
+    length-weighted mix of the per-dig-type fits: one vectorised fit per civil cost id.
+
+    Returns
+    -------
+    dict
+        ``{"pipe-capex": (fixed, per_kw), "pipe-repex": (fixed, per_kw)}``, arrays per edge
+        (negative: costs).
+    """
+    ids = list(catalogue.cost_m.index)
+    weights = catalogue.civil_shares(civil_lengths_m)
+    fixed = np.zeros(len(weights))
+    slope = np.zeros(len(weights))
+    for k, civil in enumerate(ids):
+        used = weights[:, k] > 0
+        if not used.any():
+            continue
+        curve = catalogue.cost_m.loc[civil].to_numpy(dtype=float)
+        c, m = fit_line(
+            catalogue.capacity_kw,
+            curve,
+            np.asarray(kw_low, float)[used],
+            np.asarray(kw_high, float)[used],
+        )
+        fixed[used] += weights[used, k] * c
+        slope[used] += weights[used, k] * m
+    per_m = pipe_pv_per_m(np.ones(1), schedule, params)
+    return {klass: (factor[0] * fixed, factor[0] * slope) for klass, factor in per_m.items()}
