@@ -7,7 +7,9 @@
   inputs from ``bench/synthetic.py``);
 * topology: ``heatnet.topology.build_network`` alone, after load+validate, on the real sample
   ``sample_data/district.gpkg`` and on looped street grids of long crossing streets
-  (``bench/measure_topology.py``, inputs from ``bench/looped.py``).
+  (``bench/measure_topology.py``, inputs from ``bench/looped.py``);
+* economics: building money coefficients for 100,000 buildings and linear pipe-model
+  coefficients for 200,000 edges (``bench/economics.py``).
 
 It prints the figures against the targets. Over target is reported, not failed: the exit status
 is 0 unless the benchmark itself is broken (a child crashed, or the synthetic input did not
@@ -17,7 +19,7 @@ This process stays small on purpose (no numpy/geopandas; the inputs are generate
 well): on Linux ``ru_maxrss`` survives ``execve``, and a ``vfork``-ed child starts from the
 parent's high-water mark, so a big parent would inflate every child's peak memory figure.
 
-    python bench/run.py [--repeat N] [--profile] [--skip-check] [--skip-topology]
+    python bench/run.py [--repeat N] [--profile] [--skip-check] [--skip-topology] [--skip-economics]
 """
 
 from __future__ import annotations
@@ -324,6 +326,28 @@ def _check(repeat: int, profile: bool) -> list[Case]:
     return broken
 
 
+def _economics(repeat: int) -> None:
+    """Money coefficients: 100,000 buildings + 200,000 edges, target ≤ 2 s."""
+    runs = []
+    for _ in range(repeat):
+        done = subprocess.run(
+            [sys.executable, str(BENCH / "economics.py"), "100000", "200000"],
+            capture_output=True, text=True, check=True, cwd=ROOT,
+        )  # fmt: skip
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    total = statistics.median(r["total_s"] for r in runs)
+    buildings = statistics.median(r["buildings_s"] for r in runs)
+    edges = statistics.median(r["edges_s"] for r in runs)
+    verdict = "OK" if total <= 2.0 else "OVER"
+    print("economics: coefficients for 100,000 buildings and 200,000 edges")
+    print(f"  buildings     {buildings:5.2f} s ({runs[0]['items']:,} line items, PV by class)")
+    print(f"  edges         {edges:5.2f} s (catalogue + least-squares fits over 2 dig types)")
+    print(
+        f"  total         {total:5.2f} s (median of {repeat}; min {min(r['total_s'] for r in runs):.2f} s)   target ≤ 2 s   {verdict}"
+    )
+    print(f"  peak memory   {max(r['peak_mb'] for r in runs):5.0f} MB")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per input (default 3)")
@@ -334,6 +358,7 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--skip-check", action="store_true", help="no load+validate section")
     parser.add_argument("--skip-topology", action="store_true", help="no topology section")
+    parser.add_argument("--skip-economics", action="store_true", help="no economics section")
     args = parser.parse_args(argv)
     broken: list[Case] = []
     if not args.skip_check:
@@ -343,6 +368,9 @@ def main(argv: list[str]) -> int:
             print()
         for problem in _topology(args.repeat, args.profile):
             print(f"WARNING: unexpected network, {problem}", file=sys.stderr)
+    if not args.skip_economics:
+        print()
+        _economics(args.repeat)
     if broken:
         names = ", ".join(str(case.path.relative_to(ROOT)) for case in broken)
         print(f"BROKEN: {names} did not validate (report.ok is False)", file=sys.stderr)
