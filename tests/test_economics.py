@@ -288,3 +288,46 @@ def test_linear_pipe_coefficients_mix_the_per_dig_type_fits():
         assert coef["pipe-capex"][0][edge] == pytest.approx(-c[0])
         assert coef["pipe-capex"][1][edge] == pytest.approx(-m[0])
         assert coef["pipe-repex"][0][edge] == pytest.approx(-2 * c[0])  # years 20 and 40
+
+
+def test_supply_coefficients_match_the_items_they_come_from():
+    from heatnet.economics.prices import supply_coefficients
+
+    p = params(**{"finance/npv-rate": 0.05, "finance/plant-lifetime": 10})
+    supplies = pd.DataFrame({"supply_id": ["S", "T"], "capex_fixed": [1000.0, 0.0], "capex_per_kw": [10.0, 0.0],
+                             "opex_fixed": [5.0, 0.0], "opex_per_kw": [2.0, 1.0], "repex_fixed": [100.0, 0.0],
+                             "repex_per_kw": [3.0, 0.0], "cost_per_kwh": [0.01, 0.02], "supply_cost_type": ["hp", None]})  # fmt: skip
+    costs = pd.DataFrame(
+        {
+            "supply_cost_type": ["hp", "hp"],
+            "cost": ["heat_per_kwh", "capex_per_kw"],
+            "value": [(0.0, 0.05), 7.0],
+        }
+    )
+    schedule = schedule_for(p)
+    coef = supply_coefficients(supplies, costs, schedule, p)
+    for capacity, output in [(0.0, 0.0), (300.0, 1e6), (12.5, 3.0)]:
+        items = supply_items(supplies, costs, capacity, output, p)
+        exact = pv_by_class(items, schedule, "supply_id").reindex(["S", "T"], fill_value=0.0)
+        linear = coef["fixed"] + capacity * coef["per_kw"] + output * coef["per_kwh"]
+        pd.testing.assert_frame_equal(linear, exact, rtol=1e-9, atol=1e-6)
+    assert coef["per_kwh"].loc["T", "supply-opex"] == pytest.approx(-0.02 * schedule.factor(ANNUAL))
+    assert coef["per_kw"].loc["S", "supply-capex"] == pytest.approx(-17.0)
+
+
+def test_discrete_options_span_only_the_diameters_the_flow_bounds_allow():
+    from heatnet.economics.prices import diameter_options
+
+    civil = pd.DataFrame(
+        {
+            "diameter_mm": [20.0, 25.0, 32.0, 40.0, 50.0],
+            "civil_cost_id": [1] * 5,
+            "cost_m": [1.0] * 5,
+        }
+    )
+    cat = build_catalogue(civil, params())  # 24.4, 43.9, 83.4, 148, 261 kW
+    first, last = diameter_options(
+        cat, [0.0, 30.0, 30.0, 100.0, 500.0], [10.0, 30.0, 150.0, 90.0, 900.0]
+    )
+    assert first.tolist() == [0, 1, 1, 3, 4]
+    assert last.tolist() == [0, 1, 4, 3, 4]

@@ -363,3 +363,52 @@ def pipe_line_coefficients(
         slope[used] += weights[used, k] * m
     per_m = pipe_pv_per_m(np.ones(1), schedule, params)
     return {klass: (factor[0] * fixed, factor[0] * slope) for klass, factor in per_m.items()}
+
+
+def supply_coefficients(
+    supplies: pd.DataFrame, supply_costs: pd.DataFrame, schedule: Schedule, params: Parameters
+) -> dict[str, pd.DataFrame]:
+    """Linear money coefficients of supplies, by class: PV if built, per kW, per kWh/yr.
+
+    Derived from :func:`supply_items` at unit quantities, so the model's coefficients and the
+    written cashflow come from the same items. Capacity curves are left out here: see
+    :func:`curve_breakpoints` for their piecewise-linear model.
+
+    Returns
+    -------
+    dict
+        ``{"fixed": ..., "per_kw": ..., "per_kwh": ...}``, each a frame by ``supply_id`` with a
+        column per class (negative: costs).
+    """
+
+    def pv(capacity: float, output: float) -> pd.DataFrame:
+        items = supply_items(supplies, supply_costs, capacity, output, params, curves=False)
+        table = pv_by_class(items, schedule, "supply_id")
+        return table.reindex(supplies["supply_id"].to_numpy(), fill_value=0.0)
+
+    fixed = pv(0.0, 0.0)
+    return {"fixed": fixed, "per_kw": pv(1.0, 0.0) - fixed, "per_kwh": pv(0.0, 1.0) - fixed}
+
+
+def diameter_options(
+    catalogue: PipeCatalogue, kw_low: ArrayLike, kw_high: ArrayLike
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """For the ``discrete`` pipe model: the catalogue rows an edge may use.
+
+    An edge that must carry at least ``kw_low`` and at most ``kw_high`` needs a diameter from
+    the smallest that carries ``kw_low`` up to the smallest that carries ``kw_high``; anything
+    else is either too small or never needed.
+
+    Returns
+    -------
+    tuple
+        First and last allowed catalogue index per edge (inclusive).
+    """
+    last_row = len(catalogue.diameter_mm) - 1
+    first = np.searchsorted(
+        catalogue.capacity_kw, np.asarray(kw_low, dtype=float) - 1e-9, side="left"
+    )
+    last = np.searchsorted(
+        catalogue.capacity_kw, np.asarray(kw_high, dtype=float) - 1e-9, side="left"
+    )
+    return np.minimum(first, last_row), np.minimum(np.maximum(last, first), last_row)
