@@ -124,6 +124,7 @@ def test_present_values_by_hand():
     assert zero.factor(repex_pattern(4)) == 2  # years 4 and 8
     assert np.flatnonzero(zero.vector(repex_pattern(4))).tolist() == [4, 8]
     ten = Schedule(0.1, 10)
+    assert ten.discount[3] * 100 == pytest.approx(100 / 1.331)  # a single year-3 value
     assert ten.vector(series_pattern([0, 5, 7])) @ ten.discount == pytest.approx(
         5 / 1.1 + sum(7 / 1.1**y for y in range(2, 10))
     )
@@ -257,16 +258,50 @@ def test_pv_is_linear_and_cashflow_rows_sum_to_it(flows, rate, term, scale):
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.sampled_from(CLASSES))
-def test_each_switch_removes_exactly_its_class(klass):
+@given(st.sampled_from(CLASSES), st.floats(0, 0.1))
+def test_each_switch_removes_exactly_its_class(klass, rate):
+    on = params(
+        **{
+            "finance/npv-rate": rate,
+            "finance/plant-lifetime": 7,
+            "finance/distribution-lifetime": 9,
+        }
+    )
+    off = params(
+        **{
+            "finance/npv-rate": rate,
+            "finance/plant-lifetime": 7,
+            "finance/distribution-lifetime": 9,
+            "objective/use-" + klass: "false",
+        }
+    )
     buildings, tariffs, costs = worked_building(connection_charge_fixed=[500.0])
     costs[["opex_fixed"]] = 40.0
-    on = params()
-    off = params(**{"objective/use-" + klass: "false"})
-    items = building_items(buildings, tariffs, costs, on)
-    pv = pv_by_class(items, schedule_for(on), "building_id")
+    supplies = pd.DataFrame({"supply_id": ["S"], "capex_fixed": [1000.0], "capex_per_kw": [10.0], "opex_fixed": [5.0], "opex_per_kw": [2.0],
+                             "repex_fixed": [100.0], "repex_per_kw": [3.0], "cost_per_kwh": [0.01], "supply_cost_type": [None]})  # fmt: skip
+    civil = pd.DataFrame(
+        {"diameter_mm": [25.0, 50.0], "civil_cost_id": [1, 1], "cost_m": [300.0, 400.0]}
+    )
+    pipes = pd.DataFrame(
+        {
+            "path_id": ["P"],
+            "length_m": [10.0],
+            "civil_cost_id": [1],
+            "diameter_mm": [50.0],
+            "existing": [False],
+            "extra_pv": [np.nan],
+        }
+    )
+    items = pd.concat([
+        building_items(buildings, tariffs, costs, on),
+        supply_items(supplies, pd.DataFrame(columns=["supply_cost_type", "cost", "value"]), 100.0, 1e5, on),
+        pipe_items(pipes, build_catalogue(civil, on), on),
+    ], ignore_index=True)  # fmt: skip
+    items["element"] = items["building_id"].fillna(items["supply_id"]).fillna(items["path_id"])
+    pv = pv_by_class(items, schedule_for(on), "element")
+    assert (pv[list(CLASSES)] != 0).any().all()  # every class is present, so the check can fail
     removed = objective_value(pv, on) - objective_value(pv, off)
-    assert removed.iloc[0] == pytest.approx(pv[klass].iloc[0])
+    pd.testing.assert_series_equal(removed, pv[klass], check_names=False)
 
 
 def test_linear_pipe_coefficients_mix_the_per_dig_type_fits():
