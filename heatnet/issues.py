@@ -6,12 +6,10 @@ decide whether any error stops the run (collect-then-raise), so a user sees ever
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
-
-import pandas as pd
 
 
 class Severity(StrEnum):
@@ -87,12 +85,3 @@ def warning(code: str, table: str, message: str, **where: object) -> Issue:
 def has_errors(issues: Iterable[Issue]) -> bool:
     """Whether any issue is an error."""
     return any(issue.is_error for issue in issues)
-
-
-def issues_frame(issues: Sequence[Issue]) -> pd.DataFrame:
-    """Issues as a table, one row each, columns as the :class:`Issue` fields."""
-    columns = ["severity", "code", "table", "column", "row", "row_kind", "feature_id", "message"]
-    records = [{**asdict(issue), "severity": str(issue.severity)} for issue in issues]
-    frame = pd.DataFrame.from_records(records, columns=columns)
-    frame["row"] = frame["row"].astype("Int64")
-    return frame

@@ -366,3 +366,13 @@ def test_discrete_options_span_only_the_diameters_the_flow_bounds_allow():
     )
     assert first.tolist() == [0, 1, 1, 3, 4]
     assert last.tolist() == [0, 1, 4, 3, 4]
+
+
+def test_catalogue_prices_and_sizes_diameters_not_in_the_table():
+    civil = pd.DataFrame(
+        {"diameter_mm": [25.0, 50.0], "civil_cost_id": [1, 1], "cost_m": [300.0, 400.0]}
+    )
+    cat = build_catalogue(civil, params())
+    assert cat.capacity_of([40.0])[0] == pytest.approx(148.0, rel=0.005)  # reference row DN40
+    assert cat.loss_at_diameter([40.0])[0] == pytest.approx(21.16, rel=0.005)
+    assert cat.cost_per_m([1, 1], [40.0, 80.0]).tolist() == pytest.approx([360.0, 400.0])

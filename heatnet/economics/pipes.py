@@ -65,6 +65,19 @@ class PipeCatalogue:
         """Heat loss per metre at a load, interpolated linearly in kW (flat beyond the table)."""
         return np.interp(np.asarray(kw, dtype=float), self.capacity_kw, self.loss_w_per_m)
 
+    def cost_per_m(self, civil_ids: ArrayLike, diameter_mm: ArrayLike) -> NDArray[np.float64]:
+        """¤/m of pipes of any diameter (also one not listed, e.g. existing) by civil cost id."""
+        civil = np.asarray(civil_ids, dtype=np.int64)
+        diameter = np.asarray(diameter_mm, dtype=float)
+        out = np.empty(len(civil))
+        columns = self.cost_m.columns.to_numpy(dtype=float)
+        for c in np.unique(civil):
+            rows = civil == c
+            out[rows] = np.interp(
+                diameter[rows], columns, self.cost_m.loc[int(c)].to_numpy(dtype=float)
+            )
+        return out
+
     def civil_shares(self, civil_lengths_m: Sequence[Mapping[int, float]]) -> NDArray[np.float64]:
         """Share of each edge's length in each civil cost id (edges × ids, rows sum to 1 or 0).
 

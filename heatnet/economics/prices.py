@@ -277,12 +277,7 @@ def pipe_items(rows: pd.DataFrame, catalogue: PipeCatalogue, params: Parameters)
     params
         The distribution lifetime.
     """
-    civil = rows["civil_cost_id"].astype(int).to_numpy()
-    table = catalogue.cost_m
-    cost_m = np.array([
-        np.interp(d, table.columns.to_numpy(float), table.loc[c].to_numpy(float))
-        for c, d in zip(civil, rows["diameter_mm"].to_numpy(float), strict=True)
-    ])  # fmt: skip
+    cost_m = catalogue.cost_per_m(rows["civil_cost_id"].astype(int), rows["diameter_mm"])
     principal = cost_m * rows["length_m"].to_numpy(float)
     existing = rows["existing"].to_numpy(bool)
     refs = {"path_id": rows["path_id"], "civil_cost_id": rows["civil_cost_id"]}

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from heatnet.issues import Issue, Severity, error, warning
 from heatnet.topology.connect import Connections, connect
 from heatnet.topology.graph import (
+    EDGE_COLUMNS,
     ModelGraph,
     build_graph,
     model_graph,
@@ -117,7 +118,7 @@ def build_network(inputs: Inputs) -> Network:
     )
     taken = taken_ids(inputs.paths["path_id"])
     rows = _piece_rows(inputs, paths, pieces, start, end, taken)
-    vertex_at = _vertex_lookup(xy)
+    vertex_at = shapely.STRtree(shapely.points(xy))
     b_table, b_links = _elements(buildings, inputs.buildings, at_b, "building", vertex_at)
     s_table, s_links = _elements(supplies, inputs.supplies, at_s, "supply", vertex_at)
     names = connector_ids(len(b_links) + len(s_links), taken)
@@ -197,10 +198,6 @@ def _piece_rows(
         index=pd.Index(ids, name="path_id"),
         crs=inputs.work_crs,
     )
-
-
-def _vertex_lookup(xy: NDArray[np.float64]) -> shapely.STRtree:
-    return shapely.STRtree(shapely.points(xy))
 
 
 def _elements(
@@ -355,9 +352,7 @@ def _classify(
     edges = pd.concat(
         [in_graph.drop(columns="geometry"), _direct_edges(buildings), _direct_edges(supplies)]
     )
-    edges = edges[
-        ["u", "v", "length_m", "kind", "civil_cost_id", "required", "existing_diameter", "extra_pv"]
-    ]
+    edges = edges[list(EDGE_COLUMNS)]
     vertices = _vertices(junctions, buildings, supplies)
     graph = build_graph(edges, vertices)
     sources = supplies["vertex"].dropna().tolist()
