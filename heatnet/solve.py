@@ -1,0 +1,209 @@
+"""The one place that talks to the solver: HiGHS through Pyomo's persistent interface.
+
+A :class:`Solver` holds a built model in HiGHS and re-solves it as the loop changes parameters
+or fixes decisions (Pyomo sends only the changes). Each solve maps HiGHS' status to a
+:class:`SolveStatus`, reads every variable into ``pandas`` Series keyed by the model's ids, and
+never raises because a problem is infeasible or out of time.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+from pyomo.contrib.solver.common.factory import SolverFactory
+from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
+
+log = logging.getLogger(__name__)
+
+VARIABLES = ("dvin", "svin", "ain", "fp", "fm", "cap", "supp", "supm", "scap", "eup", "y")
+DECISIONS = ("dvin", "svin", "ain")
+
+
+class SolveStatus(StrEnum):
+    """What a solve achieved."""
+
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+    INFEASIBLE = "infeasible"
+    NO_SOLUTION = "no-solution"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class SolverOptions:
+    """Solver settings (the MIP gap and time limit come from the parameters per solve)."""
+
+    threads: int = 1
+    seed: int = 0
+    log_solver: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SolveResult:
+    """One solve.
+
+    Attributes
+    ----------
+    status
+        Mapped status; ``feasible`` means a solution within a limit (gap not proven).
+    termination
+        HiGHS' own words.
+    objective, bound
+        Incumbent objective and best bound (None when unknown).
+    gap
+        Relative gap |bound − objective| / max(1, |objective|) (None when unknown).
+    runtime_s
+        Wall time of this solve.
+    values
+        Variable values by name (:data:`VARIABLES` present in the model).
+    """
+
+    status: SolveStatus
+    termination: str
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    runtime_s: float
+    values: dict[str, pd.Series] = field(default_factory=dict)
+
+    @property
+    def has_solution(self) -> bool:
+        """Whether values are available."""
+        return self.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
+
+
+class _LogStream(io.TextIOBase):
+    """Solver output, line by line, to the log at DEBUG."""
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            if line.strip():
+                log.debug("highs: %s", line)
+        return len(text)
+
+
+class Solver:
+    """A model loaded into HiGHS, solved again and again.
+
+    Parameters
+    ----------
+    model
+        The Pyomo model (kept and updated by the caller: parameters, fixed variables).
+    options
+        Threads, seed, whether to echo the solver log.
+    """
+
+    def __init__(self, model: pyo.ConcreteModel, options: SolverOptions) -> None:
+        self.model = model
+        self.options = options
+        self._solver: Any = SolverFactory("highs")
+        self._loaded = False
+
+    def solve(
+        self,
+        *,
+        time_limit_s: float,
+        mip_gap: float,
+        start: dict[str, dict[Any, float]] | None = None,
+    ) -> SolveResult:
+        """Solve with a time limit and gap, optionally from a start (values by variable name).
+
+        A start may give only the binaries: HiGHS completes it with an LP, and ignores it if it
+        is infeasible.
+        """
+        m = self.model
+        began = time.perf_counter()
+        options = {
+            "random_seed": self.options.seed,
+            "mip_rel_gap": float(mip_gap),
+            "presolve": "on",
+        }
+        config: dict[str, Any] = {
+            "load_solutions": False,
+            "raise_exception_on_nonoptimal_result": False,
+            "time_limit": max(float(time_limit_s), 0.01),
+            "threads": self.options.threads,
+            "solver_options": options,
+            "tee": [_LogStream()] if self.options.log_solver else False,
+        }
+        try:
+            if not self._loaded:
+                self._solver.set_instance(m)
+                self._loaded = True
+            else:
+                self._solver.update()
+            if start:
+                self._set_start(start)
+            results = self._solver.solve(m, **config)
+        except Exception as exc:  # the solver's own failures become a status, not a traceback
+            log.exception("solver failed")
+            return SolveResult(
+                SolveStatus.ERROR, str(exc), None, None, None, time.perf_counter() - began
+            )
+        return self._result(results, time.perf_counter() - began)
+
+    def _set_start(self, start: dict[str, dict[Any, float]]) -> None:
+        highs = self._solver._solver_model  # HiGHS itself: Pyomo has no MIP start for it
+        index_of = self._solver._pyomo_var_to_solver_var_map
+        cols, vals = [], []
+        for name, by_key in start.items():
+            var = getattr(self.model, name, None)
+            if var is None:
+                continue
+            for key, value in by_key.items():
+                if key in var and id(var[key]) in index_of and not var[key].fixed:
+                    cols.append(index_of[id(var[key])])
+                    vals.append(float(value))
+        if cols:
+            highs.setSolution(
+                len(cols), np.array(cols, dtype=np.int32), np.array(vals, dtype=np.float64)
+            )
+
+    def _result(self, results: Any, runtime_s: float) -> SolveResult:
+        tc = results.termination_condition
+        has = results.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
+        if tc == TerminationCondition.convergenceCriteriaSatisfied and has:
+            status = SolveStatus.OPTIMAL
+        elif tc in (
+            TerminationCondition.provenInfeasible,
+            TerminationCondition.infeasibleOrUnbounded,
+        ):
+            status = SolveStatus.INFEASIBLE
+        elif tc == TerminationCondition.error:
+            status = SolveStatus.ERROR
+        elif has:
+            status = SolveStatus.FEASIBLE
+        else:
+            status = SolveStatus.NO_SOLUTION
+        objective = results.incumbent_objective if has else None
+        bound = results.objective_bound
+        gap = None
+        if objective is not None and bound is not None and np.isfinite(bound):
+            gap = abs(bound - objective) / max(1.0, abs(objective))
+        values: dict[str, pd.Series] = {}
+        if has:
+            results.solution_loader.load_vars()
+            for name in VARIABLES:
+                var = getattr(self.model, name, None)
+                if var is not None:
+                    values[name] = pd.Series(
+                        {k: (v.value if v.value is not None else 0.0) for k, v in var.items()},
+                        dtype=float,
+                    )
+        log.info(
+            "solve: %s (%s) objective %s bound %s in %.2f s",
+            status,
+            tc.name,
+            "-" if objective is None else f"{objective:.6g}",
+            "-" if bound is None else f"{bound:.6g}",
+            runtime_s,
+        )
+        return SolveResult(status, tc.name, objective, bound, gap, runtime_s, values)

@@ -1,0 +1,181 @@
+"""From GIS inputs and their network to the geometry-free :class:`~heatnet.problem.Problem`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from heatnet.economics import (
+    build_catalogue,
+    building_items,
+    pv_by_class,
+    schedule_for,
+    supply_coefficients,
+)
+from heatnet.economics.money import ANNUAL, ONCE, Schedule, repex_pattern
+from heatnet.economics.prices import curve_breakpoints, curve_total
+from heatnet.issues import Severity
+from heatnet.params import Parameters
+from heatnet.problem import (
+    BUILDING_COLUMNS,
+    EDGE_COLUMNS,
+    PV_CLASSES,
+    SUPPLY_CLASSES,
+    SUPPLY_COLUMNS,
+    Problem,
+)
+from heatnet.topology.build import Network
+from heatnet.validate import Inputs
+
+REASON_CODES = frozenset(
+    {"unreachable_required_building", "unreachable_required_supply", "required_path_unusable"}
+)
+
+
+def network_problem(inputs: Inputs, network: Network, *, name: str = "problem") -> Problem:
+    """The optimiser's problem for a network built from inputs.
+
+    Only elements in the model graph take part: unreachable and forbidden elements are left
+    out, and the topology's errors about required elements become the problem's ``reasons``.
+
+    Parameters
+    ----------
+    inputs
+        Validated inputs (tables and parameters).
+    network
+        The network built from them.
+    name
+        A label for the problem.
+
+    Returns
+    -------
+    Problem
+        Buildings and supplies by vertex id, model edges by edge id, the pipe catalogue.
+    """
+    params = inputs.parameters
+    in_model = set(network.model.graph.nodes)
+    buildings = _buildings(inputs, network, in_model)
+    catalogue = build_catalogue(inputs.civil_costs, params)
+    edges = network.model.edges
+    loss_kw = (edges["length_m"] * catalogue.loss_w_per_m[-1] / 1000.0).sum()
+    bound_kw = float(buildings["peak_demand_kw"].sum() + loss_kw)
+    supplies = _supplies(inputs, network, in_model, bound_kw)
+    frame = pd.DataFrame(
+        {
+            "u": edges["u"].astype(str),
+            "v": edges["v"].astype(str),
+            "length_m": edges["length_m"].astype(float),
+            "civil_lengths_m": [
+                {int(k): float(m) for k, m in c.items()} for c in edges["civil_lengths_m"]
+            ],
+            "required": edges["required"].astype(bool),
+            "existing_diameter_mm": pd.to_numeric(edges["existing_diameter"]).astype(float),
+            "extra_pv": pd.to_numeric(edges["extra_pv"]).fillna(0.0).astype(float),
+            "members": [tuple(m) for m in edges["members"]],
+        },
+        index=edges.index.astype(str),
+    )
+    reasons = tuple(
+        (i.code, i.message)
+        for i in network.issues
+        if i.severity is Severity.ERROR and i.code in REASON_CODES
+    )
+    return Problem(
+        buildings[list(BUILDING_COLUMNS)],
+        supplies[list(SUPPLY_COLUMNS)],
+        frame[list(EDGE_COLUMNS)],
+        catalogue,
+        params,
+        reasons,
+        name,
+    )
+
+
+def _buildings(inputs: Inputs, network: Network, in_model: set[object]) -> pd.DataFrame:
+    params = inputs.parameters
+    table = network.buildings[network.buildings["vertex"].isin(list(in_model))]
+    rows = inputs.buildings.loc[table.index].drop(columns="geometry")
+    items = building_items(rows, inputs.tariffs, inputs.connection_costs, params)
+    pv = pv_by_class(items, schedule_for(params), "building_id")
+    pv = pv.reindex(rows["building_id"].to_numpy(), fill_value=0.0)
+    group = rows["demand_group"].astype(object)
+    out = pd.DataFrame(
+        {
+            "building_id": rows["building_id"].astype(str).to_numpy(),
+            "annual_demand_kwh": rows["annual_demand_kwh"].to_numpy(float),
+            "peak_demand_kw": rows["peak_demand_kw"].to_numpy(float),
+            "connections": rows["connections"].to_numpy(np.int64),
+            "required": (rows["constraint"] == "required").to_numpy(bool),
+            "demand_group": [None if pd.isna(g) else str(g) for g in group],
+        },
+        index=pd.Index(table["vertex"].astype(str).to_numpy(), name="vertex"),
+    )
+    for klass, column in zip(pv.columns, PV_CLASSES, strict=True):
+        out[f"pv_{column}"] = pv[klass].to_numpy(float)
+    return out
+
+
+def _supplies(
+    inputs: Inputs, network: Network, in_model: set[object], bound_kw: float
+) -> pd.DataFrame:
+    params = inputs.parameters
+    schedule = schedule_for(params)
+    table = network.supplies[network.supplies["vertex"].isin(list(in_model))]
+    rows = inputs.supplies.loc[table.index].drop(columns="geometry")
+    coefficients = supply_coefficients(rows, inputs.supply_costs, schedule, params)
+    out = pd.DataFrame(
+        {
+            "supply_id": rows["supply_id"].astype(str).to_numpy(),
+            "peak_capacity_kw": rows["peak_capacity_kw"].to_numpy(float),
+            "annual_capacity_kwh": rows["annual_capacity_kwh"].to_numpy(float),
+            "required": (rows["constraint"] == "required").to_numpy(bool),
+            "emissions_per_kwh": rows["emissions_per_kwh"].fillna(0.0).to_numpy(float),
+        },
+        index=pd.Index(table["vertex"].astype(str).to_numpy(), name="vertex"),
+    )
+    for part, frame in coefficients.items():
+        for klass in SUPPLY_CLASSES:
+            out[f"{part}_{klass}"] = frame[klass.replace("_", "-")].to_numpy(float)
+    curves = [
+        _curve(inputs.supply_costs, kind, cap, schedule, params, bound_kw)
+        for kind, cap in zip(rows["supply_cost_type"], rows["peak_capacity_kw"], strict=True)
+    ]
+    out["curve_kw"] = [c[0] for c in curves]
+    for k, klass in enumerate(SUPPLY_CLASSES):
+        out[f"curve_{klass}"] = [c[1][k] for c in curves]
+    return out
+
+
+def _curve(
+    costs: pd.DataFrame,
+    kind: object,
+    capacity_kw: float,
+    schedule: Schedule,
+    params: Parameters,
+    bound_kw: float,
+) -> tuple[tuple[float, ...], tuple[tuple[float, ...], ...]]:
+    """Breakpoints and PV by class of a supply's ¤/kW capacity curves (empty if none).
+
+    Breakpoints are the curves' own points below the largest capacity the supply could need;
+    between them the model interpolates linearly (error bound: see
+    :func:`heatnet.economics.prices.curve_breakpoints`).
+    """
+    none: tuple[tuple[float, ...], tuple[tuple[float, ...], ...]] = ((), ((), (), ()))
+    if pd.isna(kind) or costs.empty:
+        return none
+    rows = costs[(costs["supply_cost_type"] == kind) & costs["cost"].str.endswith("_per_kw")]
+    rows = rows[[isinstance(v, tuple) for v in rows["value"]]]
+    if rows.empty:
+        return none
+    max_kw = bound_kw if pd.isna(capacity_kw) else min(float(capacity_kw), bound_kw)
+    xs = np.unique(np.r_[0.0, *[curve_breakpoints(v, max_kw)[0] for v in rows["value"]], max_kw])
+    factors = {
+        "capex": schedule.factor(ONCE),
+        "opex": schedule.factor(ANNUAL),
+        "repex": schedule.factor(repex_pattern(params.plant_lifetime_years)),
+    }
+    pv = {k: np.zeros(len(xs)) for k in factors}
+    for cost, value in zip(rows["cost"], rows["value"], strict=True):
+        part = str(cost).split("_", 1)[0]
+        pv[part] -= np.array([curve_total(value, x) for x in xs]) * factors[part]
+    return tuple(float(x) for x in xs), tuple(tuple(float(v) for v in pv[k]) for k in factors)
