@@ -137,6 +137,9 @@ class Solver:
         try:
             if not self._loaded:
                 self._solver.set_instance(m)
+                # HiGHS prints warnings (e.g. zero coefficients from a zero loss) straight to the
+                # console while Pyomo updates the model: keep it quiet unless asked
+                self._solver._solver_model.setOptionValue("output_flag", self.options.log_solver)
                 self._loaded = True
             else:
                 self._solver.update()
