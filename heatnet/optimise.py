@@ -202,8 +202,10 @@ def _relative_change(settled: float | None, free: float | None) -> float:
 def _settle(
     data: ModelData, model: Any, solver: Solver, free: SolveResult, remaining_s: float
 ) -> tuple[Design | None, SolveResult | None]:
-    """Fix the free solution's decisions and re-solve with the values it implies, until its
-    diameters agree with its flows; then price it. None if it is infeasible once corrected.
+    """Settle and price a free solution.
+
+    Fix its decisions and re-solve with the values it implies until its diameters agree with
+    its flows. None if it is infeasible once corrected.
     """
     design = evaluate(data, free.values)
     values = free.values

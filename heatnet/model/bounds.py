@@ -119,7 +119,9 @@ class _Tour:
     it. Sums come from prefix sums, minima from a sparse table (constant time per query).
     """
 
-    def __init__(self, tree: nx.Graph, sums: NDArray[np.float64], mins: NDArray[np.float64]) -> None:
+    def __init__(
+        self, tree: nx.Graph, sums: NDArray[np.float64], mins: NDArray[np.float64]
+    ) -> None:
         n = tree.number_of_nodes()
         self.tin = np.zeros(n, dtype=np.int64)
         self.tout = np.zeros(n, dtype=np.int64)

@@ -21,10 +21,12 @@ cannot be met together (see :mod:`heatnet.model.infeasible`).
 from __future__ import annotations
 
 import itertools
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 import pyomo.environ as pyo
 
 from heatnet.model.data import ModelData
@@ -60,6 +62,17 @@ class SoftRows:
         else:
             expr = lhs >= rhs
         m.add_component(name, pyo.Constraint(expr=expr))
+
+
+def _num(frame: pd.DataFrame, column: str) -> dict[str, float]:
+    """A numeric column as a plain dict (fast lookups inside Pyomo rules, precise types)."""
+    return {
+        str(k): float(v) for k, v in zip(frame.index, frame[column].to_numpy(float), strict=True)
+    }
+
+
+def _text(frame: pd.DataFrame, column: str) -> dict[str, str]:
+    return {str(k): str(v) for k, v in zip(frame.index, frame[column].to_numpy(), strict=True)}
 
 
 def build_model(data: ModelData, *, discrete: bool, elastic: bool = False) -> pyo.ConcreteModel:
@@ -110,11 +123,12 @@ def add_buildings(m: pyo.ConcreteModel, data: ModelData) -> Any:
     connector's pipe).
     """
     b = data.buildings
+    names = _text(data.problem.buildings, "building_id")
     m.B = pyo.Set(initialize=list(b.index), ordered=True)
     m.dvin = pyo.Var(m.B, domain=pyo.Binary)
     for vertex in b.index[b["required"].to_numpy(bool)]:
         m.soft.add(m, f"required_building[{vertex}]", m.dvin[vertex], ">=", 1,
-                   scale=1, what=f"building {data.problem.buildings.at[vertex, 'building_id']} is required")  # fmt: skip
+                   scale=1, what=f"building {names[str(vertex)]} is required")  # fmt: skip
     groups = b[b["group"].notna()].groupby("group")
     for name, members in groups:
         ids = list(members.index)
@@ -123,8 +137,8 @@ def add_buildings(m: pyo.ConcreteModel, data: ModelData) -> Any:
                        scale=1, what=f"demand group {name}")  # fmt: skip
             m.soft.add(m, f"group[{name}][{other}]__up", m.dvin[other] - m.dvin[ids[0]], ">=", 0,
                        scale=1, what=f"demand group {name}")  # fmt: skip
-    m.kwh = pyo.Expression(expr=sum(float(k) * m.dvin[v] for v, k in b["kwh"].items()))
-    return sum(float(val) * m.dvin[v] for v, val in b["value"].items() if val != 0)
+    m.kwh = pyo.Expression(expr=sum(k * m.dvin[v] for v, k in _num(b, "kwh").items()))
+    return sum(val * m.dvin[v] for v, val in _num(b, "value").items() if val != 0)
 
 
 def add_pipes(m: pyo.ConcreteModel, data: ModelData, *, discrete: bool) -> Any:
@@ -144,34 +158,35 @@ def add_pipes(m: pyo.ConcreteModel, data: ModelData, *, discrete: bool) -> Any:
     NPV += Σ_k value_k·y[e,k].
     """
     e, arcs = data.edges, data.arcs
+    max_kw, length = _num(e, "max_kw"), _num(e, "length_m")
+    edge_of, peak_ub, mean_ub = _text(arcs, "edge"), _num(arcs, "peak_ub"), _num(arcs, "mean_ub")
     m.E = pyo.Set(initialize=list(e.index), ordered=True)
     m.A = pyo.Set(initialize=list(arcs.index), ordered=True)
     m.ain = pyo.Var(m.A, domain=pyo.Binary)
     m.delta = pyo.Param(m.E, initialize=data.delta.to_dict(), mutable=True, within=pyo.Reals)
     m.loss = pyo.Param(m.E, initialize=data.loss_kw.to_dict(), mutable=True, within=pyo.Reals)
-    m.cap = pyo.Var(m.E, domain=pyo.NonNegativeReals, bounds=lambda _, i: (0, e.at[i, "max_kw"]))
-    m.arcs_of = defaultdict(list)
-    for a, edge in arcs["edge"].items():
-        m.arcs_of[edge].append(a)
-    m.fp = pyo.Var(m.A, domain=pyo.NonNegativeReals, bounds=lambda _, a: (0, arcs.at[a, "peak_ub"]))
-    m.fm = pyo.Var(m.A, domain=pyo.NonNegativeReals, bounds=lambda _, a: (0, arcs.at[a, "mean_ub"]))
+    m.cap = pyo.Var(m.E, domain=pyo.NonNegativeReals, bounds=lambda _, i: (0, max_kw[i]))
+    arcs_of: dict[str, list[str]] = defaultdict(list)
+    for a, edge in edge_of.items():
+        arcs_of[edge].append(a)
+    m.arcs_of = arcs_of
+    m.fp = pyo.Var(m.A, domain=pyo.NonNegativeReals, bounds=lambda _, a: (0, peak_ub[a]))
+    m.fm = pyo.Var(m.A, domain=pyo.NonNegativeReals, bounds=lambda _, a: (0, mean_ub[a]))
     built = {i: sum(m.ain[a] for a in m.arcs_of[i]) for i in e.index}
     m.one_direction = pyo.Constraint(
         [i for i in e.index if len(m.arcs_of[i]) == 2], rule=lambda _, i: built[i] <= 1
     )
     m.capacity_peak = pyo.Constraint(
-        m.A, rule=lambda _, a: m.cap[arcs.at[a, "edge"]] >= m.delta[arcs.at[a, "edge"]] * m.fp[a]
+        m.A, rule=lambda _, a: m.cap[edge_of[a]] >= m.delta[edge_of[a]] * m.fp[a]
     )
-    m.capacity_mean = pyo.Constraint(m.A, rule=lambda _, a: m.cap[arcs.at[a, "edge"]] >= m.fm[a])
-    m.capacity_needs_pipe = pyo.Constraint(
-        m.E, rule=lambda _, i: m.cap[i] <= float(e.at[i, "max_kw"]) * built[i]
-    )
+    m.capacity_mean = pyo.Constraint(m.A, rule=lambda _, a: m.cap[edge_of[a]] >= m.fm[a])
+    m.capacity_needs_pipe = pyo.Constraint(m.E, rule=lambda _, i: m.cap[i] <= max_kw[i] * built[i])
     for i in e.index[e["required"].to_numpy(bool)]:
         m.soft.add(m, f"required_path[{i}]", built[i], ">=", 1, scale=1,
                    what=f"path {i} is required")  # fmt: skip
     m.length = pyo.Expression(
-        expr=sum(float(e.at[i, "length_m"]) * built[i] for i in e.index)
-        + sum(float(L) * m.dvin[v] for v, L in data.buildings["length_m"].items() if L > 0)
+        expr=sum(length[i] * built[i] for i in e.index)
+        + sum(x * m.dvin[v] for v, x in _num(data.buildings, "length_m").items() if x > 0)
     )
     if discrete:
         return _discrete_pipes(m, data, built)
@@ -180,31 +195,23 @@ def add_pipes(m: pyo.ConcreteModel, data: ModelData, *, discrete: bool) -> Any:
 
 def _linear_pipes(m: pyo.ConcreteModel, data: ModelData, built: dict[str, Any]) -> Any:
     e = data.edges
-    existing = [i for i in e.index if e.at[i, "existing_kw"] == e.at[i, "existing_kw"]]
+    big, have = _num(e, "max_kw"), _num(e, "existing_kw")
+    fixed, per_kw, keep = _num(e, "fixed"), _num(e, "per_kw"), _num(e, "existing_fixed")
+    existing = [i for i, k in have.items() if not math.isnan(k)]
     m.X = pyo.Set(initialize=existing, ordered=True)
     m.eup = pyo.Var(m.X, domain=pyo.Binary)
-    m.upcap = pyo.Var(m.X, domain=pyo.NonNegativeReals, bounds=lambda _, i: (0, e.at[i, "max_kw"]))
-
-    def big(i: str) -> float:
-        return float(e.at[i, "max_kw"])
-
+    m.upcap = pyo.Var(m.X, domain=pyo.NonNegativeReals, bounds=lambda _, i: (0, big[i]))
     m.existing_capacity = pyo.Constraint(
-        m.X,
-        rule=lambda _, i: (
-            m.cap[i]
-            <= float(e.at[i, "existing_kw"]) + (big(i) - float(e.at[i, "existing_kw"])) * m.eup[i]
-        ),
+        m.X, rule=lambda _, i: m.cap[i] <= have[i] + (big[i] - have[i]) * m.eup[i]
     )
     m.upgrade_capacity = pyo.Constraint(
-        m.X, rule=lambda _, i: m.upcap[i] >= m.cap[i] - big(i) * (1 - m.eup[i])
+        m.X, rule=lambda _, i: m.upcap[i] >= m.cap[i] - big[i] * (1 - m.eup[i])
     )
     m.upgrade_needs_pipe = pyo.Constraint(m.X, rule=lambda _, i: m.eup[i] <= built[i])
-    new = [i for i in e.index if i not in set(existing)]
-    npv = sum(float(e.at[i, "fixed"]) * built[i] + float(e.at[i, "per_kw"]) * m.cap[i] for i in new)
+    old = set(existing)
+    npv = sum(fixed[i] * built[i] + per_kw[i] * m.cap[i] for i in e.index if i not in old)
     npv += sum(
-        float(e.at[i, "existing_fixed"]) * built[i]
-        + float(e.at[i, "fixed"] - e.at[i, "existing_fixed"]) * m.eup[i]
-        + float(e.at[i, "per_kw"]) * m.upcap[i]
+        keep[i] * built[i] + (fixed[i] - keep[i]) * m.eup[i] + per_kw[i] * m.upcap[i]
         for i in existing
     )
     return npv
@@ -241,54 +248,51 @@ def add_flow(m: pyo.ConcreteModel, data: ModelData) -> None:
     (a pipe's loss is drawn at its downstream end, so the pipe carries it).
     """
     arcs, b = data.arcs, data.buildings
-    m.peak_flow_needs_pipe = pyo.Constraint(
-        m.A, rule=lambda _, a: m.fp[a] <= float(arcs.at[a, "peak_ub"]) * m.ain[a]
-    )
-    m.mean_flow_needs_pipe = pyo.Constraint(
-        m.A, rule=lambda _, a: m.fm[a] <= float(arcs.at[a, "mean_ub"]) * m.ain[a]
-    )
+    edge_of, tail, head = _text(arcs, "edge"), _text(arcs, "tail"), _text(arcs, "head")
+    peak_ub, mean_ub, floor = _num(arcs, "peak_ub"), _num(arcs, "mean_ub"), _num(arcs, "floor_kw")
+    peak_kw, mean_kw = _num(b, "peak_kw"), _num(b, "mean_kw")
+    m.peak_flow_needs_pipe = pyo.Constraint(m.A, rule=lambda _, a: m.fp[a] <= peak_ub[a] * m.ain[a])
+    m.mean_flow_needs_pipe = pyo.Constraint(m.A, rule=lambda _, a: m.fm[a] <= mean_ub[a] * m.ain[a])
     m.pipe_carries_losses = pyo.Constraint(
-        m.A, rule=lambda _, a: m.fm[a] >= m.loss[arcs.at[a, "edge"]] * m.ain[a]
+        m.A, rule=lambda _, a: m.fm[a] >= m.loss[edge_of[a]] * m.ain[a]
     )
-    floored = [a for a in arcs.index if arcs.at[a, "floor_kw"] > 0]
-    m.no_pipe_to_nowhere = pyo.Constraint(
-        floored, rule=lambda _, a: m.fp[a] >= float(arcs.at[a, "floor_kw"]) * m.ain[a]
-    )
-    into_building = [a for a in arcs.index if arcs.at[a, "head"] in b.index]
+    floored = [a for a, f in floor.items() if f > 0]
+    m.no_pipe_to_nowhere = pyo.Constraint(floored, rule=lambda _, a: m.fp[a] >= floor[a] * m.ain[a])
+    into_building = [a for a, h in head.items() if h in peak_kw]
     m.into_connected_building = pyo.Constraint(
-        into_building, rule=lambda _, a: m.ain[a] <= m.dvin[arcs.at[a, "head"]]
+        into_building, rule=lambda _, a: m.ain[a] <= m.dvin[head[a]]
     )
     inflow: dict[str, list[str]] = defaultdict(list)
     outflow: dict[str, list[str]] = defaultdict(list)
-    for a, t, h in zip(arcs.index, arcs["tail"], arcs["head"], strict=True):
-        outflow[t].append(a)
-        inflow[h].append(a)
+    for a in arcs.index:
+        outflow[tail[a]].append(a)
+        inflow[head[a]].append(a)
     m.inflow, m.outflow = inflow, outflow
     hosted: dict[str, list[str]] = defaultdict(list)
-    for vertex, host in b["host"].items():
+    for vertex, host in _text(b, "host").items():
         hosted[host].append(vertex)
     m.V = pyo.Set(initialize=data.vertices, ordered=True)
     supplies = set(data.supplies.index)
 
     def peak(_: Any, v: str) -> Any:
         lhs = sum(m.fp[a] for a in inflow[v]) - sum(m.fp[a] for a in outflow[v])
-        rhs = sum(float(b.at[x, "peak_kw"]) * m.dvin[x] for x in hosted[v])
+        rhs = sum(peak_kw[x] * m.dvin[x] for x in hosted[v])
         if v in supplies:
             lhs += m.supp[v]
         return _balance(lhs, rhs)
 
     def mean(_: Any, v: str) -> Any:
         lhs = sum(m.fm[a] for a in inflow[v]) - sum(m.fm[a] for a in outflow[v])
-        rhs = sum(float(b.at[x, "mean_kw"]) * m.dvin[x] for x in hosted[v])
-        rhs += sum(m.loss[arcs.at[a, "edge"]] * m.ain[a] for a in inflow[v])
+        rhs = sum(mean_kw[x] * m.dvin[x] for x in hosted[v])
+        rhs += sum(m.loss[edge_of[a]] * m.ain[a] for a in inflow[v])
         if v in supplies:
             lhs += m.supm[v]
         return _balance(lhs, rhs)
 
     m.S = pyo.Set(initialize=list(data.supplies.index), ordered=True)
-    s = data.supplies
-    m.supp = pyo.Var(m.S, domain=pyo.NonNegativeReals, bounds=lambda _, i: (0, s.at[i, "peak_ub"]))
-    m.supm = pyo.Var(m.S, domain=pyo.NonNegativeReals, bounds=lambda _, i: (0, s.at[i, "mean_ub"]))
+    s_peak, s_mean = _num(data.supplies, "peak_ub"), _num(data.supplies, "mean_ub")
+    m.supp = pyo.Var(m.S, domain=pyo.NonNegativeReals, bounds=lambda _, i: (0, s_peak[i]))
+    m.supm = pyo.Var(m.S, domain=pyo.NonNegativeReals, bounds=lambda _, i: (0, s_mean[i]))
     m.balance_peak = pyo.Constraint(m.V, rule=peak)
     m.balance_mean = pyo.Constraint(m.V, rule=mean)
 
@@ -312,40 +316,38 @@ def add_supplies(m: pyo.ConcreteModel, data: ModelData) -> Any:
     per segment otherwise).
     """
     s = data.supplies
+    cap_kw, peak_ub = _num(s, "cap_kw"), _num(s, "peak_ub")
+    fixed, per_kw, per_kwh = _num(s, "fixed"), _num(s, "per_kw"), _num(s, "per_kwh")
+    given = data.problem.supplies
+    name = _text(given, "supply_id")
+    peak_cap, annual_cap = _num(given, "peak_capacity_kw"), _num(given, "annual_capacity_kwh")
+    required = {str(k): bool(v) for k, v in s["required"].items()}
     m.svin = pyo.Var(m.S, domain=pyo.Binary)
     m.sigma = pyo.Param(m.S, initialize=data.sigma.to_dict(), mutable=True, within=pyo.Reals)
-    m.scap = pyo.Var(m.S, domain=pyo.NonNegativeReals, bounds=lambda _, i: (0, s.at[i, "cap_kw"]))
+    m.scap = pyo.Var(m.S, domain=pyo.NonNegativeReals, bounds=lambda _, i: (0, cap_kw[i]))
     m.supply_peak_diversity = pyo.Constraint(
         m.S, rule=lambda _, i: m.scap[i] >= m.sigma[i] * m.supp[i]
     )
     m.supply_mean = pyo.Constraint(m.S, rule=lambda _, i: m.scap[i] >= m.supm[i])
     m.supply_peak_needs_plant = pyo.Constraint(
-        m.S, rule=lambda _, i: m.supp[i] <= float(s.at[i, "peak_ub"]) * m.svin[i]
+        m.S, rule=lambda _, i: m.supp[i] <= peak_ub[i] * m.svin[i]
     )
-    problem = data.problem.supplies
     for i in s.index:
-        cap = problem.at[i, "peak_capacity_kw"]
-        limit = float(s.at[i, "cap_kw"])
-        m.soft.add(m, f"supply_peak_capacity[{i}]", m.scap[i], "<=", limit * m.svin[i],
-                   scale=max(limit, 1.0),
-                   what=f"supply {problem.at[i, 'supply_id']} peak capacity "
-                   f"({'unlimited' if cap != cap else f'{cap:g} kW'})")  # fmt: skip
-        annual = problem.at[i, "annual_capacity_kwh"]
-        if annual == annual:
+        cap = "unlimited" if math.isnan(peak_cap[i]) else f"{peak_cap[i]:g} kW"
+        m.soft.add(m, f"supply_peak_capacity[{i}]", m.scap[i], "<=", cap_kw[i] * m.svin[i],
+                   scale=max(cap_kw[i], 1.0), what=f"supply {name[i]} peak capacity ({cap})")  # fmt: skip
+        if not math.isnan(annual_cap[i]):
             m.soft.add(m, f"supply_annual_capacity[{i}]", m.supm[i] * HOURS_PER_YEAR, "<=",
-                       float(annual), scale=max(float(annual), 1.0),
-                       what=f"supply {problem.at[i, 'supply_id']} annual capacity {annual:g} kWh")  # fmt: skip
-        if s.at[i, "required"]:
+                       annual_cap[i], scale=max(annual_cap[i], 1.0),
+                       what=f"supply {name[i]} annual capacity {annual_cap[i]:g} kWh")  # fmt: skip
+        if required[i]:
             m.soft.add(m, f"required_supply[{i}]", m.svin[i], ">=", 1, scale=1,
-                       what=f"supply {problem.at[i, 'supply_id']} is required")  # fmt: skip
-    out = [(a, t) for a, t in data.arcs["tail"].items() if t in s.index]
-    m.supply_pipe_needs_plant = pyo.Constraint(
-        [a for a, _ in out], rule=lambda _, a: m.ain[a] <= m.svin[data.arcs.at[a, "tail"]]
-    )
+                       what=f"supply {name[i]} is required")  # fmt: skip
+    tail = _text(data.arcs, "tail")
+    out = [a for a, t in tail.items() if t in cap_kw]
+    m.supply_pipe_needs_plant = pyo.Constraint(out, rule=lambda _, a: m.ain[a] <= m.svin[tail[a]])
     npv = sum(
-        float(s.at[i, "fixed"]) * m.svin[i]
-        + float(s.at[i, "per_kw"]) * m.scap[i]
-        + float(s.at[i, "per_kwh"]) * HOURS_PER_YEAR * m.supm[i]
+        fixed[i] * m.svin[i] + per_kw[i] * m.scap[i] + per_kwh[i] * HOURS_PER_YEAR * m.supm[i]
         for i in s.index
     )
     return npv + _curves(m, data)
@@ -354,9 +356,10 @@ def add_supplies(m: pyo.ConcreteModel, data: ModelData) -> Any:
 def _curves(m: pyo.ConcreteModel, data: ModelData) -> Any:
     """Piecewise-linear supply capacity cost: segment fills w[s,k] with Σ_k w = scap."""
     s = data.supplies
-    keys, lengths, slopes = [], {}, {}
-    for i in s.index:
-        xs, ys = s.at[i, "curve_kw"], s.at[i, "curve_value"]
+    keys: list[tuple[str, int]] = []
+    lengths: dict[tuple[str, int], float] = {}
+    slopes: dict[tuple[str, int], float] = {}
+    for i, xs, ys in zip(s.index, s["curve_kw"], s["curve_value"], strict=True):
         for k in range(len(xs) - 1):
             keys.append((i, k))
             lengths[i, k] = xs[k + 1] - xs[k]
@@ -430,10 +433,8 @@ def add_constraints(m: pyo.ConcreteModel, data: ModelData) -> None:
                        scale=max(float(b["kwh"].sum()), 1.0), what=f"{key} = {limit:g}")  # fmt: skip
     factor = p.max_emissions_factor_kg_per_kwh
     if factor is not None:
-        s = data.supplies
-        emitted = sum(
-            float(s.at[i, "emissions_per_kwh"]) * HOURS_PER_YEAR * m.supm[i] for i in s.index
-        )
+        rate = _num(data.supplies, "emissions_per_kwh")
+        emitted = sum(rate[i] * HOURS_PER_YEAR * m.supm[i] for i in m.S)
         m.soft.add(m, "max_emissions_factor", emitted - float(factor) * m.kwh, "<=", 0.0,
                    scale=max(float(b["kwh"].sum()), 1.0),
                    what=f"constraint/max-emissions-factor = {factor:g}")  # fmt: skip

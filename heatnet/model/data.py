@@ -98,110 +98,167 @@ class ModelData:
         return self.problem.parameters
 
 
+@dataclass(frozen=True, slots=True)
+class _PipePrices:
+    """Pipe prices per problem edge (aligned with ``problem.edges``).
+
+    PV of every catalogue diameter by class, PV of keeping the existing pipe, and the existing
+    pipe's capacity (NaN: none).
+    """
+
+    new: dict[str, NDArray[np.float64]]
+    existing: dict[str, NDArray[np.float64]]
+    existing_kw: NDArray[np.float64]
+
+    @classmethod
+    def of(cls, problem: Problem) -> _PipePrices:
+        cat, edges, params = problem.catalogue, problem.edges, problem.parameters
+        civil = list(edges["civil_lengths_m"])
+        diameter = edges["existing_diameter_mm"].to_numpy(dtype=float)
+        return cls(
+            pipe_pv_table(cat, civil, params),
+            existing_pipe_pv(cat, civil, diameter, params),
+            np.where(
+                np.isnan(diameter),
+                np.nan,
+                cat.capacity_of(np.nan_to_num(diameter, nan=float(cat.diameter_mm[0]))),
+            ),
+        )
+
+
 def prepare(problem: Problem) -> ModelData:
     """Fold connections, eliminate arcs, bound flows and compute every coefficient."""
     params = problem.parameters
-    cat = problem.catalogue
     weights = objective_weights(params)
-    b = problem.buildings
     edges = problem.edges
-    div = {"limit": params.diversity_limit, "rate": params.diversity_rate}
-    loss_bound = float((edges["length_m"] * cat.loss_w_per_m[-1]).sum() / 1000.0)
+    loss_bound = float((edges["length_m"] * problem.catalogue.loss_w_per_m[-1]).sum() / 1000.0)
     folded = _folded(problem)
-    all_pipe = pipe_pv_table(cat, list(edges["civil_lengths_m"]), params)
-    existing_pv = existing_pipe_pv(
-        cat, list(edges["civil_lengths_m"]), edges["existing_diameter_mm"].to_numpy(), params
+    prices = _PipePrices.of(problem)
+    buildings = _buildings(problem, folded, prices, weights)
+    folded_edges = {e for e, _ in folded.values()}
+    b = problem.buildings.index
+    net = edges[~edges.index.isin(list(folded_edges))]
+    net = net[~(net["u"].isin(b) & net["v"].isin(b))]  # heat never crosses a building
+    vertices = sorted(
+        (set(net["u"]) | set(net["v"]) | set(problem.supplies.index) | set(buildings["host"]))
+        - set(folded)
     )
-    existing_kw = np.where(
-        edges["existing_diameter_mm"].notna(),
-        cat.capacity_of(edges["existing_diameter_mm"].fillna(cat.diameter_mm[0])),
-        np.nan,
+    arcs = _arcs(problem, net, _aggregates(problem, buildings, vertices), loss_bound)
+    net = net[net.index.isin(arcs["edge"].unique())]
+    edge_table, delta, loss = _edges(problem, net, arcs, prices, weights)
+    options = _options(problem, net, arcs, prices, weights)
+    supplies = _supplies(problem, buildings, weights, loss_bound, params.diversity_limit)
+    n_all = np.full(len(problem.supplies), int(problem.buildings["connections"].sum()))
+    sigma = pd.Series(
+        diversity(n_all, limit=params.diversity_limit, rate=params.diversity_rate),
+        index=problem.supplies.index,
     )
-    position = {e: i for i, e in enumerate(edges.index)}
+    return ModelData(
+        problem, buildings, edge_table, arcs, options, supplies, vertices, delta, loss, sigma,
+        loss_bound,
+    )  # fmt: skip
 
-    # buildings: folded connector pipe sized for the given peak
-    peak = undiversified_peak_kw(b["peak_demand_kw"], b["connections"], **div)
-    value = sum(b[f"pv_{c}"] * w for c, w in weights.items())
-    value_all = b[[f"pv_{c}" for c in PV_CLASSES]].sum(axis=1)
-    host = pd.Series(b.index, index=b.index, dtype=object)
-    edge_of = pd.Series(None, index=b.index, dtype=object)
-    f_diam = pd.Series(np.nan, index=b.index)
-    f_exist = pd.Series(False, index=b.index)
-    f_loss = pd.Series(0.0, index=b.index)
-    f_len = pd.Series(0.0, index=b.index)
-    pipe_value = pd.Series(0.0, index=b.index)
-    pipe_all = pd.Series(0.0, index=b.index)
+
+def _buildings(
+    problem: Problem,
+    folded: dict[str, tuple[str, str]],
+    prices: _PipePrices,
+    weights: dict[str, float],
+) -> pd.DataFrame:
+    """Per building: demand, value, and its folded connector (sized for the given peak)."""
+    params, cat, edges = problem.parameters, problem.catalogue, problem.edges
+    b = problem.buildings
+    position = {str(e): i for i, e in enumerate(edges.index)}
+    peak = undiversified_peak_kw(
+        b["peak_demand_kw"], b["connections"],
+        limit=params.diversity_limit, rate=params.diversity_rate,
+    )  # fmt: skip
+    given = dict(zip(b.index, b["peak_demand_kw"].to_numpy(float), strict=True))
+    length = edges["length_m"].to_numpy(float)
+    extra = edges["extra_pv"].to_numpy(float)
+    existing_mm = edges["existing_diameter_mm"].to_numpy(float)
+    total_new = prices.new["pipe_capex"] + prices.new["pipe_repex"]
+    n = len(b)
+    host = np.array(b.index, dtype=object)
+    edge_of = np.full(n, None, dtype=object)
+    f_diam, f_loss, f_len = np.full(n, np.nan), np.zeros(n), np.zeros(n)
+    f_exist = np.zeros(n, dtype=bool)
+    pipe_value, pipe_all = np.zeros(n), np.zeros(n)
+    row_of = {v: j for j, v in enumerate(b.index)}
     for vertex, (eid, other) in folded.items():
-        i = position[eid]
-        kw = float(b.at[vertex, "peak_demand_kw"])
-        keep = not np.isnan(existing_kw[i]) and existing_kw[i] >= kw - 1e-9
-        if edges.at[eid, "length_m"] <= 0:
+        i, j = position[eid], row_of[vertex]
+        kw = given[vertex]
+        keep = bool(prices.existing_kw[i] >= kw - 1e-9)  # NaN compares False
+        if length[i] <= 0:
             pv = dict.fromkeys(PIPE_CLASSES, 0.0)
-            diameter = np.nan
         elif keep:
-            pv = {c: float(existing_pv[c][i]) for c in PIPE_CLASSES}
-            diameter = float(edges.at[eid, "existing_diameter_mm"])
+            pv = {c: float(prices.existing[c][i]) for c in PIPE_CLASSES}
+            f_diam[j] = existing_mm[i]
         else:
-            k = cheapest_option(
-                cat.capacity_kw, all_pipe["pipe_capex"][i] + all_pipe["pipe_repex"][i], kw
-            )
-            pv = {c: float(all_pipe[c][i, k]) for c in PIPE_CLASSES}
-            diameter = float(cat.diameter_mm[k])
-        extra = float(edges.at[eid, "extra_pv"])
-        host[vertex], edge_of[vertex] = other, eid
-        f_diam[vertex], f_exist[vertex] = diameter, keep
-        length = float(edges.at[eid, "length_m"])
-        f_len[vertex] = length
-        if length > 0:
-            f_loss[vertex] = length * float(cat.loss_at_diameter(diameter)) / 1000.0
-        pipe_value[vertex] = sum(pv[c] * weights[c] for c in PIPE_CLASSES) + extra
-        pipe_all[vertex] = sum(pv.values()) + extra
-    buildings = pd.DataFrame(
+            k = cheapest_option(cat.capacity_kw, total_new[i], kw)
+            pv = {c: float(prices.new[c][i, k]) for c in PIPE_CLASSES}
+            f_diam[j] = float(cat.diameter_mm[k])
+        host[j], edge_of[j], f_exist[j], f_len[j] = other, eid, keep, length[i]
+        if length[i] > 0:
+            f_loss[j] = length[i] * float(cat.loss_at_diameter(f_diam[j])) / 1000.0
+        pipe_value[j] = sum(pv[c] * weights[c] for c in PIPE_CLASSES) + extra[i]
+        pipe_all[j] = sum(pv.values()) + extra[i]
+    value = sum(b[f"pv_{c}"].to_numpy(float) * w for c, w in weights.items())
+    value_all = b[[f"pv_{c}" for c in PV_CLASSES]].to_numpy(float).sum(axis=1)
+    required_edges = set(edges.index[edges["required"].to_numpy(bool)])
+    return pd.DataFrame(
         {
             "host": host,
             "edge": edge_of,
-            "peak_kw": peak,
-            "given_peak_kw": b["peak_demand_kw"],
-            "mean_kw": b["annual_demand_kwh"] / HOURS_PER_YEAR + f_loss,
+            "peak_kw": np.asarray(peak, dtype=float),
+            "given_peak_kw": b["peak_demand_kw"].to_numpy(float),
+            "mean_kw": b["annual_demand_kwh"].to_numpy(float) / HOURS_PER_YEAR + f_loss,
             "connector_loss_kw": f_loss,
-            "kwh": b["annual_demand_kwh"],
-            "connections": b["connections"],
-            "required": b["required"] | _required_folded(problem, edge_of),
-            "group": b["demand_group"],
+            "kwh": b["annual_demand_kwh"].to_numpy(float),
+            "connections": b["connections"].to_numpy(np.int64),
+            "required": b["required"].to_numpy(bool)
+            | np.array([e in required_edges for e in edge_of], dtype=bool),
+            "group": b["demand_group"].to_numpy(object),
             "length_m": f_len,
             "value": value + pipe_value,
             "value_all": value_all + pipe_all,
             "folded_diameter_mm": f_diam,
             "folded_existing": f_exist,
-        }
+        },
+        index=b.index,
     )
-    folded_edges = {e for e, _ in folded.values()}
-    net = edges[~edges.index.isin(folded_edges)]
-    net = net[~(net["u"].isin(b.index) & net["v"].isin(b.index))]  # heat never crosses a building
 
-    # vertices and their aggregates for the bounds
-    s = problem.supplies
-    vertices = sorted((set(net["u"]) | set(net["v"]) | set(s.index) | set(host)) - set(folded))
+
+def _aggregates(problem: Problem, buildings: pd.DataFrame, vertices: list[str]) -> pd.DataFrame:
+    """Per vertex what the bounds add up: demand hosted there, supply capacity."""
     agg = pd.DataFrame(0.0, index=vertices, columns=list(SUMS))
     agg["min_peak_kw"] = np.inf
     by_host = buildings.groupby("host")
-    agg.loc[by_host.size().index, "peak_kw"] = by_host["peak_kw"].sum()
-    agg.loc[by_host.size().index, "mean_kw"] = by_host["mean_kw"].sum()
-    agg.loc[by_host.size().index, "connections"] = by_host["connections"].sum()
-    agg.loc[by_host.size().index, "buildings"] = by_host.size()
-    agg.loc[by_host.size().index, "min_peak_kw"] = by_host["given_peak_kw"].min()
-    a = params.diversity_limit
-    cap = s["peak_capacity_kw"].fillna(np.inf)
-    agg.loc[s.index, "supply_kw"] = np.minimum(cap / a, 1e12)
+    hosts = by_host.size().index
+    agg.loc[hosts, "peak_kw"] = by_host["peak_kw"].sum()
+    agg.loc[hosts, "mean_kw"] = by_host["mean_kw"].sum()
+    agg.loc[hosts, "connections"] = by_host["connections"].sum()
+    agg.loc[hosts, "buildings"] = by_host.size()
+    agg.loc[hosts, "min_peak_kw"] = by_host["given_peak_kw"].min()
+    s = problem.supplies
+    cap = s["peak_capacity_kw"].fillna(np.inf).to_numpy(float)
+    # supply capacity is diversified: undiversified flow out can reach cap / diversity limit
+    agg.loc[s.index, "supply_kw"] = np.minimum(cap / problem.parameters.diversity_limit, 1e12)
     agg.loc[s.index, "supplies"] = 1.0
+    return agg
 
-    tails = list(net["u"]) + list(net["v"])
-    heads = list(net["v"]) + list(net["u"])
+
+def _arcs(
+    problem: Problem, net: pd.DataFrame, agg: pd.DataFrame, loss_bound: float
+) -> pd.DataFrame:
+    """Both directions of every network edge, bounded; useless arcs dropped."""
+    tails = [*net["u"], *net["v"]]
+    heads = [*net["v"], *net["u"]]
     ids = [f"{e}+" for e in net.index] + [f"{e}-" for e in net.index]
     bounds = arc_bounds(net, agg, tails, heads)
     arcs = pd.DataFrame(
         {
-            "edge": list(net.index) * 2,
+            "edge": [*net.index, *net.index],
             "tail": tails,
             "head": heads,
             "peak_ub": bounds.peak_kw,
@@ -212,56 +269,55 @@ def prepare(problem: Problem) -> ModelData:
         },
         index=ids,
     )
-    is_building = arcs["tail"].isin(b.index)
-    into_supply = arcs["head"].isin(s.index)
-    arcs = arcs[arcs["useful"] & ~is_building & ~into_supply & (arcs["peak_ub"] > 0)]
-    arcs = arcs.drop(columns="useful")
+    out_of_building = arcs["tail"].isin(problem.buildings.index)
+    into_supply = arcs["head"].isin(problem.supplies.index)
+    keep = arcs["useful"] & ~out_of_building & ~into_supply & (arcs["peak_ub"] > 0)
+    return arcs[keep].drop(columns="useful")
 
-    # edges: capacity, linear fit over the feasible diversified load range
+
+def _edges(
+    problem: Problem,
+    net: pd.DataFrame,
+    arcs: pd.DataFrame,
+    prices: _PipePrices,
+    weights: dict[str, float],
+) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """Edge table with linear-model coefficients, initial diversity and losses."""
+    params, cat = problem.parameters, problem.catalogue
     by_edge = arcs.groupby("edge")
-    net = net.loc[[e for e in net.index if e in by_edge.size().index]]
-    hi = by_edge["peak_ub"].max().reindex(net.index)
-    lo = by_edge["floor_kw"].min().reindex(net.index)
-    count = by_edge["connections"].max().reindex(net.index)
-    delta = pd.Series(diversity(count.to_numpy(), **div), index=net.index)
+    hi = by_edge["peak_ub"].max().reindex(net.index).to_numpy(float)
+    lo = by_edge["floor_kw"].min().reindex(net.index).to_numpy(float)
+    count = by_edge["connections"].max().reindex(net.index).to_numpy(float)
+    delta = diversity(count, limit=params.diversity_limit, rate=params.diversity_rate)
     fit_hi = np.minimum(np.maximum(delta * hi, lo), cat.max_capacity_kw)
     fit_lo = np.minimum(lo, fit_hi)
-    rows = [position[e] for e in net.index]
-    civil = [problem.edges.at[e, "civil_lengths_m"] for e in net.index]
-    coeff = pipe_line_coefficients(
-        cat, civil, fit_lo.to_numpy(), fit_hi.to_numpy(), schedule_for(params), params
-    )
+    civil = [dict(c) for c in net["civil_lengths_m"]]
+    coeff = pipe_line_coefficients(cat, civil, fit_lo, fit_hi, schedule_for(params), params)
     length = net["length_m"].to_numpy(float)
+    extra = net["extra_pv"].to_numpy(float)
+    rows = problem.edges.index.get_indexer(net.index)
     fixed = sum(coeff[c.replace("_", "-")][0] * weights[c] for c in PIPE_CLASSES) * length
     per_kw = sum(coeff[c.replace("_", "-")][1] * weights[c] for c in PIPE_CLASSES) * length
-    ex_fixed = sum(existing_pv[c][rows] * weights[c] for c in PIPE_CLASSES)
-    edge_table = pd.DataFrame(
+    keep = sum(prices.existing[c][rows] * weights[c] for c in PIPE_CLASSES)
+    table = pd.DataFrame(
         {
             "u": net["u"],
             "v": net["v"],
-            "length_m": net["length_m"],
-            "required": net["required"],
+            "length_m": length,
+            "required": net["required"].to_numpy(bool),
             "max_kw": cat.max_capacity_kw,
-            "existing_kw": existing_kw[rows],
-            "existing_diameter_mm": net["existing_diameter_mm"],
-            "fixed": fixed + net["extra_pv"].to_numpy(float),
+            "existing_kw": prices.existing_kw[rows],
+            "existing_diameter_mm": net["existing_diameter_mm"].to_numpy(float),
+            "fixed": fixed + extra,
             "per_kw": per_kw,
-            "existing_fixed": ex_fixed + net["extra_pv"].to_numpy(float),
+            "existing_fixed": keep + extra,
             "kw_low": fit_lo,
             "kw_high": fit_hi,
         },
         index=net.index,
     )
-    options = _options(net, rows, all_pipe, existing_pv, existing_kw, weights, cat, lo, hi, arcs)
-    loss = pd.Series(
-        length * cat.loss_at_diameter(cat.diameter_for(lo.to_numpy())) / 1000.0, index=net.index
-    )
-    supplies = _supplies(problem, buildings, weights, loss_bound, a)
-    sigma = pd.Series(diversity(np.full(len(s), int(b["connections"].sum())), **div), index=s.index)
-    return ModelData(
-        problem, buildings, edge_table, arcs, options, supplies, vertices, delta, loss, sigma,
-        loss_bound,
-    )  # fmt: skip
+    loss = length * cat.loss_at_diameter(cat.diameter_for(lo)) / 1000.0
+    return table, pd.Series(delta, index=net.index), pd.Series(loss, index=net.index)
 
 
 def cheapest_option(capacity_kw: NDArray[np.float64], cost: NDArray[np.float64], kw: float) -> int:
@@ -283,61 +339,49 @@ def _folded(problem: Problem) -> dict[str, tuple[str, str]]:
         ]
     )
     ends = ends[ends["vertex"].isin(b) & (ends["vertex"] != ends["other"])]
-    single = ends.groupby("vertex").filter(lambda g: len(g) == 1) if len(ends) else ends
+    counts = ends["vertex"].value_counts()
+    single = ends[ends["vertex"].map(counts).to_numpy() == 1]
     single = single[~single["other"].isin(b)]
-    return {r.vertex: (r.edge, r.other) for r in single.itertuples(index=False)}
-
-
-def _required_folded(problem: Problem, edge_of: pd.Series) -> pd.Series:
-    """A building whose folded edge is required must be connected."""
-    req = problem.edges["required"]
-    return edge_of.map(lambda e: bool(req.get(e, False)) if e is not None else False).astype(bool)
+    return {
+        str(v): (str(e), str(o))
+        for v, e, o in zip(single["vertex"], single["edge"], single["other"], strict=True)
+    }
 
 
 def _options(
+    problem: Problem,
     net: pd.DataFrame,
-    rows: list[int],
-    all_pipe: dict[str, NDArray[np.float64]],
-    existing_pv: dict[str, NDArray[np.float64]],
-    existing_kw: NDArray[np.float64],
-    weights: dict[str, float],
-    cat: object,
-    lo: pd.Series,
-    hi: pd.Series,
     arcs: pd.DataFrame,
+    prices: _PipePrices,
+    weights: dict[str, float],
 ) -> pd.DataFrame:
-    """Diameter choices of the ``discrete`` model: those between what the flow bounds allow."""
-    capacity = cat.capacity_kw  # type: ignore[attr-defined]
-    diameters = cat.diameter_mm  # type: ignore[attr-defined]
-    mean_hi = arcs.groupby("edge")["mean_ub"].max()
-    records = []
+    """Diameter choices of the ``discrete`` model.
+
+    From the smallest pipe that carries the smallest load the edge can have to the smallest that
+    carries the largest (the existing pipe, if any, plus new pipes bigger than it).
+    """
+    cat = problem.catalogue
+    capacity, diameters = cat.capacity_kw, cat.diameter_mm
+    by_edge = arcs.groupby("edge")
+    hi = by_edge[["peak_ub", "mean_ub"]].max().max(axis=1).reindex(net.index)
+    lo = by_edge["floor_kw"].min().reindex(net.index)
+    first = np.minimum(np.searchsorted(capacity, lo.to_numpy(float) - 1e-9), len(capacity) - 1)
+    last = np.minimum(np.searchsorted(capacity, hi.to_numpy(float) - 1e-9), len(capacity) - 1)
+    rows = problem.edges.index.get_indexer(net.index)
+    extra = net["extra_pv"].to_numpy(float)
+    existing_mm = net["existing_diameter_mm"].to_numpy(float)
+    records: list[tuple[str, str, float, float, float, bool]] = []
     for j, eid in enumerate(net.index):
-        i = rows[j]
-        need_hi = max(float(hi[eid]), float(mean_hi.get(eid, 0.0)))
-        first = int(np.searchsorted(capacity, float(lo[eid]) - 1e-9))
-        last = int(np.searchsorted(capacity, need_hi - 1e-9))
-        first, last = min(first, len(capacity) - 1), min(last, len(capacity) - 1)
-        extra = float(net.at[eid, "extra_pv"])
-        ex = existing_kw[i]
-        if not np.isnan(ex):
-            value = sum(existing_pv[c][i] * weights[c] for c in PIPE_CLASSES) + extra
-            records.append(
-                (
-                    eid,
-                    "existing",
-                    float(ex),
-                    value,
-                    float(net.at[eid, "existing_diameter_mm"]),
-                    True,
-                )
-            )
-        for k in range(first, last + 1):
-            if not np.isnan(ex) and capacity[k] <= ex:
+        i, have = rows[j], float(prices.existing_kw[rows[j]])
+        if not np.isnan(have):
+            value = sum(prices.existing[c][i] * weights[c] for c in PIPE_CLASSES) + extra[j]
+            records.append((str(eid), "existing", have, float(value), existing_mm[j], True))
+        for k in range(int(first[j]), int(last[j]) + 1):
+            if capacity[k] <= have:  # False when there is no existing pipe (NaN)
                 continue
-            value = sum(all_pipe[c][i, k] * weights[c] for c in PIPE_CLASSES) + extra
-            records.append(
-                (eid, f"DN{diameters[k]:g}", float(capacity[k]), value, float(diameters[k]), False)
-            )
+            value = sum(prices.new[c][i, k] * weights[c] for c in PIPE_CLASSES) + extra[j]
+            name = f"DN{diameters[k]:g}"
+            records.append((str(eid), name, float(capacity[k]), float(value), float(diameters[k]), False))  # fmt: skip
     return pd.DataFrame(
         records, columns=["edge", "option", "capacity_kw", "value", "diameter_mm", "existing"]
     )

@@ -81,8 +81,15 @@ class Design:
 
 
 def evaluate(data: ModelData, values: dict[str, pd.Series]) -> Design:
-    """Price the design in solver values (``dvin``, ``svin``, ``ain``, ``fp``, ``fm``, ``supp``,
-    ``supm``).
+    """Price the design in solver values.
+
+    Parameters
+    ----------
+    data
+        The prepared problem.
+    values
+        Solver values by variable (``dvin``, ``svin``, ``ain``, ``fp``, ``fm``, ``supp``,
+        ``supm``); missing entries count as 0.
 
     Returns
     -------
@@ -102,17 +109,7 @@ def evaluate(data: ModelData, values: dict[str, pd.Series]) -> Design:
     used = arcs[arcs["used"]]
     count, largest = _downstream(data, used, connected)
 
-    edges = pd.DataFrame(index=p.edges.index)
-    edges["in_network"] = False
-    edges["tail"] = None
-    edges["head"] = None
-    for column in ("flow_kw", "mean_kw", "load_kw", "diameter_mm", "capacity_kw", "loss_kw"):
-        edges[column] = np.nan
-    edges["diversity"] = np.nan
-    edges["existing"] = False
-    for c in (*PIPE_CLASSES, "extra"):
-        edges[f"pv_{c}"] = 0.0
-
+    edges = _blank_edges(p.edges.index)
     # network edges
     ids = used["edge"].to_numpy()
     head_count = np.array([count.get(a, 0) for a in used.index], dtype=float)
@@ -157,6 +154,20 @@ def evaluate(data: ModelData, values: dict[str, pd.Series]) -> Design:
     buildings.attrs["kwh"] = kwh
     objective = kwh if params.objective == "kwh" else npv
     return Design(buildings, edges, supplies, objective, npv, float(sum(totals.values())))
+
+
+def _blank_edges(index: pd.Index) -> pd.DataFrame:
+    edges = pd.DataFrame(index=index)
+    edges["in_network"] = False
+    edges["tail"] = None
+    edges["head"] = None
+    for column in ("flow_kw", "mean_kw", "load_kw", "diameter_mm", "capacity_kw", "loss_kw"):
+        edges[column] = np.nan
+    edges["diversity"] = np.nan
+    edges["existing"] = False
+    for c in (*PIPE_CLASSES, "extra"):
+        edges[f"pv_{c}"] = 0.0
+    return edges
 
 
 def _size(data: ModelData, edges: pd.DataFrame, ids: np.ndarray, load: np.ndarray) -> None:
@@ -206,8 +217,8 @@ def _downstream(
     """
     b = data.buildings[connected]
     here: dict[str, set[str]] = defaultdict(set)
-    for vertex, host in b["host"].items():
-        here[host].add(vertex)
+    for vertex, host in zip(b.index, b["host"], strict=True):
+        here[str(host)].add(str(vertex))
     out: dict[str, list[tuple[str, str]]] = defaultdict(list)
     indegree: dict[str, int] = defaultdict(int)
     for a, t, h in zip(used.index, used["tail"], used["head"], strict=True):
@@ -234,7 +245,7 @@ def _downstream(
     peak = b["given_peak_kw"].to_dict()
     count: dict[str, int] = {}
     largest: dict[str, float] = {}
-    for t, arcs in out.items():
+    for arcs in out.values():
         for a, h in arcs:
             members = below.get(h, frozenset())
             count[a] = int(sum(n[x] for x in members))

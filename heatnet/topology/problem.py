@@ -161,7 +161,7 @@ def _curve(
     :func:`heatnet.economics.prices.curve_breakpoints`).
     """
     none: tuple[tuple[float, ...], tuple[tuple[float, ...], ...]] = ((), ((), (), ()))
-    if pd.isna(kind) or costs.empty:
+    if kind is None or kind is pd.NA or costs.empty or kind != kind:
         return none
     rows = costs[(costs["supply_cost_type"] == kind) & costs["cost"].str.endswith("_per_kw")]
     rows = rows[[isinstance(v, tuple) for v in rows["value"]]]
