@@ -236,11 +236,6 @@ def test_cheap_supply_until_its_capacity_runs_out(model, cap):
         assert sup.at["S:D", "load_kwh"] == pytest.approx(35040)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no_pipe_to_nowhere floors every used arc at the smallest building peak downstream "
-    "(40 kW here), so two supplies cannot share one building: C→J and D→J would both need ≥ 40",
-)
 @pytest.mark.parametrize("model", MODELS)
 def test_two_supplies_share_one_building(model):
     # a: 262800 kWh (mean 30 kW), peak 40 kW, worth 100000; connector 40 kW → 50 mm 2000.
@@ -332,11 +327,6 @@ def test_min_npv_above_the_optimum_is_infeasible(model):
     assert {kind for kind, _ in s.reasons} == {"min_npv"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the MIP can overstate costs (scap is only bounded below by the load), so it meets "
-    "max-npv by inflating a supply's capacity; the honestly priced design then exceeds max-npv",
-)
 @pytest.mark.parametrize("model", MODELS)
 def test_max_npv_holds_for_the_priced_design(model):
     # The star with a supply costing 10 ¤/kW of peak: ab 3500 − 120 = 3380, abc 3000 − 180 =
@@ -527,12 +517,6 @@ def test_required_building_beyond_supply_capacity(model):
     assert kinds <= {"required_building", "supply_peak_capacity"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the supply's peak capacity is also hard-coded in bounds (scap ≤ cap_kw, supp ≤ "
-    "peak_ub = cap / limit, arc peak_ub from the bridge bounds' supply_kw), so the elastic model "
-    "cannot relax supply_peak_capacity and blames only the required building",
-)
 @pytest.mark.parametrize("model", MODELS)
 def test_required_building_beyond_supply_capacity_names_the_supply(model):
     # Elastic slacks: the capacity row short by 10 kW at scale 20 (0.5) is cheaper than dropping

@@ -75,7 +75,13 @@ def _text(frame: pd.DataFrame, column: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in zip(frame.index, frame[column].to_numpy(), strict=True)}
 
 
-def build_model(data: ModelData, *, discrete: bool, elastic: bool = False) -> pyo.ConcreteModel:
+def build_model(
+    data: ModelData,
+    *,
+    discrete: bool,
+    elastic: bool = False,
+    caps: pd.DataFrame | None = None,
+) -> pyo.ConcreteModel:
     """Build the MIP for prepared data.
 
     Parameters
@@ -86,6 +92,10 @@ def build_model(data: ModelData, *, discrete: bool, elastic: bool = False) -> py
         ``discrete`` pipe model (a binary per allowed diameter) instead of ``linear``.
     elastic
         Give every soft-capable row a slack and minimise the slacks (infeasibility diagnosis).
+    caps
+        Supply capacities (``peak_capacity_kw``, ``annual_capacity_kwh`` by vertex) for the
+        soft capacity rows when ``data`` was prepared without them (diagnosis), so that a
+        capacity is a row that can be relaxed rather than a bound that cannot.
 
     Returns
     -------
@@ -98,7 +108,8 @@ def build_model(data: ModelData, *, discrete: bool, elastic: bool = False) -> py
     npv = add_buildings(m, data)
     npv += add_pipes(m, data, discrete=discrete)
     add_flow(m, data)
-    npv += add_supplies(m, data)
+    npv += add_supplies(m, data, caps=caps)
+    add_connectivity(m, data)
     m.npv = pyo.Expression(expr=npv)
     add_constraints(m, data)
     if elastic:
@@ -256,7 +267,9 @@ def add_flow(m: pyo.ConcreteModel, data: ModelData) -> None:
     m.pipe_carries_losses = pyo.Constraint(
         m.A, rule=lambda _, a: m.fm[a] >= m.loss[edge_of[a]] * m.ain[a]
     )
-    floored = [a for a, f in floor.items() if f > 0]
+    # a laid pipe carries at least the smallest single peak beyond it only where heat cannot
+    # arrive from two sides (a tree): otherwise shares of one building's peak may meet
+    floored = [a for a, f in floor.items() if f > 0] if data.params.prevent_loops else []
     m.no_pipe_to_nowhere = pyo.Constraint(floored, rule=lambda _, a: m.fp[a] >= floor[a] * m.ain[a])
     into_building = [a for a, h in head.items() if h in peak_kw]
     m.into_connected_building = pyo.Constraint(
@@ -295,6 +308,58 @@ def add_flow(m: pyo.ConcreteModel, data: ModelData) -> None:
     m.supm = pyo.Var(m.S, domain=pyo.NonNegativeReals, bounds=lambda _, i: (0, s_mean[i]))
     m.balance_peak = pyo.Constraint(m.V, rule=peak)
     m.balance_mean = pyo.Constraint(m.V, rule=mean)
+    m.hosted = hosted
+
+
+def add_connectivity(m: pyo.ConcreteModel, data: ModelData) -> None:
+    """Heat must arrive where it is used, and a pipe must lead somewhere.
+
+    Math
+    ----
+    For an arc a = u → v out of a non-supply u: ain[a] ≤ Σ ain[a'] over arcs a' into u along
+    another edge; for a building b drawn at a non-supply vertex h: dvin[b] ≤ Σ ain[a'] over arcs
+    into h (at a supply: dvin[b] ≤ svin[h]); for an arc a = u → v: ain[a] ≤ Σ ain[a'] over
+    arcs out of v along another edge + Σ dvin[b] over buildings drawn at v (no pipe to
+    nowhere, with no minimum flow, so sub-kW buildings can connect).
+
+    Both follow from the heat balance and the no-pipe-to-nowhere floor, so they cut off no
+    design; but without them the LP relaxation pays a pipe's fixed cost only in proportion to
+    flow / big-M, and with them every building pays for the whole path to it (exactly so on
+    trees), which is what closes the gap.
+    """
+    supplies = set(data.supplies.index)
+    inflow, outflow, hosted = m.inflow, m.outflow, m.hosted
+    tail, head = _text(data.arcs, "tail"), _text(data.arcs, "head")
+    edge_of = _text(data.arcs, "edge")
+
+    def use_rule(_: Any, a: str) -> Any:
+        v = head[a]
+        onward = [m.ain[x] for x in outflow[v] if edge_of[x] != edge_of[a]]
+        users = [m.dvin[b] for b in hosted[v]] + ([m.dvin[v]] if v in m.dvin else [])
+        if not onward and not users:
+            return m.ain[a] <= 0
+        return m.ain[a] <= sum(onward) + sum(users)
+
+    m.pipe_leads_somewhere = pyo.Constraint(m.A, rule=use_rule)
+
+    def pipe_rule(_: Any, a: str) -> Any:
+        u = tail[a]
+        feeds = [x for x in inflow[u] if edge_of[x] != edge_of[a]]
+        if not feeds:
+            return m.ain[a] <= 0
+        return m.ain[a] <= sum(m.ain[x] for x in feeds)
+
+    m.pipe_needs_heat = pyo.Constraint([a for a in m.A if tail[a] not in supplies], rule=pipe_rule)
+    served: list[tuple[str, str]] = [(b, h) for h, bs in hosted.items() for b in bs]
+    served += [(str(b), str(b)) for b in data.buildings.index if inflow.get(str(b))]
+
+    def building_rule(_: Any, b: str, h: str) -> Any:
+        if h in supplies:
+            return m.dvin[b] <= m.svin[h]
+        return m.dvin[b] <= sum(m.ain[x] for x in inflow[h])
+
+    m.Served = pyo.Set(initialize=served, dimen=2, ordered=True)
+    m.building_needs_heat = pyo.Constraint(m.Served, rule=building_rule)
 
 
 def _balance(lhs: Any, rhs: Any) -> Any:
@@ -303,7 +368,7 @@ def _balance(lhs: Any, rhs: Any) -> Any:
     return lhs == rhs
 
 
-def add_supplies(m: pyo.ConcreteModel, data: ModelData) -> Any:
+def add_supplies(m: pyo.ConcreteModel, data: ModelData, *, caps: pd.DataFrame | None = None) -> Any:
     """Supplies: built or not, capacity, costs.
 
     Math
@@ -318,9 +383,10 @@ def add_supplies(m: pyo.ConcreteModel, data: ModelData) -> Any:
     s = data.supplies
     cap_kw, peak_ub = _num(s, "cap_kw"), _num(s, "peak_ub")
     fixed, per_kw, per_kwh = _num(s, "fixed"), _num(s, "per_kw"), _num(s, "per_kwh")
-    given = data.problem.supplies
-    name = _text(given, "supply_id")
+    given = data.problem.supplies if caps is None else caps
+    name = _text(data.problem.supplies, "supply_id")
     peak_cap, annual_cap = _num(given, "peak_capacity_kw"), _num(given, "annual_capacity_kwh")
+    limit = {i: cap_kw[i] if math.isnan(peak_cap[i]) else peak_cap[i] for i in cap_kw}
     required = {str(k): bool(v) for k, v in s["required"].items()}
     m.svin = pyo.Var(m.S, domain=pyo.Binary)
     m.sigma = pyo.Param(m.S, initialize=data.sigma.to_dict(), mutable=True, within=pyo.Reals)
@@ -334,8 +400,8 @@ def add_supplies(m: pyo.ConcreteModel, data: ModelData) -> Any:
     )
     for i in s.index:
         cap = "unlimited" if math.isnan(peak_cap[i]) else f"{peak_cap[i]:g} kW"
-        m.soft.add(m, f"supply_peak_capacity[{i}]", m.scap[i], "<=", cap_kw[i] * m.svin[i],
-                   scale=max(cap_kw[i], 1.0), what=f"supply {name[i]} peak capacity ({cap})")  # fmt: skip
+        m.soft.add(m, f"supply_peak_capacity[{i}]", m.scap[i], "<=", limit[i] * m.svin[i],
+                   scale=max(limit[i], 1.0), what=f"supply {name[i]} peak capacity ({cap})")  # fmt: skip
         if not math.isnan(annual_cap[i]):
             m.soft.add(m, f"supply_annual_capacity[{i}]", m.supm[i] * HOURS_PER_YEAR, "<=",
                        annual_cap[i], scale=max(annual_cap[i], 1.0),
@@ -394,6 +460,29 @@ def _concave_somewhere(slopes: list[float]) -> bool:
     return any(b > a + 1e-12 for a, b in itertools.pairwise(slopes))
 
 
+def _lean_npv(m: pyo.ConcreteModel, data: ModelData) -> Any:
+    """The NPV with capacities at what the flows need, for ``constraint/max-npv``.
+
+    Capacity variables are only bounded below by the load, so a MIP asked to keep NPV *under* a
+    limit could buy capacity nobody uses; the written design is priced at the capacity its
+    loads need. Here supply capacity is priced at sigma·supp and ``linear`` pipe capacity at
+    delta·fp. (Curve costs and ``discrete`` diameters are still priced on the variables.)
+    """
+    if data.params.max_npv is None:
+        return 0
+    s_cost = _num(data.supplies, "per_kw")
+    lean = m.npv + sum(s_cost[i] * (m.sigma[i] * m.supp[i] - m.scap[i]) for i in m.S)
+    if hasattr(m, "X"):  # linear pipes
+        e_cost = _num(data.edges, "per_kw")
+        old = set(m.X)
+        lean += sum(
+            e_cost[i] * (m.delta[i] * sum(m.fp[a] for a in m.arcs_of[i]) - m.cap[i])
+            for i in m.E
+            if i not in old
+        )
+    return lean
+
+
 def add_constraints(m: pyo.ConcreteModel, data: ModelData) -> None:
     """The ``constraint/*`` rows, ``optimiser/prevent-loops`` and the emissions factor.
 
@@ -411,7 +500,7 @@ def add_constraints(m: pyo.ConcreteModel, data: ModelData) -> None:
         ("min_kwh", m.kwh, ">=", p.min_kwh, "constraint/min-kwh"),
         ("max_kwh", m.kwh, "<=", p.max_kwh, "constraint/max-kwh"),
         ("min_npv", m.npv, ">=", p.min_npv, "constraint/min-npv"),
-        ("max_npv", m.npv, "<=", p.max_npv, "constraint/max-npv"),
+        ("max_npv", _lean_npv(m, data), "<=", p.max_npv, "constraint/max-npv"),
         ("min_network_length", m.length, ">=", p.min_network_length_m, "constraint/min-network-length"),
         ("max_network_length", m.length, "<=", p.max_network_length_m, "constraint/max-network-length"),
         ("min_buildings", count, ">=", p.min_buildings, "constraint/min-buildings"),

@@ -8,10 +8,13 @@ scaled slacks. The rows left with slack are a set that cannot be met together, n
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
+import numpy as np
+
 from heatnet.model.build import build_model
-from heatnet.model.data import ModelData
+from heatnet.model.data import ModelData, prepare
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +36,13 @@ def elastic_reasons(
     time_limit_s
         Time for the elastic solve.
     """
-    m = build_model(data, discrete=False, elastic=True)
+    # capacities become rows that can be relaxed, not bounds baked into the data
+    supplies = data.problem.supplies
+    open_problem = dataclasses.replace(
+        data.problem,
+        supplies=supplies.assign(peak_capacity_kw=np.nan, annual_capacity_kwh=np.nan),
+    )
+    m = build_model(prepare(open_problem), discrete=False, elastic=True, caps=supplies)
     result = solve(m, time_limit_s)  # type: ignore[operator]
     if not result.has_solution:
         return [("unexplained", f"the elastic model could not be solved ({result.termination})")]
