@@ -31,6 +31,8 @@ check: lint type test
 demo: $(STAMP)
 	$(BIN)/heatnet validate sample_data/district.gpkg
 	$(BIN)/heatnet topology sample_data/district.gpkg -o build/district-topology.gpkg --overwrite
+	$(BIN)/heatnet problem sample_data/district.gpkg -o build/district-problem.json --overwrite
+	$(BIN)/heatnet solve build/district-problem.json -o build/district-solution.json --overwrite
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

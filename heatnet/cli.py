@@ -19,8 +19,9 @@ import click
 from heatnet import __version__
 from heatnet.errors import HeatnetError, ValidationError
 from heatnet.helptext import describe_schema, list_schemas
-from heatnet.pipeline import check, topology
+from heatnet.pipeline import check, problem, solve, topology
 from heatnet.report import render_json, render_text
+from heatnet.solve import SolverOptions
 from heatnet.template import write_template
 
 log = logging.getLogger("heatnet")
@@ -197,6 +198,63 @@ def topology_command(
         log.warning("%s %s: %s", issue.table, issue.where, issue.message)
     for key, value in report.summary().items():
         click.echo(f"{key:<14} {value}")
+
+
+@cli.command("problem")
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Output JSON file."
+)
+@tables_option
+@set_option
+@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@handle_errors
+def problem_command(
+    input_path: Path, output: Path, tables: Path | None, overrides: dict[str, str], overwrite: bool
+) -> None:
+    """Write the optimiser's problem for INPUT as JSON (no geometry), to solve or share alone."""
+    built = problem(input_path, output, tables=tables, overrides=overrides, overwrite=overwrite)
+    click.echo(
+        f"wrote {output}: {len(built.buildings)} buildings, {len(built.supplies)} supplies, "
+        f"{len(built.edges)} edges"
+    )
+
+
+@cli.command("solve")
+@click.argument("problem_path", metavar="PROBLEM", type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Solution JSON file."
+)
+@set_option
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Solver random seed.")
+@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@handle_errors
+def solve_command(
+    problem_path: Path,
+    output: Path,
+    overrides: dict[str, str],
+    threads: int,
+    seed: int,
+    overwrite: bool,
+) -> None:
+    """Solve a PROBLEM written by 'heatnet problem' and write the solution as JSON.
+
+    Exit 0 with a design, 4 when proven infeasible (reasons in the output), 5 when the solver
+    failed or found no design in time.
+    """
+    debug = click.get_current_context().find_root().params.get("debug", False)
+    report = solve(
+        problem_path,
+        output,
+        overrides=overrides,
+        overwrite=overwrite,
+        options=SolverOptions(threads=threads, seed=seed, log_solver=debug),
+    )
+    for key, value in report.summary().items():
+        click.echo(f"{key:<14} {value}")
+    state = report.solution.state
+    sys.exit(EXIT_OK if report.solution.design is not None else 4 if state == "infeasible" else 5)
 
 
 def main() -> None:

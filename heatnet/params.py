@@ -278,3 +278,22 @@ def parameters_table(values: ParameterValues) -> pd.DataFrame:
 def parameter_fields() -> tuple[str, ...]:
     """The :class:`Parameters` field names (for the drift test)."""
     return tuple(f.name for f in fields(Parameters))
+
+
+def override_parameters(
+    params: Parameters, overrides: Mapping[str, str], schemas: SchemaSet
+) -> tuple[Parameters, list[Issue]]:
+    """Parameters with ``--set`` overrides applied on top (for a problem read from JSON).
+
+    Returns
+    -------
+    tuple
+        The new parameters and every problem with the overrides.
+    """
+    current = {
+        key: value_text(getattr(params, str(spec.field_name)))
+        for key, spec in schemas.parameters.items()
+    }
+    table = pd.DataFrame({"parameter": list(current), "value": list(current.values())})
+    values, issues = parse_parameters(table, overrides, schemas)
+    return values.parameters, issues

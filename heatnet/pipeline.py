@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from heatnet.errors import ValidationError
 from heatnet.issues import Issue
 from heatnet.load import read_inputs
+from heatnet.optimise import Solution, optimise
+from heatnet.params import override_parameters
+from heatnet.problem import Problem
+from heatnet.problem_json import read_problem, write_problem, write_solution
+from heatnet.schema import load_schemas
+from heatnet.solve import SolverOptions
 from heatnet.topology import Network, build_network
+from heatnet.topology.problem import network_problem
 from heatnet.validate import Inputs, check_inputs
 from heatnet.write import topology_layers, write_layers
 
@@ -145,3 +152,78 @@ def topology(
         output, dict(topology_layers(report.inputs, network)), overwrite=overwrite, protect=protect
     )
     return TopologyReport(output, network, report.issues + network.issues)
+
+
+def problem(
+    path: Path,
+    output: Path,
+    *,
+    tables: Path | None = None,
+    overrides: Mapping[str, str] | None = None,
+    overwrite: bool = False,
+) -> Problem:
+    """Validate an input, build its network and write the optimiser's problem as JSON.
+
+    Raises
+    ------
+    ValidationError
+        When the input has errors (nothing is written).
+    """
+    report = check(path, tables=tables, overrides=overrides)
+    if report.inputs is None:
+        raise ValidationError(report.issues)
+    network = build_network(report.inputs)
+    built = network_problem(report.inputs, network, name=path.stem)
+    write_problem(built, output, overwrite=overwrite)
+    return built
+
+
+@dataclass(frozen=True, slots=True)
+class SolveReport:
+    """A solved problem and where the solution went."""
+
+    output: Path
+    problem: Problem
+    solution: Solution
+
+    def summary(self) -> dict[str, str]:
+        """Headline figures for the command's closing lines."""
+        s = self.solution
+        facts = {"state": s.state, "pipe model": s.pipe_model}
+        if s.design is not None:
+            b = s.design.buildings
+            facts["objective"] = f"{s.objective:,.2f}"
+            facts["network npv"] = f"{s.network_npv:,.2f}"
+            facts["buildings"] = f"{int(b['in_network'].sum())} of {len(b)} connected"
+            facts["mip gap"] = "-" if s.mip_gap is None else f"{s.mip_gap:.4%}"
+        for kind, message in s.reasons:
+            facts[f"reason ({kind})"] = message
+        facts["runtime"] = f"{s.runtime_s:.1f} s, {s.iterations} MIP(s)"
+        facts["output"] = str(self.output)
+        return facts
+
+
+def solve(
+    path: Path,
+    output: Path,
+    *,
+    overrides: Mapping[str, str] | None = None,
+    overwrite: bool = False,
+    options: SolverOptions | None = None,
+) -> SolveReport:
+    """Solve a problem saved as JSON and write the solution as JSON.
+
+    Raises
+    ------
+    InputError
+        When the problem file or an override is unusable (nothing is written).
+    """
+    given = read_problem(path)
+    if overrides:
+        params, issues = override_parameters(given.parameters, overrides, load_schemas())
+        if any(i.is_error for i in issues):
+            raise ValidationError(issues)
+        given = replace(given, parameters=params, catalogue=given.catalogue.at_temperatures(params))
+    solution = optimise(given, options)
+    write_solution(solution, given, output, overwrite=overwrite)
+    return SolveReport(output, given, solution)

@@ -9,6 +9,7 @@ bound to prune against; HiGHS ignores it if a global constraint makes it infeasi
 
 from __future__ import annotations
 
+import itertools
 import logging
 from typing import Any
 
@@ -46,7 +47,7 @@ def seed_design(data: ModelData) -> dict[str, dict[Any, float]] | None:
         path = paths.get(host) if host not in supplies else [host]
         if path is None:
             continue
-        new = [graph[u][v]["arc"] for u, v in zip(path, path[1:], strict=False)]
+        new = [graph[u][v]["arc"] for u, v in itertools.pairwise(path)]
         new = [a for a in new if a not in laid]
         price = sum(float(cost[str(arcs.at[a, "edge"])]) for a in new)
         if row["required"] or float(row["value"]) > price:
