@@ -345,13 +345,6 @@ def _one_supply_case(buildings: list[dict[str, Any]], edges: list[dict[str, Any]
     return Case(-1, buildings, edges, {"id": "s"}, 50)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a building whose only edge goes straight to the supply is folded, and its connector "
-    "is sized with cheapest_option, which falls back to the largest pipe even when that cannot "
-    "carry the peak; nothing else bounds the flow, so a 9000 kW building is connected through a "
-    "200 mm pipe of 8224 kW capacity (behind a junction the same building cannot connect)",
-)
 def test_a_building_above_the_largest_pipe_cannot_connect_at_the_supply() -> None:
     case = _one_supply_case(
         [{"id": 1, "peak": 9000.0, "kwh": 1_000_000, "value": 1_000_000.0}],
@@ -362,13 +355,6 @@ def test_a_building_above_the_largest_pipe_cannot_connect_at_the_supply() -> Non
     assert solution.objective == pytest.approx(0.0, abs=1e-6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the supply's capacity bound cap_kw (model/data.py _supplies) is clamped to the total "
-    "peak, but its output must also cover the mean load (scap >= supm): a building whose mean "
-    "(kWh/8760) exceeds its peak can never be connected (the rules raise such peaks to the mean, "
-    "so only a Problem built directly or read from JSON reaches this)",
-)
 def test_a_mean_load_above_the_peak_can_still_be_supplied() -> None:
     case = _one_supply_case(
         [{"id": 1, "peak": 10.0, "kwh": 20 * 8760, "value": 10_000.0}],
@@ -380,13 +366,6 @@ def test_a_mean_load_above_the_peak_can_still_be_supplied() -> None:
     assert solution.objective == pytest.approx(best, rel=1e-6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="folded connectors are sized (model/data.py _buildings) and priced "
-    "(model/evaluate.py) for the building's peak only, while every other pipe carries "
-    "max(diversified peak, mean): B1's 25 kW mean is put through a 20 mm pipe of 24.4 kW and "
-    "the design is reported 1000 better than its honest price",
-)
 def test_a_folded_connector_carries_the_mean_load_too() -> None:
     case = _one_supply_case(
         [

@@ -137,6 +137,8 @@ def add_buildings(m: pyo.ConcreteModel, data: ModelData) -> Any:
     names = _text(data.problem.buildings, "building_id")
     m.B = pyo.Set(initialize=list(b.index), ordered=True)
     m.dvin = pyo.Var(m.B, domain=pyo.Binary)
+    for vertex in b.index[b["too_big"].to_numpy(bool)]:
+        m.dvin[vertex].fix(0)  # no pipe in the catalogue carries its load
     for vertex in b.index[b["required"].to_numpy(bool)]:
         m.soft.add(m, f"required_building[{vertex}]", m.dvin[vertex], ">=", 1,
                    scale=1, what=f"building {names[str(vertex)]} is required")  # fmt: skip

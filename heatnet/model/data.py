@@ -185,22 +185,35 @@ def _buildings(
     f_exist = np.zeros(n, dtype=bool)
     pipe_value, pipe_all = np.zeros(n), np.zeros(n)
     row_of = {v: j for j, v in enumerate(b.index)}
+    mean = dict(zip(b.index, b["annual_demand_kwh"].to_numpy(float) / HOURS_PER_YEAR, strict=True))
+    too_big = np.zeros(n, dtype=bool)
     for vertex, (eid, other) in folded.items():
         i, j = position[eid], row_of[vertex]
-        kw = given[vertex]
-        keep = bool(prices.existing_kw[i] >= kw - 1e-9)  # NaN compares False
+        host[j], edge_of[j], f_len[j] = other, eid, length[i]
         if length[i] <= 0:
             pv = dict.fromkeys(PIPE_CLASSES, 0.0)
-        elif keep:
-            pv = {c: float(prices.existing[c][i]) for c in PIPE_CLASSES}
-            f_diam[j] = existing_mm[i]
         else:
-            k = cheapest_option(cat.capacity_kw, total_new[i], kw)
-            pv = {c: float(prices.new[c][i, k]) for c in PIPE_CLASSES}
-            f_diam[j] = float(cat.diameter_mm[k])
-        host[j], edge_of[j], f_exist[j], f_len[j] = other, eid, keep, length[i]
-        if length[i] > 0:
-            f_loss[j] = length[i] * float(cat.loss_at_diameter(f_diam[j])) / 1000.0
+            # the connector carries the larger of the building's peak and its mean plus the
+            # connector's own loss (as every pipe carries max(diversified peak, mean flow))
+            kw = max(given[vertex], mean[vertex])
+            for _ in range(3):
+                keep = bool(prices.existing_kw[i] >= kw - 1e-9)  # NaN compares False
+                if keep:
+                    diameter, cap_kw = existing_mm[i], float(prices.existing_kw[i])
+                else:
+                    k = cheapest_option(cat.capacity_kw, total_new[i], kw)
+                    diameter, cap_kw = float(cat.diameter_mm[k]), float(cat.capacity_kw[k])
+                f_loss[j] = length[i] * float(cat.loss_at_diameter(diameter)) / 1000.0
+                need = max(given[vertex], mean[vertex] + f_loss[j])
+                if need <= cap_kw + 1e-9 or need <= kw:
+                    break
+                kw = need
+            too_big[j] = need > cap_kw + 1e-9  # not even the largest pipe carries it
+            f_diam[j], f_exist[j] = diameter, keep
+            if keep:
+                pv = {c: float(prices.existing[c][i]) for c in PIPE_CLASSES}
+            else:
+                pv = {c: float(prices.new[c][i, k]) for c in PIPE_CLASSES}
         pipe_value[j] = sum(pv[c] * weights[c] for c in PIPE_CLASSES) + extra[i]
         pipe_all[j] = sum(pv.values()) + extra[i]
     value = sum(b[f"pv_{c}"].to_numpy(float) * w for c, w in weights.items())
@@ -224,6 +237,7 @@ def _buildings(
             "value_all": value_all + pipe_all,
             "folded_diameter_mm": f_diam,
             "folded_existing": f_exist,
+            "too_big": too_big,
         },
         index=b.index,
     )
@@ -398,7 +412,7 @@ def _supplies(
     total_peak = float(buildings["peak_kw"].sum())
     total_mean = float(buildings["mean_kw"].sum()) + loss_bound
     cap = s["peak_capacity_kw"].fillna(np.inf)
-    cap_kw = np.minimum(cap, total_peak + loss_bound)
+    cap_kw = np.minimum(cap, max(total_peak, total_mean))
     annual = s["annual_capacity_kwh"].fillna(np.inf) / HOURS_PER_YEAR
     curves = []
     for _, row in s.iterrows():
