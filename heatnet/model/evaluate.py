@@ -129,7 +129,7 @@ def evaluate(data: ModelData, values: dict[str, pd.Series]) -> Design:
     folded = b[connected & b["edge"].notna()]
     fids = folded["edge"].to_numpy()
     if len(fids):
-        kw = np.maximum(folded["given_peak_kw"], folded["mean_kw"]).to_numpy(float)
+        kw = np.maximum(folded["given_peak_kw"].to_numpy(float), folded["mean_kw"].to_numpy(float))
         edges.loc[fids, "in_network"] = True
         edges.loc[fids, "tail"] = folded["host"].to_numpy()
         edges.loc[fids, "head"] = folded.index.to_numpy()
