@@ -143,15 +143,22 @@ def topology(
     ValidationError
         When the input has errors (nothing is written).
     """
+    report, inputs, network = _network(path, tables, overrides)
+    protect = (path,) if tables is None else (path, tables)
+    write_layers(
+        output, dict(topology_layers(inputs, network)), overwrite=overwrite, protect=protect
+    )
+    return TopologyReport(output, network, report.issues + network.issues)
+
+
+def _network(
+    path: Path, tables: Path | None, overrides: Mapping[str, str] | None
+) -> tuple[CheckReport, Inputs, Network]:
+    """Validated inputs and their network; ValidationError when the input has errors."""
     report = check(path, tables=tables, overrides=overrides)
     if report.inputs is None:
         raise ValidationError(report.issues)
-    network = build_network(report.inputs)
-    protect = (path,) if tables is None else (path, tables)
-    write_layers(
-        output, dict(topology_layers(report.inputs, network)), overwrite=overwrite, protect=protect
-    )
-    return TopologyReport(output, network, report.issues + network.issues)
+    return report, report.inputs, build_network(report.inputs)
 
 
 def problem(
@@ -169,11 +176,8 @@ def problem(
     ValidationError
         When the input has errors (nothing is written).
     """
-    report = check(path, tables=tables, overrides=overrides)
-    if report.inputs is None:
-        raise ValidationError(report.issues)
-    network = build_network(report.inputs)
-    built = network_problem(report.inputs, network, name=path.stem)
+    _, inputs, network = _network(path, tables, overrides)
+    built = network_problem(inputs, network, name=path.stem)
     write_problem(built, output, overwrite=overwrite)
     return built
 
