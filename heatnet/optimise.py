@@ -30,7 +30,7 @@ from heatnet.model.data import ModelData, prepare
 from heatnet.model.evaluate import ON, Design, evaluate
 from heatnet.model.heuristic import seed_design
 from heatnet.model.infeasible import elastic_reasons
-from heatnet.model.tune import fix_decisions, set_parameters, unfix_decisions
+from heatnet.model.tune import set_parameters
 from heatnet.problem import Problem
 from heatnet.solve import Solver, SolveResult, SolverOptions, SolveStatus
 
@@ -210,7 +210,8 @@ def _settle(
     design = evaluate(data, free.values)
     values = free.values
     settled: SolveResult | None = None
-    fix_decisions(model, values)
+    set_parameters(model, data, design)
+    solver.fix(values)
     try:
         for _ in range(SETTLE_ROUNDS):
             set_parameters(model, data, design)
@@ -226,7 +227,7 @@ def _settle(
             if same:
                 break
     finally:
-        unfix_decisions(model)
+        solver.unfix()
     return design, settled
 
 

@@ -379,6 +379,8 @@ def _options(
     by_edge = arcs.groupby("edge")
     hi = by_edge[["peak_ub", "mean_ub"]].max().max(axis=1).reindex(net.index)
     lo = by_edge["floor_kw"].min().reindex(net.index)
+    if not problem.parameters.prevent_loops:  # shares of one building may meet: no floor
+        lo = lo * 0.0
     first = np.minimum(np.searchsorted(capacity, lo.to_numpy(float) - 1e-9), len(capacity) - 1)
     last = np.minimum(np.searchsorted(capacity, hi.to_numpy(float) - 1e-9), len(capacity) - 1)
     rows = problem.edges.index.get_indexer(net.index)
