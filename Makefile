@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint type test check demo bench wheel-check clean samples
+.PHONY: install lint type test check demo bench bench-full wheel-check clean samples
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,15 @@ demo: $(STAMP)
 	$(BIN)/heatnet problem sample_data/district.gpkg -o build/district-problem.json --overwrite
 	$(BIN)/heatnet solve build/district-problem.json -o build/district-solution.json --overwrite
 
+# bench: every section, the optimiser one quick (the sample district + a 2,000-building grid at
+# 120 s, ~8 min in all). bench-full: the optimiser on 2,000 and 10,000 buildings at 120 s and
+# 600 s (over 30 minutes more). Options: `make bench BENCH_ARGS="--skip-check --skip-topology"`,
+# see `python bench/run.py --help` (--optimise-sizes, --optimise-limits, --profile, ...).
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
+
+bench-full: $(STAMP)
+	$(BIN)/python bench/run.py --full $(BENCH_ARGS)
 
 samples: $(STAMP)
 	$(BIN)/python sample_data/build_samples.py

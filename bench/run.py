@@ -1,4 +1,4 @@
-"""Benchmark what ``heatnet validate`` and ``heatnet topology`` do on large inputs.
+"""Benchmark what ``heatnet validate``, ``heatnet topology`` and the optimiser do on large inputs.
 
 ``make bench`` runs this. It builds (or reuses) deterministic synthetic GeoPackages under
 ``build/bench/`` and measures, in a fresh interpreter per repetition:
@@ -9,7 +9,13 @@
   ``sample_data/district.gpkg`` and on looped street grids of long crossing streets
   (``bench/measure_topology.py``, inputs from ``bench/looped.py``);
 * economics: building money coefficients for 100,000 buildings and linear pipe-model
-  coefficients for 200,000 edges (``bench/economics.py``).
+  coefficients for 200,000 edges (``bench/economics.py``);
+* optimise: ``heatnet.optimise.optimise`` on the sample district (time to a proven optimum,
+  ``discrete`` and ``linear`` pipes) and on looped street grids with 2 supplies (gap reached
+  within a runtime limit, model build time, Pyomo share, peak memory) (``bench/optimise.py``,
+  one child per case: ``bench/measure_optimise.py``). ``--quick`` (the default): the district and
+  2,000 buildings at 120 s; ``--full``: 2,000 and 10,000 buildings at 120 s and 600 s (over 30
+  minutes); ``--optimise-sizes`` / ``--optimise-limits`` choose the grids.
 
 It prints the figures against the targets. Over target is reported, not failed: the exit status
 is 0 unless the benchmark itself is broken (a child crashed, or the synthetic input did not
@@ -20,6 +26,8 @@ well): on Linux ``ru_maxrss`` survives ``execve``, and a ``vfork``-ed child star
 parent's high-water mark, so a big parent would inflate every child's peak memory figure.
 
     python bench/run.py [--repeat N] [--profile] [--skip-check] [--skip-topology] [--skip-economics]
+        [--skip-optimise] [--quick | --full] [--optimise-sizes 2000,10000]
+        [--optimise-limits 120,600] [--district-limit S] [--skip-district]
 """
 
 from __future__ import annotations
@@ -33,6 +41,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import optimise
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -354,11 +364,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="also profile one 100k check and one 100k build_network with cProfile",
+        help="also profile one 100k check, one 100k build_network and the optimiser's model "
+        "build (prepare + build_model + HiGHS load) on the largest looped grid with cProfile",
     )
     parser.add_argument("--skip-check", action="store_true", help="no load+validate section")
     parser.add_argument("--skip-topology", action="store_true", help="no topology section")
     parser.add_argument("--skip-economics", action="store_true", help="no economics section")
+    parser.add_argument("--skip-optimise", action="store_true", help="no optimise section")
+    optimise.add_arguments(parser, prefix="optimise-")
     args = parser.parse_args(argv)
     broken: list[Case] = []
     if not args.skip_check:
@@ -371,6 +384,11 @@ def main(argv: list[str]) -> int:
     if not args.skip_economics:
         print()
         _economics(args.repeat)
+    if not args.skip_optimise:
+        print()
+        chosen = optimise.options(args, prefix="optimise-")
+        for problem in optimise.run_section(**chosen, profile=args.profile):
+            print(f"WARNING: optimise, {problem}", file=sys.stderr)
     if broken:
         names = ", ".join(str(case.path.relative_to(ROOT)) for case in broken)
         print(f"BROKEN: {names} did not validate (report.ok is False)", file=sys.stderr)
