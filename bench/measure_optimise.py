@@ -9,9 +9,10 @@ The input goes through ``heatnet.pipeline.check`` (with the ``--set`` overrides)
 ``build_network`` and ``network_problem`` (each timed), then ``optimise`` (timed as a whole).
 Inside ``optimise`` timing wrappers are put around the names ``heatnet.optimise`` looks up
 (``prepare``, ``build_model``, ``evaluate``, ``_settle``) and around the Pyomo persistent HiGHS
-interface the ``Solver`` holds (``set_instance``: the model handed to HiGHS; ``update``: the
-changes sent before a re-solve; ``_solve``: HiGHS' run, then ``_postsolve``: Pyomo's results),
-and ``Solver._result`` (reading every variable back into pandas). Nothing in heatnet is changed.
+interface the ``Solver`` holds (``set_instance``: the model handed to HiGHS; ``update`` /
+``update_parameters``: the changes sent before a re-solve; ``_solve``: HiGHS' run, then
+``_postsolve``: Pyomo's results), ``Solver.fix`` / ``unfix`` (decisions fixed for settling) and
+``Solver._result`` (reading every variable back into pandas). Nothing in heatnet is changed.
 
 ``--profile`` writes cProfile stats of ``prepare`` + ``build_model`` + the first HiGHS load
 only; ``--build-only`` stops there (no solve), for profiling a big case quickly. ``--log``
@@ -56,7 +57,9 @@ T_IMPORTED = time.perf_counter()
 WRAPPED = ("prepare", "build_model", "seed_design", "evaluate", "_settle")
 #: Methods of the Pyomo persistent HiGHS interface a ``Solver`` calls (``solve`` calls
 #: ``update`` again, then ``_solve``: HiGHS' own run, then ``_postsolve``).
-PERSISTENT = ("set_instance", "update", "_solve", "_postsolve")
+PERSISTENT = ("set_instance", "update", "update_parameters", "_solve", "_postsolve")
+#: ``Solver`` methods that change the loaded model between solves (where they exist).
+SOLVER_METHODS = ("fix", "unfix")
 
 
 def _peak_rss_mb() -> float:
@@ -118,17 +121,24 @@ def _instrument(clock: Clock, profile: Path | None) -> None:
             wrapped = _profiled_prepare(clock, wrapped)
         setattr(module, name, wrapped)
 
-    base = module.Solver
+    module.Solver = _timed_solver(clock, module.Solver, profile)
+
+
+def _wrap_methods(clock: Clock, obj: Any, names: tuple[str, ...], prefix: str) -> None:
+    for method in names:
+        func = getattr(obj, method, None)
+        if func is not None:  # (absent in this heatnet / Pyomo version: nothing to time)
+            setattr(obj, method, clock.wrap(func, f"{prefix}.{method}"))
+
+
+def _timed_solver(clock: Clock, base: Any, profile: Path | None) -> Any:
+    """``heatnet.solve.Solver`` with every solve recorded and its HiGHS interface timed."""
 
     class TimedSolver(base):  # type: ignore[misc, valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            for method in PERSISTENT:
-                setattr(
-                    self._solver,
-                    method,
-                    clock.wrap(getattr(self._solver, method), f"highs.{method}"),
-                )
+            _wrap_methods(clock, self._solver, PERSISTENT, "highs")
+            _wrap_methods(clock, self, SOLVER_METHODS, "solver")
             if profile is not None and clock.profiler is not None:
                 self._solver.set_instance = _stop_profile_after(
                     clock, self._solver.set_instance, profile
@@ -156,7 +166,7 @@ def _instrument(clock: Clock, profile: Path | None) -> None:
             finally:
                 clock.add("read_values", time.perf_counter() - start)
 
-    module.Solver = TimedSolver
+    return TimedSolver
 
 
 def _profiled_prepare(clock: Clock, func: Any) -> Any:
