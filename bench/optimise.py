@@ -170,21 +170,26 @@ def _times(result: dict[str, Any]) -> tuple[dict[str, float], dict[str, int]]:
 def _where(result: dict[str, Any]) -> list[str]:
     """Where the optimise() wall time went, in the order the loop spends it."""
     t, calls = _times(result)
+    own = {k: float(v) for k, v in result.get("own", t).items()}
     total = result["optimise_s"]
     mips = [s for s in result["solves"] if s["kind"] == "mip"]
     settles = [s for s in result["solves"] if s["kind"] == "settle"]
-    highs = t.get("highs._solve", 0.0) - t.get("highs._postsolve", 0.0)
+
+    def get(*names: str) -> float:
+        return sum(own.get(name, 0.0) for name in names)
+
     parts = [
-        ("prepare", t.get("prepare", 0.0)),
-        ("build_model", t.get("build_model", 0.0)),
-        ("seed_design", t.get("seed_design", 0.0)),
-        ("HiGHS load (set_instance)", t.get("highs.set_instance", 0.0)),
-        ("Pyomo update", t.get("highs.update", 0.0) + t.get("highs.update_parameters", 0.0)),
-        ("fix/unfix", t.get("solver.fix", 0.0) + t.get("solver.unfix", 0.0)),
-        (f"HiGHS run ({calls.get('highs._solve', 0)} solves)", highs),
-        ("Pyomo results", t.get("highs._postsolve", 0.0)),
-        ("read values", t.get("read_values", 0.0)),
-        (f"evaluate x{calls.get('evaluate', 0)}", t.get("evaluate", 0.0)),
+        ("prepare", get("prepare")),
+        ("build_model", get("build_model")),
+        ("seed_design", get("seed_design")),
+        ("HiGHS load (set_instance)", get("highs.set_instance")),
+        ("Pyomo update", get("highs.update", "highs.update_parameters")),
+        ("fix/unfix", get("solver.fix", "solver.unfix")),
+        (f"HiGHS run ({calls.get('highs._solve', 0)} solves)", get("highs._solve")),
+        ("Pyomo results", get("highs._postsolve")),
+        ("read values", get("read_values")),
+        (f"evaluate x{calls.get('evaluate', 0)}", get("evaluate")),
+        ("settle other", get("_settle")),
     ]
     known = sum(v for _, v in parts)
     shown = ", ".join(f"{name} {value:.2f}" for name, value in parts)
@@ -366,7 +371,7 @@ def run_section(
         generate(n)
     print(
         "optimise: heatnet.optimise.optimise after validate → build_network → network_problem "
-        "(one fresh process per case)"
+        f"(one fresh process per case; heatnet at {_revision()})"
     )
     problems = []
     if district:
@@ -393,6 +398,19 @@ def run_section(
         )
         print_profile(stats_path)
     return problems
+
+
+def _revision() -> str:
+    """The commit the figures belong to, and whether heatnet/ differs from it."""
+    git = ["git", "-C", str(ROOT)]
+    try:
+        head = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run([*git, "diff", "--quiet", "HEAD", "--", "heatnet"], check=False)
+    except (OSError, subprocess.CalledProcessError):
+        return "an unknown commit"
+    return head + (" + uncommitted changes" if dirty.returncode else "")
 
 
 def _ints(text: str) -> tuple[int, ...]:
