@@ -143,9 +143,7 @@ class Solver:
                 self._loaded = True
             else:  # only mutable parameters change after the build: send just those
                 self._solver.update_parameters()
-            if start:
-                self._set_start(start)
-            results = self._solver.solve(m, **config)
+            results = self._run(m, config, start)
         except Exception as exc:  # the solver's own failures become a status, not a traceback
             log.exception("solver failed")
             return SolveResult(
@@ -188,6 +186,26 @@ class Solver:
             n = len(cols)
             self._solver._solver_model.changeColsBounds(n, cols, np.zeros(n), np.ones(n))
         self._fixed = np.zeros(0, dtype=np.int32)
+
+    def _run(self, m: pyo.ConcreteModel, config: dict[str, Any], start: Any) -> Any:
+        """Solve through Pyomo, giving HiGHS the start right before it runs.
+
+        Pyomo's ``solve`` updates the model first, which drops a start set earlier (HiGHS then
+        starts without an incumbent), so the start is set inside the solver's own run step.
+        """
+        if not start:
+            return self._solver.solve(m, **config)
+        run = self._solver._solve
+
+        def run_with_start() -> Any:
+            self._set_start(start)
+            return run()
+
+        self._solver._solve = run_with_start
+        try:
+            return self._solver.solve(m, **config)
+        finally:
+            del self._solver._solve  # the class's own method again
 
     def _set_start(self, start: dict[str, dict[Any, float]]) -> None:
         highs = self._solver._solver_model  # HiGHS itself: Pyomo has no MIP start for it

@@ -27,10 +27,12 @@ def seed_design(data: ModelData) -> dict[str, dict[Any, float]] | None:
         return None
     arcs = data.arcs
     arc_of = {(t, h): a for a, t, h in zip(arcs.index, arcs["tail"], arcs["head"], strict=True)}
-    cost = (-data.edges["fixed"]).clip(lower=0.0) + 1e-6 * data.edges["length_m"]
+    edge_cost = (-data.edges["fixed"]).clip(lower=0.0) + 1e-6 * data.edges["length_m"]
+    cost_of = {str(e): float(c) for e, c in edge_cost.items()}
+    arc_cost = {str(a): cost_of[str(e)] for a, e in zip(arcs.index, arcs["edge"], strict=True)}
     graph = nx.DiGraph()
     for (t, h), a in arc_of.items():
-        weight = float(cost[str(arcs.at[a, "edge"])])
+        weight = arc_cost[str(a)]
         if not graph.has_edge(t, h) or graph[t][h]["weight"] > weight:
             graph.add_edge(t, h, weight=weight, arc=a)
     reach = [s for s in supplies if s in graph]
@@ -49,7 +51,7 @@ def seed_design(data: ModelData) -> dict[str, dict[Any, float]] | None:
             continue
         new = [graph[u][v]["arc"] for u, v in itertools.pairwise(path)]
         new = [a for a in new if a not in laid]
-        price = sum(float(cost[str(arcs.at[a, "edge"])]) for a in new)
+        price = sum(arc_cost[a] for a in new)
         if row["required"] or float(row["value"]) > price:
             laid.update(new)
             connected.add(str(vertex))
