@@ -23,11 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from heatnet.model.build import build_model
 from heatnet.model.data import ModelData, prepare
-from heatnet.model.evaluate import ON, Design, evaluate
+from heatnet.model.evaluate import Design, evaluate
 from heatnet.model.heuristic import seed_design
 from heatnet.model.infeasible import elastic_reasons
 from heatnet.model.tune import set_parameters
@@ -210,7 +209,6 @@ def _settle(
     design = evaluate(data, free.values)
     values = free.values
     settled: SolveResult | None = None
-    set_parameters(model, data, design)
     solver.fix(values)
     try:
         for _ in range(SETTLE_ROUNDS):
@@ -245,6 +243,3 @@ def _start_from(result: SolveResult) -> dict[str, dict[Any, float]]:
         if series is not None:
             out[name] = {k: float(round(v)) for k, v in series.items()}
     return out
-
-
-__all__ = ["ON", "Solution", "optimise", "pd"]

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from heatnet.economics import CLASSES, PipeCatalogue, schedule_for
-from heatnet.economics.money import repex_pattern
+from heatnet.economics.prices import pipe_pv_per_m
 from heatnet.params import Parameters
 
 PV_CLASSES = tuple(c.replace("-", "_") for c in (*CLASSES, "extra"))
@@ -83,11 +83,10 @@ class Problem:
     reasons: tuple[tuple[str, str], ...] = ()
     name: str = "problem"
 
-    @property
-    def vertices(self) -> list[str]:
-        """Every vertex id, sorted."""
-        ends = set(self.edges["u"]) | set(self.edges["v"])
-        return sorted(ends | set(self.buildings.index) | set(self.supplies.index))
+
+def loss_bound_kw(edges: pd.DataFrame, catalogue: PipeCatalogue) -> float:
+    """The most heat the edges could lose at once: every edge at the largest pipe's loss (kW)."""
+    return float((edges["length_m"] * catalogue.loss_w_per_m[-1]).sum() / 1000.0)
 
 
 def pipe_pv_table(
@@ -97,14 +96,12 @@ def pipe_pv_table(
 ) -> dict[str, np.ndarray]:
     """PV by class of laying each catalogue diameter along each edge (edges × diameters).
 
-    Capex once, repex every distribution lifetime, cost per metre mixed over the edge's dig
-    types (length-weighted).
+    :func:`heatnet.economics.prices.pipe_pv_per_m` of the cost per metre mixed over the edge's
+    dig types (length-weighted), times the length.
     """
-    schedule = schedule_for(params)
-    repex = schedule.factor(repex_pattern(params.distribution_lifetime_years))
     lengths = np.array([sum(c.values()) for c in civil_lengths_m], dtype=float)
     principal = catalogue.mixed_cost_m(civil_lengths_m) * lengths[:, None]
-    return {"pipe_capex": -principal, "pipe_repex": -principal * repex}
+    return _by_class(pipe_pv_per_m(principal, schedule_for(params), params))
 
 
 def existing_pipe_pv(
@@ -114,8 +111,6 @@ def existing_pipe_pv(
     params: Parameters,
 ) -> dict[str, np.ndarray]:
     """PV by class of keeping existing pipes: repex only, at the existing diameter's cost."""
-    schedule = schedule_for(params)
-    repex = schedule.factor(repex_pattern(params.distribution_lifetime_years))
     shares = catalogue.civil_shares(civil_lengths_m)
     columns = catalogue.cost_m.columns.to_numpy(dtype=float)
     per_civil = np.vstack(
@@ -126,4 +121,9 @@ def existing_pipe_pv(
     ).T  # edges × civil ids
     lengths = np.array([sum(c.values()) for c in civil_lengths_m], dtype=float)
     principal = (shares * per_civil).sum(axis=1) * lengths
-    return {"pipe_capex": np.zeros(len(lengths)), "pipe_repex": -principal * repex}
+    pv = _by_class(pipe_pv_per_m(principal, schedule_for(params), params))
+    return {**pv, "pipe_capex": np.zeros(len(lengths))}
+
+
+def _by_class(pv: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {klass.replace("-", "_"): np.asarray(v) for klass, v in pv.items()}

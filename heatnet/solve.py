@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -106,6 +107,7 @@ class Solver:
         self.options = options
         self._solver: Any = SolverFactory("highs")
         self._loaded = False
+        self._fixed = np.zeros(0, dtype=np.int32)
 
     def solve(
         self,
@@ -135,14 +137,9 @@ class Solver:
             "tee": [_LogStream()] if self.options.log_solver else False,
         }
         try:
-            if not self._loaded:
-                self._solver.set_instance(m)
-                # HiGHS prints warnings (e.g. zero coefficients from a zero loss) straight to the
-                # console while Pyomo updates the model: keep it quiet unless asked
-                self._solver._solver_model.setOptionValue("output_flag", self.options.log_solver)
-                self._loaded = True
-            else:  # only mutable parameters change after the build: send just those
+            if self._loaded:  # only mutable parameters change after the build: send just those
                 self._solver.update_parameters()
+            self._load()
             results = self._run(m, config, start)
         except Exception as exc:  # the solver's own failures become a status, not a traceback
             log.exception("solver failed")
@@ -158,22 +155,12 @@ class Solver:
         update (33 s at 2,000 buildings); changing the column bounds in HiGHS takes
         milliseconds. :meth:`unfix` restores the bounds before Pyomo sees the model again.
         """
-        if not self._loaded:
-            self._solver.set_instance(self.model)
-            self._solver._solver_model.setOptionValue("output_flag", self.options.log_solver)
-            self._loaded = True
-        self._solver.update_parameters()  # changed diversity and losses reach HiGHS first
-        index_of = self._solver._pyomo_var_to_solver_var_map
-        cols, vals = [], []
-        for name in names:
-            var = getattr(self.model, name, None)
-            if var is None:
-                continue
-            series = values.get(name, pd.Series(dtype=float))
-            for key, v in var.items():
-                if not v.fixed and id(v) in index_of:
-                    cols.append(index_of[id(v)])
-                    vals.append(1.0 if float(series.get(key, 0.0)) > 0.5 else 0.0)
+        self._load()
+        cols, vals = self._columns(
+            {name: values[name].to_dict() if name in values else {} for name in names},
+            everywhere=True,
+        )
+        vals = [1.0 if v > 0.5 else 0.0 for v in vals]
         self._fixed = np.array(cols, dtype=np.int32)
         if len(cols):
             value = np.array(vals, dtype=np.float64)
@@ -181,7 +168,7 @@ class Solver:
 
     def unfix(self) -> None:
         """Give the fixed binaries their 0–1 bounds back."""
-        cols = getattr(self, "_fixed", np.zeros(0, dtype=np.int32))
+        cols = self._fixed
         if len(cols):
             n = len(cols)
             self._solver._solver_model.changeColsBounds(n, cols, np.zeros(n), np.ones(n))
@@ -207,20 +194,43 @@ class Solver:
         finally:
             del self._solver._solve  # the class's own method again
 
-    def _set_start(self, start: dict[str, dict[Any, float]]) -> None:
-        highs = self._solver._solver_model  # HiGHS itself: Pyomo has no MIP start for it
+    def _load(self) -> None:
+        """Load the model into HiGHS once."""
+        if self._loaded:
+            return
+        self._solver.set_instance(self.model)
+        # HiGHS prints warnings (e.g. zero coefficients from a zero loss) straight to the
+        # console while Pyomo updates the model: keep it quiet unless asked
+        self._solver._solver_model.setOptionValue("output_flag", self.options.log_solver)
+        self._loaded = True
+
+    def _columns(
+        self, values: Mapping[str, Mapping[Any, float]], *, everywhere: bool
+    ) -> tuple[list[int], list[float]]:
+        """HiGHS column indices and values of free model variables, by variable name.
+
+        ``everywhere``: every index of each variable (missing values count as 0); otherwise
+        only the indices given.
+        """
         index_of = self._solver._pyomo_var_to_solver_var_map
-        cols, vals = [], []
-        for name, by_key in start.items():
+        cols: list[int] = []
+        vals: list[float] = []
+        for name, by_key in values.items():
             var = getattr(self.model, name, None)
             if var is None:
                 continue
-            for key, value in by_key.items():
-                if key in var and id(var[key]) in index_of and not var[key].fixed:
-                    cols.append(index_of[id(var[key])])
-                    vals.append(float(value))
-        if cols:
-            highs.setSolution(
+            keys = list(var.keys()) if everywhere else [k for k in by_key if k in var]
+            for key in keys:
+                v = var[key]
+                if not v.fixed and id(v) in index_of:
+                    cols.append(index_of[id(v)])
+                    vals.append(float(by_key.get(key, 0.0)))
+        return cols, vals
+
+    def _set_start(self, start: dict[str, dict[Any, float]]) -> None:
+        cols, vals = self._columns(start, everywhere=False)
+        if cols:  # HiGHS itself: Pyomo has no MIP start for it
+            self._solver._solver_model.setSolution(
                 len(cols), np.array(cols, dtype=np.int32), np.array(vals, dtype=np.float64)
             )
 

@@ -33,9 +33,12 @@ from heatnet.problem import (
     SUPPLY_CLASSES,
     Problem,
     existing_pipe_pv,
+    loss_bound_kw,
     pipe_pv_table,
 )
 from heatnet.units import HOURS_PER_YEAR
+
+OPTION_COLUMNS = ("edge", "option", "capacity_kw", "value", "diameter_mm", "existing")
 
 
 def objective_weights(params: Parameters) -> dict[str, float]:
@@ -78,6 +81,8 @@ class ModelData:
         Initial (optimistic) pipe diversity, pipe loss (kW when built) and supply diversity.
     loss_bound_kw
         Largest conceivable total loss (all edges at the largest pipe).
+    prices
+        Pipe prices of every problem edge (for sizing and pricing designs).
     """
 
     problem: Problem
@@ -91,6 +96,7 @@ class ModelData:
     loss_kw: pd.Series
     sigma: pd.Series
     loss_bound_kw: float
+    prices: PipePrices
 
     @property
     def params(self) -> Parameters:
@@ -99,8 +105,23 @@ class ModelData:
 
 
 @dataclass(frozen=True, slots=True)
-class _PipePrices:
-    """Pipe prices per problem edge (aligned with ``problem.edges``).
+class Sized:
+    """The pipe an edge gets for a load: catalogue row ``k`` (-1: the existing pipe)."""
+
+    k: int
+    diameter_mm: float
+    capacity_kw: float
+    pv: dict[str, float]
+
+    @property
+    def existing(self) -> bool:
+        """Whether the existing pipe is kept."""
+        return self.k < 0
+
+
+@dataclass(frozen=True, slots=True)
+class PipePrices:
+    """Pipe prices per problem edge (aligned with ``problem.edges``), computed once.
 
     PV of every catalogue diameter by class, PV of keeping the existing pipe, and the existing
     pipe's capacity (NaN: none).
@@ -109,9 +130,13 @@ class _PipePrices:
     new: dict[str, NDArray[np.float64]]
     existing: dict[str, NDArray[np.float64]]
     existing_kw: NDArray[np.float64]
+    existing_mm: NDArray[np.float64]
+    capacity_kw: NDArray[np.float64]
+    diameter_mm: NDArray[np.float64]
 
     @classmethod
-    def of(cls, problem: Problem) -> _PipePrices:
+    def of(cls, problem: Problem) -> PipePrices:
+        """Prices of a problem's edges."""
         cat, edges, params = problem.catalogue, problem.edges, problem.parameters
         civil = list(edges["civil_lengths_m"])
         diameter = edges["existing_diameter_mm"].to_numpy(dtype=float)
@@ -123,7 +148,24 @@ class _PipePrices:
                 np.nan,
                 cat.capacity_of(np.nan_to_num(diameter, nan=float(cat.diameter_mm[0]))),
             ),
+            diameter,
+            cat.capacity_kw,
+            cat.diameter_mm,
         )
+
+    def size(self, i: int, kw: float) -> Sized:
+        """The pipe edge ``i`` gets for ``kw``.
+
+        The existing pipe while it carries the load, else the cheapest catalogue pipe that does
+        (the largest if none does).
+        """
+        if self.existing_kw[i] >= kw - 1e-9:  # NaN (no existing pipe) compares False
+            pv = {c: float(self.existing[c][i]) for c in PIPE_CLASSES}
+            return Sized(-1, float(self.existing_mm[i]), float(self.existing_kw[i]), pv)
+        total = self.new["pipe_capex"][i] + self.new["pipe_repex"][i]
+        k = cheapest_option(self.capacity_kw, total, kw)
+        pv = {c: float(self.new[c][i, k]) for c in PIPE_CLASSES}
+        return Sized(k, float(self.diameter_mm[k]), float(self.capacity_kw[k]), pv)
 
 
 def prepare(problem: Problem) -> ModelData:
@@ -131,9 +173,9 @@ def prepare(problem: Problem) -> ModelData:
     params = problem.parameters
     weights = objective_weights(params)
     edges = problem.edges
-    loss_bound = float((edges["length_m"] * problem.catalogue.loss_w_per_m[-1]).sum() / 1000.0)
+    loss_bound = loss_bound_kw(edges, problem.catalogue)
     folded = _folded(problem)
-    prices = _PipePrices.of(problem)
+    prices = PipePrices.of(problem)
     buildings = _buildings(problem, folded, prices, weights)
     folded_edges = {e for e, _ in folded.values()}
     b = problem.buildings.index
@@ -146,7 +188,11 @@ def prepare(problem: Problem) -> ModelData:
     arcs = _arcs(problem, net, _aggregates(problem, buildings, vertices), loss_bound)
     net = net[net.index.isin(arcs["edge"].unique())]
     edge_table, delta, loss = _edges(problem, net, arcs, prices, weights)
-    options = _options(problem, net, arcs, prices, weights)
+    options = (
+        _options(problem, net, arcs, prices, weights)
+        if params.pipe_model == "discrete"
+        else pd.DataFrame(columns=OPTION_COLUMNS)
+    )
     supplies = _supplies(problem, buildings, weights, loss_bound, params.diversity_limit)
     n_all = np.full(len(problem.supplies), int(problem.buildings["connections"].sum()))
     sigma = pd.Series(
@@ -155,14 +201,14 @@ def prepare(problem: Problem) -> ModelData:
     )
     return ModelData(
         problem, buildings, edge_table, arcs, options, supplies, vertices, delta, loss, sigma,
-        loss_bound,
+        loss_bound, prices,
     )  # fmt: skip
 
 
 def _buildings(
     problem: Problem,
     folded: dict[str, tuple[str, str]],
-    prices: _PipePrices,
+    prices: PipePrices,
     weights: dict[str, float],
 ) -> pd.DataFrame:
     """Per building: demand, value, and its folded connector (sized for the given peak)."""
@@ -176,8 +222,6 @@ def _buildings(
     given = dict(zip(b.index, b["peak_demand_kw"].to_numpy(float), strict=True))
     length = edges["length_m"].to_numpy(float)
     extra = edges["extra_pv"].to_numpy(float)
-    existing_mm = edges["existing_diameter_mm"].to_numpy(float)
-    total_new = prices.new["pipe_capex"] + prices.new["pipe_repex"]
     n = len(b)
     host = np.array(b.index, dtype=object)
     edge_of = np.full(n, None, dtype=object)
@@ -197,23 +241,14 @@ def _buildings(
             # connector's own loss (as every pipe carries max(diversified peak, mean flow))
             kw = max(given[vertex], mean[vertex])
             for _ in range(3):
-                keep = bool(prices.existing_kw[i] >= kw - 1e-9)  # NaN compares False
-                if keep:
-                    diameter, cap_kw = existing_mm[i], float(prices.existing_kw[i])
-                else:
-                    k = cheapest_option(cat.capacity_kw, total_new[i], kw)
-                    diameter, cap_kw = float(cat.diameter_mm[k]), float(cat.capacity_kw[k])
-                f_loss[j] = length[i] * float(cat.loss_at_diameter(diameter)) / 1000.0
+                pipe = prices.size(i, kw)
+                f_loss[j] = length[i] * float(cat.loss_at_diameter(pipe.diameter_mm)) / 1000.0
                 need = max(given[vertex], mean[vertex] + f_loss[j])
-                if need <= cap_kw + 1e-9 or need <= kw:
+                if need <= pipe.capacity_kw + 1e-9 or need <= kw:
                     break
                 kw = need
-            too_big[j] = need > cap_kw + 1e-9  # not even the largest pipe carries it
-            f_diam[j], f_exist[j] = diameter, keep
-            if keep:
-                pv = {c: float(prices.existing[c][i]) for c in PIPE_CLASSES}
-            else:
-                pv = {c: float(prices.new[c][i, k]) for c in PIPE_CLASSES}
+            too_big[j] = need > pipe.capacity_kw + 1e-9  # not even the largest pipe carries it
+            f_diam[j], f_exist[j], pv = pipe.diameter_mm, pipe.existing, pipe.pv
         pipe_value[j] = sum(pv[c] * weights[c] for c in PIPE_CLASSES) + extra[i]
         pipe_all[j] = sum(pv.values()) + extra[i]
     value = sum(b[f"pv_{c}"].to_numpy(float) * w for c, w in weights.items())
@@ -293,7 +328,7 @@ def _edges(
     problem: Problem,
     net: pd.DataFrame,
     arcs: pd.DataFrame,
-    prices: _PipePrices,
+    prices: PipePrices,
     weights: dict[str, float],
 ) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     """Edge table with linear-model coefficients, initial diversity and losses."""
@@ -366,7 +401,7 @@ def _options(
     problem: Problem,
     net: pd.DataFrame,
     arcs: pd.DataFrame,
-    prices: _PipePrices,
+    prices: PipePrices,
     weights: dict[str, float],
 ) -> pd.DataFrame:
     """Diameter choices of the ``discrete`` model.
@@ -398,9 +433,7 @@ def _options(
             value = sum(prices.new[c][i, k] * weights[c] for c in PIPE_CLASSES) + extra[j]
             name = f"DN{diameters[k]:g}"
             records.append((str(eid), name, float(capacity[k]), float(value), float(diameters[k]), False))  # fmt: skip
-    return pd.DataFrame(
-        records, columns=["edge", "option", "capacity_kw", "value", "diameter_mm", "existing"]
-    )
+    return pd.DataFrame(records, columns=list(OPTION_COLUMNS))
 
 
 def _supplies(

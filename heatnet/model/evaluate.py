@@ -18,13 +18,11 @@ import numpy as np
 import pandas as pd
 
 from heatnet.economics import diversity, pipe_diversity
-from heatnet.model.data import ModelData, cheapest_option, objective_weights
+from heatnet.model.data import ModelData, objective_weights
 from heatnet.problem import (
     PIPE_CLASSES,
     PV_CLASSES,
     SUPPLY_CLASSES,
-    existing_pipe_pv,
-    pipe_pv_table,
 )
 from heatnet.units import HOURS_PER_YEAR
 
@@ -49,6 +47,8 @@ class Design:
     supplies
         By supply vertex: ``in_network``, ``diversity``, ``load_kw``, ``load_kwh``,
         ``output_peak_kw`` (undiversified), PV by class.
+    kwh
+        Heat delivered to the connected buildings (kWh/yr).
     objective
         The objective of this design (objective NPV, or delivered kWh).
     npv
@@ -60,6 +60,7 @@ class Design:
     buildings: pd.DataFrame
     edges: pd.DataFrame
     supplies: pd.DataFrame
+    kwh: float
     objective: float
     npv: float
     network_npv: float
@@ -73,11 +74,6 @@ class Design:
             frozenset(self.supplies.index[self.supplies["in_network"]]),
             frozenset(f"{t}>{h}" for t, h in zip(e["tail"], e["head"], strict=True)),
         )
-
-    @property
-    def kwh(self) -> float:
-        """Delivered heat (kWh/yr)."""
-        return float(self.buildings.attrs.get("kwh", 0.0))
 
 
 def evaluate(data: ModelData, values: dict[str, pd.Series]) -> Design:
@@ -151,9 +147,8 @@ def evaluate(data: ModelData, values: dict[str, pd.Series]) -> Design:
     weights = objective_weights(params)
     npv = sum(v * weights[c] for c, v in totals.items())
     kwh = float(b.loc[connected, "kwh"].sum())
-    buildings.attrs["kwh"] = kwh
     objective = kwh if params.objective == "kwh" else npv
-    return Design(buildings, edges, supplies, objective, npv, float(sum(totals.values())))
+    return Design(buildings, edges, supplies, kwh, objective, npv, float(sum(totals.values())))
 
 
 def _blank_edges(index: pd.Index) -> pd.DataFrame:
@@ -173,38 +168,22 @@ def _blank_edges(index: pd.Index) -> pd.DataFrame:
 def _size(data: ModelData, edges: pd.DataFrame, ids: np.ndarray, load: np.ndarray) -> None:
     """Diameter, capacity, losses and cost of used edges carrying ``load`` kW."""
     p = data.problem
-    cat = p.catalogue
-    rows = p.edges.loc[ids]
-    civil = list(rows["civil_lengths_m"])
-    new = pipe_pv_table(cat, civil, p.parameters)
-    old = existing_pipe_pv(cat, civil, rows["existing_diameter_mm"].to_numpy(), p.parameters)
-    total = new["pipe_capex"] + new["pipe_repex"]
-    existing_kw = np.where(
-        rows["existing_diameter_mm"].notna(),
-        cat.capacity_of(rows["existing_diameter_mm"].fillna(cat.diameter_mm[0])),
-        np.nan,
-    )
-    for j, eid in enumerate(ids):
-        length = float(rows["length_m"].iloc[j])
-        edges.at[eid, "pv_extra"] = float(rows["extra_pv"].iloc[j])
-        if length <= 0:
+    rows = p.edges.index.get_indexer(pd.Index(ids))
+    length = p.edges["length_m"].to_numpy(float)
+    extra = p.edges["extra_pv"].to_numpy(float)
+    for eid, i, kw in zip(ids, rows, load, strict=True):
+        edges.at[eid, "pv_extra"] = float(extra[i])
+        if length[i] <= 0:
             edges.at[eid, "loss_kw"] = 0.0
             continue
-        if existing_kw[j] >= load[j] - 1e-9:
-            diameter, keep = float(rows["existing_diameter_mm"].iloc[j]), True
-            pv = {c: float(old[c][j]) for c in PIPE_CLASSES}
-            capacity = float(existing_kw[j])
-        else:
-            k = cheapest_option(cat.capacity_kw, total[j], float(load[j]))
-            diameter, keep = float(cat.diameter_mm[k]), False
-            pv = {c: float(new[c][j, k]) for c in PIPE_CLASSES}
-            capacity = float(cat.capacity_kw[k])
-        edges.at[eid, "diameter_mm"] = diameter
-        edges.at[eid, "capacity_kw"] = capacity
-        edges.at[eid, "existing"] = keep
-        edges.at[eid, "loss_kw"] = length * float(cat.loss_at_diameter(diameter)) / 1000.0
+        pipe = data.prices.size(int(i), float(kw))
+        edges.at[eid, "diameter_mm"] = pipe.diameter_mm
+        edges.at[eid, "capacity_kw"] = pipe.capacity_kw
+        edges.at[eid, "existing"] = pipe.existing
+        loss = float(p.catalogue.loss_at_diameter(pipe.diameter_mm))
+        edges.at[eid, "loss_kw"] = length[i] * loss / 1000.0
         for c in PIPE_CLASSES:
-            edges.at[eid, f"pv_{c}"] = pv[c]
+            edges.at[eid, f"pv_{c}"] = pipe.pv[c]
 
 
 def _downstream(

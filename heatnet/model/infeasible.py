@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +24,7 @@ SLACK_TOL = 1e-6
 
 
 def elastic_reasons(
-    data: ModelData, *, solve: object, time_limit_s: float
+    data: ModelData, *, solve: Callable[[Any, float], Any], time_limit_s: float
 ) -> list[tuple[str, str]]:
     """Rows with slack in the elastic model, as ``(reason_type, message)``.
 
@@ -43,7 +45,7 @@ def elastic_reasons(
         supplies=supplies.assign(peak_capacity_kw=np.nan, annual_capacity_kwh=np.nan),
     )
     m = build_model(prepare(open_problem), discrete=False, elastic=True, caps=supplies)
-    result = solve(m, time_limit_s)  # type: ignore[operator]
+    result = solve(m, time_limit_s)
     if not result.has_solution:
         return [("unexplained", f"the elastic model could not be solved ({result.termination})")]
     reasons: list[tuple[str, str]] = []

@@ -12,8 +12,8 @@ from heatnet.economics import (
     schedule_for,
     supply_coefficients,
 )
-from heatnet.economics.money import ANNUAL, ONCE, Schedule, repex_pattern
-from heatnet.economics.prices import curve_breakpoints, curve_total
+from heatnet.economics.money import Schedule
+from heatnet.economics.prices import curve_breakpoints, supply_items
 from heatnet.issues import Severity
 from heatnet.params import Parameters
 from heatnet.problem import (
@@ -23,6 +23,7 @@ from heatnet.problem import (
     SUPPLY_CLASSES,
     SUPPLY_COLUMNS,
     Problem,
+    loss_bound_kw,
 )
 from heatnet.topology.build import Network
 from heatnet.validate import Inputs
@@ -57,8 +58,7 @@ def network_problem(inputs: Inputs, network: Network, *, name: str = "problem") 
     buildings = _buildings(inputs, network, in_model)
     catalogue = build_catalogue(inputs.civil_costs, params)
     edges = network.model.edges
-    loss_kw = (edges["length_m"] * catalogue.loss_w_per_m[-1] / 1000.0).sum()
-    bound_kw = float(buildings["peak_demand_kw"].sum() + loss_kw)
+    bound_kw = float(buildings["peak_demand_kw"].sum()) + loss_bound_kw(edges, catalogue)
     supplies = _supplies(inputs, network, in_model, bound_kw)
     frame = pd.DataFrame(
         {
@@ -137,8 +137,8 @@ def _supplies(
         for klass in SUPPLY_CLASSES:
             out[f"{part}_{klass}"] = frame[klass.replace("_", "-")].to_numpy(float)
     curves = [
-        _curve(inputs.supply_costs, kind, cap, schedule, params, bound_kw)
-        for kind, cap in zip(rows["supply_cost_type"], rows["peak_capacity_kw"], strict=True)
+        _curve(rows.iloc[[n]], inputs.supply_costs, schedule, params, bound_kw)
+        for n in range(len(rows))
     ]
     out["curve_kw"] = [c[0] for c in curves]
     for k, klass in enumerate(SUPPLY_CLASSES):
@@ -147,35 +147,37 @@ def _supplies(
 
 
 def _curve(
+    supply: pd.DataFrame,
     costs: pd.DataFrame,
-    kind: object,
-    capacity_kw: float,
     schedule: Schedule,
     params: Parameters,
     bound_kw: float,
 ) -> tuple[tuple[float, ...], tuple[tuple[float, ...], ...]]:
-    """Breakpoints and PV by class of a supply's ¤/kW capacity curves (empty if none).
+    """Breakpoints and PV by class of one supply's ¤/kW capacity curves (empty if none).
 
     Breakpoints are the curves' own points below the largest capacity the supply could need;
     between them the model interpolates linearly (error bound: see
-    :func:`heatnet.economics.prices.curve_breakpoints`).
+    :func:`heatnet.economics.prices.curve_breakpoints`). The PV at each is that of the curve
+    items :func:`heatnet.economics.supply_items` prices at that capacity.
     """
     none: tuple[tuple[float, ...], tuple[tuple[float, ...], ...]] = ((), ((), (), ()))
-    if kind is None or kind is pd.NA or costs.empty or kind != kind:
+    kind = supply["supply_cost_type"].iloc[0]
+    if costs.empty or pd.isna(kind):
         return none
-    rows = costs[(costs["supply_cost_type"] == kind) & costs["cost"].str.endswith("_per_kw")]
-    rows = rows[[isinstance(v, tuple) for v in rows["value"]]]
-    if rows.empty:
+    mine = costs[(costs["supply_cost_type"] == kind) & costs["cost"].str.endswith("_per_kw")]
+    points = [v for v in mine["value"] if isinstance(v, tuple)]
+    if not points:
         return none
-    max_kw = bound_kw if pd.isna(capacity_kw) else min(float(capacity_kw), bound_kw)
-    xs = np.unique(np.r_[0.0, *[curve_breakpoints(v, max_kw)[0] for v in rows["value"]], max_kw])
-    factors = {
-        "capex": schedule.factor(ONCE),
-        "opex": schedule.factor(ANNUAL),
-        "repex": schedule.factor(repex_pattern(params.plant_lifetime_years)),
-    }
-    pv = {k: np.zeros(len(xs)) for k in factors}
-    for cost, value in zip(rows["cost"], rows["value"], strict=True):
-        part = str(cost).split("_", 1)[0]
-        pv[part] -= np.array([curve_total(value, x) for x in xs]) * factors[part]
-    return tuple(float(x) for x in xs), tuple(tuple(float(v) for v in pv[k]) for k in factors)
+    cap = float(supply["peak_capacity_kw"].iloc[0])
+    max_kw = bound_kw if np.isnan(cap) else min(cap, bound_kw)
+    xs = np.unique(np.r_[0.0, *[curve_breakpoints(v, max_kw)[0] for v in points], max_kw])
+
+    def pv(kw: float, *, curves: bool) -> pd.Series:
+        items = supply_items(supply, costs, kw, 0.0, params, curves=curves)
+        return pv_by_class(items, schedule, "supply_id").sum(axis=0)
+
+    per_kw = [pv(x, curves=True) - pv(x, curves=False) for x in xs]
+    return tuple(float(x) for x in xs), tuple(
+        tuple(float(row.get(klass.replace("_", "-"), 0.0)) for row in per_kw)
+        for klass in SUPPLY_CLASSES
+    )
