@@ -19,6 +19,23 @@ class OutputExistsError(InputError):
     """The output exists and ``--overwrite`` was not given."""
 
 
+def check_output(target: Path, *, overwrite: bool, protect: tuple[Path, ...] = ()) -> None:
+    """Fail early, before any work, if ``target`` may not be written.
+
+    Raises
+    ------
+    OutputExistsError
+        If ``target`` exists and ``overwrite`` is false.
+    InputError
+        If ``target`` is one of the protected inputs.
+    """
+    resolved = Path(target).resolve()
+    if any(resolved == Path(p).resolve() for p in protect):
+        raise InputError(f"refusing to write over the input {target}")
+    if Path(target).exists() and not overwrite:
+        raise OutputExistsError(f"{target} exists; use --overwrite to replace it")
+
+
 @contextlib.contextmanager
 def atomic_output(
     target: Path, *, overwrite: bool, protect: tuple[Path, ...] = ()
@@ -47,11 +64,7 @@ def atomic_output(
         If ``target`` is one of the protected inputs.
     """
     target = Path(target)
-    resolved = target.resolve()
-    if any(resolved == Path(p).resolve() for p in protect):
-        raise InputError(f"refusing to write over the input {target}")
-    if target.exists() and not overwrite:
-        raise OutputExistsError(f"{target} exists; use --overwrite to replace it")
+    check_output(target, overwrite=overwrite, protect=protect)
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(
         prefix=f".{target.stem}-", suffix=target.suffix, dir=target.parent

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,9 +18,11 @@ from typing import Any, TypeVar
 import click
 
 from heatnet import __version__
+from heatnet.console import ConsoleProgress, console_stream
 from heatnet.errors import HeatnetError, ValidationError
 from heatnet.helptext import describe_schema, list_schemas
-from heatnet.pipeline import check, problem, solve, topology
+from heatnet.picture import render_report
+from heatnet.pipeline import check, problem, run, solve, topology
 from heatnet.report import render_json, render_text
 from heatnet.solve import SolverOptions
 from heatnet.template import write_template
@@ -28,6 +31,7 @@ log = logging.getLogger("heatnet")
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK, EXIT_BUG, EXIT_INVALID = 0, 1, 3
+EXIT_INFEASIBLE, EXIT_FAILED, EXIT_INTERRUPTED = 4, 5, 130
 
 
 def _configure_logging(verbose: int, quiet: bool, debug: bool) -> None:
@@ -255,6 +259,147 @@ def solve_command(
         click.echo(f"{key:<14} {value}")
     state = report.solution.state
     sys.exit(EXIT_OK if report.solution.design is not None else 4 if state == "infeasible" else 5)
+
+
+def _run_logging(verbose: int, quiet: bool, log_file: Path | None) -> logging.StreamHandler[Any]:
+    """Logging for a run, returning the console handler.
+
+    The console is a duplicate of stderr (see :mod:`heatnet.console`), with progress lines at
+    INFO unless quiet; ``--log`` gets everything at DEBUG.
+    """
+    package = logging.getLogger("heatnet")
+    root_params = click.get_current_context().find_root().params
+    verbose += root_params.get("verbose", 0)
+    quiet = quiet or root_params.get("quiet", False)
+    debug = root_params.get("debug", False)
+    handler = logging.StreamHandler(console_stream())
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    )
+    handler.setLevel(
+        logging.DEBUG
+        if debug
+        else logging.INFO
+        if verbose
+        else logging.ERROR
+        if quiet
+        else logging.INFO
+    )
+    package.handlers[:] = [handler]
+    package.setLevel(
+        logging.DEBUG if debug or log_file else logging.INFO if verbose else logging.WARNING
+    )
+    logging.getLogger("heatnet.run").setLevel(logging.ERROR if quiet else logging.INFO)
+    # heatnet maps every solver status itself (an interrupted solve included)
+    logging.getLogger("pyomo.contrib.solver").setLevel(logging.ERROR)
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        to_file = logging.FileHandler(log_file, encoding="utf-8")
+        to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        to_file.setLevel(logging.DEBUG)
+        package.addHandler(to_file)
+    return handler
+
+
+def _terminate(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@cli.command("run")
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Output GeoPackage."
+)
+@tables_option
+@set_option
+@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@click.option(
+    "--run-name", default=None, help="Name of the run in solution_summary [INPUT's stem]."
+)
+@click.option("-v", "--verbose", count=True, help="More log output.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress, only errors and the summary.")
+@click.option(
+    "--log",
+    "log_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also log everything (DEBUG) to this file.",
+)
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Solver random seed.")
+@handle_errors
+def run_command(
+    *,
+    input_path: Path,
+    output: Path,
+    tables: Path | None,
+    overrides: dict[str, str],
+    overwrite: bool,
+    run_name: str | None,
+    verbose: int,
+    quiet: bool,
+    log_file: Path | None,
+    threads: int,
+    seed: int,
+) -> None:
+    """Validate INPUT, build its network, optimise it and write the design to OUTPUT.
+
+    Exit 0 with a design written, 3 for invalid input (nothing written), 4 when proven
+    infeasible (outputs with infeasible_reasons written), 5 when the solver failed or found no
+    design in time (outputs written, nothing in the network), 130 when interrupted (nothing
+    written).
+    """
+    handler = _run_logging(verbose, quiet, log_file)
+    stream = handler.stream
+    interactive = not quiet and stream.isatty()
+    progress = ConsoleProgress(stream, interactive=interactive) if not quiet else None
+    debug = click.get_current_context().find_root().params.get("debug", False)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        report = run(
+            input_path,
+            output,
+            tables=tables,
+            overrides=overrides,
+            overwrite=overwrite,
+            run_name=run_name,
+            options=SolverOptions(threads=threads, seed=seed, log_solver=debug),
+            progress=progress,
+        )
+    except KeyboardInterrupt:
+        if progress:
+            progress.finish()
+        click.secho(f"heatnet: interrupted; {output} not written", fg="red", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if progress:
+        progress.finish()
+    for issue in report.warnings:
+        log.warning("%s %s: %s", issue.table, issue.where, issue.message)
+    for key, value in report.headline().items():
+        click.echo(f"{key:<18} {value}")
+    state = report.exit_state
+    sys.exit(
+        EXIT_OK if state == "design" else EXIT_INFEASIBLE if state == "infeasible" else EXIT_FAILED
+    )
+
+
+@cli.command("report")
+@click.argument("result", metavar="OUTPUT_GPKG", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="design.png (map, figures and cashflow chart) or design.html (the same, self-contained).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@handle_errors
+def report_command(result: Path, output: Path, overwrite: bool) -> None:
+    """Draw the design in OUTPUT_GPKG (written by 'heatnet run'): a map, headline figures and the cashflow."""
+    render_report(result, output, overwrite=overwrite)
+    click.echo(f"wrote {output}")
 
 
 def main() -> None:

@@ -31,6 +31,7 @@ from heatnet.model.heuristic import seed_design
 from heatnet.model.infeasible import elastic_reasons
 from heatnet.model.tune import set_parameters
 from heatnet.problem import Problem
+from heatnet.progress import Progress
 from heatnet.solve import Solver, SolveResult, SolverOptions, SolveStatus
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,9 @@ class Solution:
     history: tuple[Iteration, ...] = field(default_factory=tuple)
 
 
-def optimise(problem: Problem, options: SolverOptions | None = None) -> Solution:
+def optimise(
+    problem: Problem, options: SolverOptions | None = None, *, progress: Progress | None = None
+) -> Solution:
     """Find the best design of a problem within its runtime limit.
 
     Parameters
@@ -106,6 +109,8 @@ def optimise(problem: Problem, options: SolverOptions | None = None) -> Solution
         The network problem.
     options
         Threads, seed, solver log.
+    progress
+        Hears of the solver's incumbents and bounds, and of every priced design.
 
     Returns
     -------
@@ -139,7 +144,13 @@ def optimise(problem: Problem, options: SolverOptions | None = None) -> Solution
         remaining = budget - elapsed()
         if remaining <= 0:
             break
-        free = solver.solve(time_limit_s=remaining, mip_gap=params.mip_gap, start=start)
+        free = solver.solve(
+            time_limit_s=remaining,
+            mip_gap=params.mip_gap,
+            start=start,
+            listener=progress.solver if progress else None,
+            iteration=number,
+        )
         first = first or free
         if not free.has_solution:
             history.append(Iteration(number, free.status, None, free.bound, None, None, elapsed()))
@@ -157,6 +168,8 @@ def optimise(problem: Problem, options: SolverOptions | None = None) -> Solution
             continue
         if best is None or design.objective > best[0].objective + 1e-9:
             best = (design, free)
+        if progress:
+            progress.design(number, design.objective, best[0].objective)
         log.info(
             "iteration %d: MIP %.6g (bound %s), priced %.6g, best %.6g",
             number, free.objective, free.bound, design.objective, best[0].objective,
@@ -175,20 +188,36 @@ def optimise(problem: Problem, options: SolverOptions | None = None) -> Solution
             state, design, design.objective, design.network_npv, free.gap, design.objective,
             free.bound, runtime, len(history), model_name, problem.reasons, tuple(history),
         )  # fmt: skip
+    return _without_design(
+        problem, data, first, options, max(budget - elapsed(), 10.0), tuple(history), began
+    )
+
+
+def _without_design(
+    problem: Problem,
+    data: ModelData,
+    first: SolveResult | None,
+    options: SolverOptions,
+    explain_s: float,
+    history: tuple[Iteration, ...],
+    began: float,
+) -> Solution:
+    """The solution when no design was found: infeasible (with reasons) or out of time."""
     status = first.status if first is not None else SolveStatus.NO_SOLUTION
     reasons = list(problem.reasons)
     if status is SolveStatus.INFEASIBLE or problem.reasons:
         reasons += elastic_reasons(
             data,
             solve=lambda m, limit: Solver(m, options).solve(time_limit_s=limit, mip_gap=1e-6),
-            time_limit_s=max(budget - elapsed(), 10.0),
+            time_limit_s=explain_s,
         )
         state = "infeasible"
     else:
         state = str(status) if status is not SolveStatus.FEASIBLE else "no-solution"
     return Solution(
-        state, None, None, None, None, None, first.bound if first else None, elapsed(),
-        len(history), model_name, tuple(dict.fromkeys(reasons)), tuple(history),
+        state, None, None, None, None, None, first.bound if first else None,
+        time.perf_counter() - began, len(history), problem.parameters.pipe_model,
+        tuple(dict.fromkeys(reasons)), history,
     )  # fmt: skip
 
 

@@ -6,14 +6,18 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
+from heatnet.atomic import check_output
 from heatnet.errors import ValidationError
 from heatnet.issues import Issue
 from heatnet.load import read_inputs
 from heatnet.optimise import Solution, optimise
+from heatnet.outputs import RunInfo, results
 from heatnet.params import override_parameters
 from heatnet.problem import Problem
 from heatnet.problem_json import read_problem, write_problem, write_solution
+from heatnet.progress import Progress
 from heatnet.schema import load_schemas
 from heatnet.solve import SolverOptions
 from heatnet.topology import Network, build_network
@@ -231,3 +235,112 @@ def solve(
     solution = optimise(given, options)
     write_solution(solution, given, output, overwrite=overwrite)
     return SolveReport(output, given, solution)
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    """A whole run: what was solved, what was found and what was written."""
+
+    output: Path
+    problem: Problem
+    solution: Solution
+    summary: dict[str, Any]
+    warnings: tuple[Issue, ...]
+
+    @property
+    def exit_state(self) -> str:
+        """``design`` (a design was written), ``infeasible`` or ``failed``."""
+        if self.solution.design is not None:
+            return "design"
+        return "infeasible" if self.solution.state == "infeasible" else "failed"
+
+    def headline(self) -> dict[str, str]:
+        """The closing lines: state, money, what got connected, how big, how sure, where."""
+        s, sol = self.summary, self.solution
+        facts = {"state": f"{s['state']} ({sol.pipe_model} pipes)"}
+        if sol.design is not None:
+            total = len(self.problem.buildings)
+            facts["network npv"] = f"{s['network_npv']:,.0f}"
+            facts["objective"] = f"{s['objective']:,.2f}"
+            facts["buildings"] = (
+                f"{s['network_building_count']} of {total} connected "
+                f"({s['network_connection_count']} connections)"
+            )
+            facts["network"] = f"{s['network_length'] / 1000:,.2f} km"
+            kwh, losses = s["network_kwh"], s["network_losses_kwh"]
+            share = losses / (kwh + losses) if kwh + losses > 0 else 0.0
+            facts["heat"] = (
+                f"{kwh / 1000:,.0f} MWh/yr delivered, {losses / 1000:,.0f} MWh/yr lost ({share:.1%})"
+            )
+            gap = s["mip_gap"]
+            facts["gap"] = "-" if gap != gap else f"{gap:.2%} (bound {s['upper_bound']:,.2f})"
+        for kind, message in sol.reasons:
+            facts[f"reason ({kind})"] = message
+        facts["runtime"] = f"{s['runtime']:.1f} s optimising, {s['iterations']} MIP(s)"
+        facts["output"] = str(self.output)
+        return facts
+
+
+def run(
+    path: Path,
+    output: Path,
+    *,
+    tables: Path | None = None,
+    overrides: Mapping[str, str] | None = None,
+    overwrite: bool = False,
+    run_name: str | None = None,
+    options: SolverOptions | None = None,
+    progress: Progress | None = None,
+) -> RunReport:
+    """Validate, build the network, optimise and write the output GeoPackage.
+
+    Parameters
+    ----------
+    path
+        The input GeoPackage (never modified).
+    output
+        The output GeoPackage: written to a temporary file and renamed into place.
+    tables
+        Optional GeoPackage or CSV folder with the non-spatial tables.
+    overrides
+        ``--set KEY=VALUE`` parameter overrides.
+    overwrite
+        Replace an existing output.
+    run_name
+        The ``run`` in ``solution_summary`` (default: the input's file name stem).
+    options
+        Solver threads, seed and log.
+    progress
+        Told of each stage and of the solver's progress.
+
+    Returns
+    -------
+    RunReport
+        The solution and the summary written.
+
+    Raises
+    ------
+    ValidationError
+        When the input has errors (nothing is written).
+    OutputExistsError
+        When the output exists and ``overwrite`` is false (checked before any work).
+    """
+    progress = progress or Progress()
+    protect = (path,) if tables is None else (path, tables)
+    check_output(output, overwrite=overwrite, protect=protect)
+    info = RunInfo.now(run_name or path.stem)
+    progress.stage("validate")
+    report = check(path, tables=tables, overrides=overrides)
+    if report.inputs is None:
+        raise ValidationError(report.issues)
+    inputs = report.inputs
+    progress.stage("topology")
+    network = build_network(inputs)
+    built = network_problem(inputs, network, name=info.run)
+    progress.stage("optimise")
+    solution = optimise(built, options, progress=progress)
+    progress.stage("write")
+    written = results(inputs, network, built, solution, info)
+    write_layers(output, written.layers, overwrite=overwrite, protect=protect, styles=True)
+    warnings = tuple(i for i in report.issues + network.issues if not i.is_error)
+    return RunReport(output, built, solution, written.summary, warnings)

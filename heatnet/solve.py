@@ -8,24 +8,35 @@ never raises because a problem is infeasible or out of time.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
+import signal
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import highspy
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.factory import SolverFactory
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 
+from heatnet.progress import SolverUpdate
+
 log = logging.getLogger(__name__)
 
 VARIABLES = ("dvin", "svin", "ain", "fp", "fm", "cap", "supp", "supm", "scap", "eup", "y")
 DECISIONS = ("dvin", "svin", "ain")
+UPDATE_EVERY_S = 1.0
+"""Periodic solver updates (bound, gap) are passed on at most this often."""
+
+Listener = Callable[[SolverUpdate], None]
+MIP_INTERRUPT = highspy.cb.HighsCallbackType.kCallbackMipInterrupt
 
 
 class SolveStatus(StrEnum):
@@ -108,6 +119,11 @@ class Solver:
         self._solver: Any = SolverFactory("highs")
         self._loaded = False
         self._fixed = np.zeros(0, dtype=np.int32)
+        self._listener: Listener | None = None
+        self._iteration = 0
+        self._last_update = 0.0
+        self._stop_requested = False
+        self._bound: float | None = None
 
     def solve(
         self,
@@ -115,11 +131,19 @@ class Solver:
         time_limit_s: float,
         mip_gap: float,
         start: dict[str, dict[Any, float]] | None = None,
+        listener: Listener | None = None,
+        iteration: int = 0,
     ) -> SolveResult:
         """Solve with a time limit and gap, optionally from a start (values by variable name).
 
         A start may give only the binaries: HiGHS completes it with an LP, and ignores it if it
-        is infeasible.
+        is infeasible. ``listener`` hears of every new incumbent and, at most every
+        :data:`UPDATE_EVERY_S`, of the bound and gap (tagged with ``iteration``).
+
+        Raises
+        ------
+        KeyboardInterrupt
+            On Ctrl-C or SIGTERM during the solve: HiGHS is stopped cleanly first.
         """
         m = self.model
         began = time.perf_counter()
@@ -136,11 +160,13 @@ class Solver:
             "solver_options": options,
             "tee": [_LogStream()] if self.options.log_solver else False,
         }
+        self._listener, self._iteration, self._bound = listener, iteration, None
         try:
             if self._loaded:  # only mutable parameters change after the build: send just those
                 self._solver.update_parameters()
             self._load()
-            results = self._run(m, config, start)
+            with self._interruptible():
+                results = self._run(m, config, start)
         except Exception as exc:  # the solver's own failures become a status, not a traceback
             log.exception("solver failed")
             return SolveResult(
@@ -201,8 +227,77 @@ class Solver:
         self._solver.set_instance(self.model)
         # HiGHS prints warnings (e.g. zero coefficients from a zero loss) straight to the
         # console while Pyomo updates the model: keep it quiet unless asked
-        self._solver._solver_model.setOptionValue("output_flag", self.options.log_solver)
+        highs = self._solver._solver_model
+        highs.setOptionValue("output_flag", self.options.log_solver)
+        highs.cbMipImprovingSolution.subscribe(self._on_improved)
+        highs.cbMipInterrupt.subscribe(self._on_interrupt)
+        highs.cbSimplexInterrupt.subscribe(self._on_interrupt)
+        highs.cbIpmInterrupt.subscribe(self._on_interrupt)
         self._loaded = True
+
+    @contextlib.contextmanager
+    def _interruptible(self) -> Iterator[None]:
+        """Turn Ctrl-C and SIGTERM into a clean HiGHS stop, then a KeyboardInterrupt.
+
+        A signal cannot interrupt HiGHS' C++ loop; here it only sets a flag, which the interrupt
+        callbacks pass on to HiGHS, so the solver stops at its next check and Pyomo returns.
+        Only the main thread can handle signals; elsewhere the solve runs as is.
+        """
+        self._stop_requested = False
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def request_stop(_signum: int, _frame: object) -> None:
+            self._stop_requested = True
+
+        previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        if self._stop_requested:
+            raise KeyboardInterrupt
+
+    def _on_interrupt(self, event: Any) -> None:
+        if self._stop_requested:
+            event.data_in.user_interrupt = True
+            return
+        if event.callback_type != MIP_INTERRUPT:
+            return
+        now = time.perf_counter()
+        if self._listener is not None and now - self._last_update >= UPDATE_EVERY_S:
+            self._last_update = now
+            self._notify(event.data_out, improved=False)
+
+    def _on_improved(self, event: Any) -> None:
+        if self._listener is not None:
+            self._notify(event.data_out, improved=True)
+
+    def _notify(self, out: Any, *, improved: bool) -> None:
+        """Pass a solver update on; a listener's failure is logged, never raised into HiGHS.
+
+        A new incumbent is reported with the last bound an interrupt saw (HiGHS gives the
+        incumbent itself as the bound of a solution found before the root is solved).
+        """
+        assert self._listener is not None
+        if improved:
+            incumbent, bound = _finite(out.objective_function_value), self._bound
+        else:
+            incumbent, bound = _finite(out.mip_primal_bound), _finite(out.mip_dual_bound)
+            self._bound = bound
+        gap = None
+        if incumbent is not None and bound is not None:
+            gap = abs(bound - incumbent) / max(1.0, abs(incumbent))
+        try:
+            self._listener(
+                SolverUpdate(
+                    self._iteration, incumbent, bound, gap, int(out.mip_node_count), improved
+                )
+            )
+        except Exception:
+            log.exception("progress listener failed")
 
     def _columns(
         self, values: Mapping[str, Mapping[Any, float]], *, everywhere: bool
@@ -274,3 +369,8 @@ class Solver:
             runtime_s,
         )
         return SolveResult(status, tc.name, objective, bound, gap, runtime_s, values)
+
+
+def _finite(value: float) -> float | None:
+    value = float(value)
+    return value if np.isfinite(value) and abs(value) < 1e30 else None

@@ -10,8 +10,11 @@ import pandas as pd
 import pyogrio
 
 from heatnet.atomic import atomic_output
+from heatnet.styles import write_styles
 from heatnet.topology import Network
 from heatnet.validate import Inputs
+
+STYLED_LAYERS = ("paths", "buildings", "supplies")
 
 
 def _to_input_crs(frame: gpd.GeoDataFrame, inputs: Inputs) -> gpd.GeoDataFrame:
@@ -54,7 +57,12 @@ def topology_layers(inputs: Inputs, network: Network) -> dict[str, gpd.GeoDataFr
 
 
 def write_layers(
-    path: Path, layers: dict[str, pd.DataFrame], *, overwrite: bool, protect: tuple[Path, ...] = ()
+    path: Path,
+    layers: dict[str, pd.DataFrame],
+    *,
+    overwrite: bool,
+    protect: tuple[Path, ...] = (),
+    styles: bool = False,
 ) -> Path:
     """Write layers and tables into one new GeoPackage (version 1.2), atomically.
 
@@ -68,6 +76,8 @@ def write_layers(
         Replace an existing file.
     protect
         Inputs that must never be overwritten.
+    styles
+        Store heatnet's default QGIS styles for ``paths``, ``buildings`` and ``supplies``.
 
     Returns
     -------
@@ -79,4 +89,13 @@ def write_layers(
         for name, frame in layers.items():
             pyogrio.write_dataframe(frame, temporary, layer=name, driver="GPKG", **options)
             options = {}
+        if styles:
+            geometry_types = {
+                name: str(frame.geom_type.dropna().iloc[0])
+                if frame.geom_type.notna().any()
+                else "Unknown"
+                for name, frame in layers.items()
+                if isinstance(frame, gpd.GeoDataFrame) and name in STYLED_LAYERS
+            }
+            write_styles(temporary, geometry_types)
     return path

@@ -200,9 +200,19 @@ def test_supply_costs_columns_curves_and_series():
     assert present_value(items, schedule_for(p)).sum() - present_value(
         linear, schedule_for(p)
     ).sum() == pytest.approx(-550 * 800)
-    xs, totals = curve_breakpoints(((100.0, 900.0), (1000.0, 700.0)), 2000.0)
+    curve = ((100.0, 900.0), (1000.0, 700.0))
+    xs, totals = curve_breakpoints(curve, 2000.0, rtol=1.0)  # no refinement
     assert xs.tolist() == [0, 100, 1000, 2000]
     assert totals.tolist() == pytest.approx([0, 90_000, 700_000, 1_400_000])
+    # refined: the curve's own points stay, and the chord is within 1e-4 of the segment's total
+    xs, totals = curve_breakpoints(curve, 2000.0)
+    assert {0.0, 100.0, 1000.0, 2000.0} <= set(xs.tolist())
+    assert np.all(np.diff(xs) > 0)
+    grid = np.linspace(0.0, 2000.0, 4001)
+    exact = np.array([curve_total(curve, x) for x in grid])
+    chord = np.interp(grid, xs, totals)
+    assert np.max(np.abs(chord - exact)) <= 1e-4 * 700_000 + 1e-6
+    assert np.max(np.abs(chord - exact)) > 0  # the flat ends are exact; the middle is not
 
 
 def test_pipe_items_new_and_existing():

@@ -8,6 +8,7 @@ always count every class.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -250,17 +251,35 @@ def curve_total(points: tuple[tuple[float, float], ...], capacity_kw: float) -> 
     return float(capacity_kw * np.interp(capacity_kw, kw, rate))
 
 
+CURVE_RTOL = 1e-4
+"""Largest error of the model's piecewise-linear supply cost curve, relative to the total cost."""
+MAX_PIECES = 64
+"""At most this many pieces per segment of a cost curve."""
+
+
 def curve_breakpoints(
-    points: tuple[tuple[float, float], ...], max_kw: float
+    points: tuple[tuple[float, float], ...], max_kw: float, *, rtol: float = CURVE_RTOL
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Breakpoints (kW, total ¤) for a piecewise-linear model of a ¤/kW curve up to ``max_kw``.
 
-    Between two curve points the total x·rate(x) is quadratic; the chord through the points is
-    off by at most |r₁ − r₀|·(x₁ − x₀)/4 ¤ on that segment (the model's approximation error).
+    Between two curve points the total x·rate(x) is quadratic; the chord across a piece of
+    width h is off by at most |r₁ − r₀|·h²/(4·(x₁ − x₀)) ¤. Each segment is cut into pieces
+    until that is at most ``rtol`` × the total at the segment's end (or 1 ¤), up to
+    :data:`MAX_PIECES` pieces, so the model prices a plant almost exactly as the output does.
     """
     kw = np.array([p[0] for p in points])
-    xs = np.unique(np.r_[0.0, kw[kw < max_kw], max_kw])
-    return xs, np.array([curve_total(points, x) for x in xs])
+    rate = np.array([p[1] for p in points])
+    ends = np.unique(np.r_[0.0, kw[kw < max_kw], max_kw])
+    xs = [ends[:1]]
+    for x0, x1 in itertools.pairwise(ends):
+        r0, r1 = np.interp([x0, x1], kw, rate)
+        width = x1 - x0
+        error = abs(r1 - r0) * width / 4.0
+        tolerance = max(rtol * abs(curve_total(points, x1)), 1.0)
+        pieces = int(min(MAX_PIECES, max(1, np.ceil(np.sqrt(error / tolerance)))))
+        xs.append(np.linspace(x0, x1, pieces + 1)[1:])
+    out = np.concatenate(xs)
+    return out, np.array([curve_total(points, x) for x in out])
 
 
 def pipe_items(rows: pd.DataFrame, catalogue: PipeCatalogue, params: Parameters) -> pd.DataFrame:
