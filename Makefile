@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint type test check demo bench bench-full wheel-check clean samples
+.PHONY: install lint type test check demo bench bench-full wheel-check clean samples qgis-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,20 @@ bench: $(STAMP)
 
 bench-full: $(STAMP)
 	$(BIN)/python bench/run.py --full $(BENCH_ARGS)
+
+# qgis-check: open a styled output in a real QGIS (the system Python's python3-qgis; the venv
+# cannot import qgis), check its default layer styles load and render, keep the PNGs in
+# build/qgis-check/. Checks a synthetic output unless HEATNET_QGIS_GPKG names one, e.g.
+# `make qgis-check HEATNET_QGIS_GPKG=build/out.gpkg`. QGIS_PYTHON picks another interpreter.
+QGIS_PYTHON ?= /usr/bin/python3
+
+qgis-check: $(STAMP)
+	@if $(QGIS_PYTHON) -c "import qgis.core" >/dev/null 2>&1; then \
+		HEATNET_QGIS_PYTHON=$(QGIS_PYTHON) HEATNET_QGIS_PNG_DIR=build/qgis-check \
+			$(BIN)/python -m pytest tests/test_qgis.py -v -rs; \
+	else \
+		echo "QGIS not installed: skipped (apt-get install python3-qgis qgis-providers)"; \
+	fi
 
 samples: $(STAMP)
 	$(BIN)/python sample_data/build_samples.py
