@@ -1,0 +1,211 @@
+"""Lay out the pictures and write them: a PNG sheet or a self-contained HTML page."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import logging
+import time
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from heatnet.atomic import atomic_output
+from heatnet.errors import InputError
+from heatnet.picture.data import NPV_RATE_KEY, OutputData, headline_figures, provenance, read_output
+from heatnet.picture.data import text as cell_text
+from heatnet.picture.data import title as map_title
+from heatnet.picture.draw import draw_cashflow, draw_figures, draw_map, has_cashflow
+
+log = logging.getLogger(__name__)
+
+DPI = 150
+SUFFIXES = (".png", ".html")
+
+
+def render_report(gpkg: Path, output: Path, *, overwrite: bool = False) -> Path:
+    """Draw a heatnet output as a PNG sheet or a self-contained HTML page.
+
+    Parameters
+    ----------
+    gpkg
+        The output GeoPackage written by ``heatnet run``; it is only read.
+    output
+        Where to write: ``.png`` gives one landscape sheet (2400 × 1425 px: map, headline
+        figures, cashflow chart); ``.html`` gives one page that works offline (headline table,
+        reasons, map and chart embedded as base64 PNG, no external resources).
+    overwrite
+        Whether an existing ``output`` may be replaced.
+
+    Returns
+    -------
+    Path
+        ``output``, written atomically (an interrupted call leaves no partial file).
+
+    Raises
+    ------
+    InputError
+        If the suffix is neither ``.png`` nor ``.html``, ``gpkg`` is not a readable heatnet
+        output (the message names the missing layers, tables or columns), ``output`` exists and
+        ``overwrite`` is false (:class:`heatnet.atomic.OutputExistsError`), or ``output`` is
+        ``gpkg``.
+    """
+    gpkg, output = Path(gpkg), Path(output)
+    kind = output.suffix.lower()
+    if kind not in SUFFIXES:
+        raise InputError(f"cannot write a report to {output.name}: use a .png or .html file name")
+    started = time.perf_counter()
+    data = read_output(gpkg)
+    with atomic_output(output, overwrite=overwrite, protect=(gpkg,)) as temporary:
+        if kind == ".png":
+            temporary.write_bytes(_png(_sheet_figure(data)))
+        else:
+            temporary.write_text(_html_page(data), encoding="utf-8")
+    log.info("wrote %s in %.2f s", output, time.perf_counter() - started)
+    return output
+
+
+def headline(gpkg: Path) -> dict[str, str]:
+    """The headline figures of a heatnet output, formatted for people.
+
+    Parameters
+    ----------
+    gpkg
+        The output GeoPackage written by ``heatnet run``.
+
+    Returns
+    -------
+    dict of str to str
+        In this order: State ("(no design)" appended when nothing is in the network), NPV
+        (``network_npv``), Objective, MIP gap, Buildings connected ("n of N (p%)"),
+        Connections, Network length (km), Heat delivered (MWh/yr), Losses (MWh/yr, and as a
+        share of the heat supplied = delivered + losses) and Runtime. Unknown figures (null or
+        NaN, as in an infeasible run) are "—".
+
+    Raises
+    ------
+    InputError
+        If ``gpkg`` is not a readable heatnet output.
+    """
+    return headline_figures(read_output(Path(gpkg)))
+
+
+def _sheet_figure(data: OutputData) -> Figure:
+    """One landscape sheet: map and legend on the left, figures and cashflow on the right."""
+    fig = Figure(figsize=(16, 9.5), dpi=DPI, layout="constrained", facecolor="white")
+    outer = fig.add_gridspec(1, 2, width_ratios=(1.55, 1))
+    left = outer[0].subgridspec(2, 1, height_ratios=(1, 0.12))
+    right = outer[1].subgridspec(2, 1, height_ratios=(0.8, 1.2))
+    draw_map(fig.add_subplot(left[0]), fig.add_subplot(left[1]), data)
+    # without cash flows the chart panel is empty, so the reasons get its room
+    chart = has_cashflow(data)
+    draw_figures(fig.add_subplot(right[0]), data, with_reasons=chart)
+    draw_cashflow(fig.add_subplot(right[1]), data, with_reasons=not chart)
+    return fig
+
+
+def _map_figure(data: OutputData) -> Figure:
+    fig = Figure(figsize=(11, 9), dpi=DPI, layout="constrained", facecolor="white")
+    grid = fig.add_gridspec(2, 1, height_ratios=(1, 0.12))
+    draw_map(fig.add_subplot(grid[0]), fig.add_subplot(grid[1]), data)
+    return fig
+
+
+def _cashflow_figure(data: OutputData) -> Figure:
+    fig = Figure(figsize=(11, 5), dpi=DPI, layout="constrained", facecolor="white")
+    draw_cashflow(fig.add_subplot(), data, with_reasons=False)
+    return fig
+
+
+def _png(fig: Figure) -> bytes:
+    # an Agg canvas for this figure only: no pyplot, no process-wide backend switch
+    FigureCanvasAgg(fig)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, facecolor="white", metadata={"Software": "heatnet"})
+    return buffer.getvalue()
+
+
+def _base64_png(fig: Figure) -> str:
+    return base64.b64encode(_png(fig)).decode("ascii")
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem;
+       padding: 0 1rem; color: #222; }}
+h1 {{ margin-bottom: 0.2rem; }}
+.meta, .note {{ color: #666; }}
+table {{ border-collapse: collapse; margin: 0.5rem 0 1.5rem; }}
+th, td {{ text-align: left; vertical-align: top; padding: 0.3rem 1.2rem 0.3rem 0;
+          border-bottom: 1px solid #e3e3e3; }}
+th {{ color: #555; font-weight: normal; }}
+.figures td {{ font-weight: bold; }}
+.reasons th {{ color: #b00020; font-weight: bold; }}
+img {{ max-width: 100%; height: auto; border: 1px solid #ddd; }}
+</style>
+</head>
+<body>
+<h1>{title}</h1>
+<p class="meta">{meta}</p>
+<h2>Headline figures</h2>
+<table class="figures">
+{figures}
+</table>
+{reasons}
+<h2>Map</h2>
+<img alt="Map of the heat network design" src="data:image/png;base64,{map_png}">
+<h2>Cashflow</h2>
+{cashflow}
+</body>
+</html>
+"""
+
+
+def _html_page(data: OutputData) -> str:
+    """One offline page: every image inline as base64, no links to anything outside it."""
+    esc = html.escape
+    figures = "\n".join(
+        f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in headline_figures(data).items()
+    )
+    reasons = ""
+    if not data.reasons.empty:
+        heading = "Infeasible reasons" if data.has_design else "Why there is no design"
+        pairs = zip(data.reasons["reason_type"], data.reasons["message"], strict=True)
+        rows = "\n".join(
+            f"<tr><th>{esc(cell_text(kind))}</th><td>{esc(cell_text(message))}</td></tr>"
+            for kind, message in pairs
+        )
+        reasons = f'<h2>{esc(heading)}</h2>\n<table class="reasons">\n{rows}\n</table>'
+    return _PAGE.format(
+        title=esc(map_title(data)),
+        meta=esc(provenance(data)),
+        figures=figures,
+        reasons=reasons,
+        map_png=_base64_png(_map_figure(data)),
+        cashflow=_html_cashflow(data),
+    )
+
+
+def _html_cashflow(data: OutputData) -> str:
+    """The chart as an inline image with a note on discounting, or a line saying there is none."""
+    if not has_cashflow(data):
+        return '<p class="note">No cash flows: there is no network to pay for.</p>'
+    rate = data.npv_rate
+    line = (
+        f"discounted at {rate:.2%} a year"
+        if rate is not None
+        else f"undiscounted (the file has no {NPV_RATE_KEY} parameter)"
+    )
+    return (
+        '<img alt="Cashflow by year and cost kind, with the cumulative NPV" '
+        f'src="data:image/png;base64,{_base64_png(_cashflow_figure(data))}">\n'
+        '<p class="note">Bars: nominal value in each year by cost kind (costs below zero, '
+        f"revenue above). Line: cumulative net present value, {html.escape(line)}.</p>"
+    )
