@@ -30,9 +30,9 @@ check: lint type test
 
 demo: $(STAMP)
 	$(BIN)/heatnet validate sample_data/district.gpkg
-	$(BIN)/heatnet topology sample_data/district.gpkg -o build/district-topology.gpkg --overwrite
-	$(BIN)/heatnet problem sample_data/district.gpkg -o build/district-problem.json --overwrite
-	$(BIN)/heatnet solve build/district-problem.json -o build/district-solution.json --overwrite
+	$(BIN)/heatnet run sample_data/district.gpkg -o build/district-design.gpkg --overwrite
+	$(BIN)/heatnet report build/district-design.gpkg -o build/district-design.png --overwrite
+	$(BIN)/heatnet report build/district-design.gpkg -o build/district-design.html --overwrite
 
 # bench: every section, the optimiser one quick (the sample district + a 2,000-building grid at
 # 120 s, ~8 min in all). bench-full: the optimiser on 2,000 and 10,000 buildings at 120 s and
@@ -53,7 +53,10 @@ QGIS_PYTHON ?= /usr/bin/python3
 qgis-check: $(STAMP)
 	@if $(QGIS_PYTHON) -c "import qgis.core" >/dev/null 2>&1; then \
 		HEATNET_QGIS_PYTHON=$(QGIS_PYTHON) HEATNET_QGIS_PNG_DIR=build/qgis-check \
-			$(BIN)/python -m pytest tests/test_qgis.py -v -rs; \
+			$(BIN)/python -m pytest tests/test_qgis.py -v -rs && \
+		$(BIN)/heatnet -q run sample_data/district.gpkg -o build/qgis-check/district-design.gpkg --overwrite && \
+		HEATNET_QGIS_GPKG=build/qgis-check/district-design.gpkg HEATNET_QGIS_PYTHON=$(QGIS_PYTHON) \
+			HEATNET_QGIS_PNG_DIR=build/qgis-check/district $(BIN)/python -m pytest tests/test_qgis.py -v -rs; \
 	else \
 		echo "QGIS not installed: skipped (apt-get install python3-qgis qgis-providers)"; \
 	fi
