@@ -15,7 +15,12 @@
   within a runtime limit, model build time, Pyomo share, peak memory) (``bench/optimise.py``,
   one child per case: ``bench/measure_optimise.py``). ``--quick`` (the default): the district and
   2,000 buildings at 120 s; ``--full``: 2,000 and 10,000 buildings at 120 s and 600 s (over 30
-  minutes); ``--optimise-sizes`` / ``--optimise-limits`` choose the grids.
+  minutes); ``--optimise-sizes`` / ``--optimise-limits`` choose the grids;
+* run: ``heatnet run`` (``heatnet.pipeline.run``) on the sample district end to end (seconds per
+  stage, output size, cashflow rows, peak memory) and its write stage (``results()`` +
+  ``write_layers``) on looped grids of 2,000 buildings (``--quick``) and also 10,000
+  (``--full``), each with the design the optimiser finds within a short runtime limit and with
+  every building connected (``bench/measure_run.py``; about 30 s quick, 1.5 minutes full).
 
 It prints the figures against the targets. Over target is reported, not failed: the exit status
 is 0 unless the benchmark itself is broken (a child crashed, or the synthetic input did not
@@ -26,7 +31,7 @@ well): on Linux ``ru_maxrss`` survives ``execve``, and a ``vfork``-ed child star
 parent's high-water mark, so a big parent would inflate every child's peak memory figure.
 
     python bench/run.py [--repeat N] [--profile] [--skip-check] [--skip-topology] [--skip-economics]
-        [--skip-optimise] [--quick | --full] [--optimise-sizes 2000,10000]
+        [--skip-optimise] [--skip-run] [--quick | --full] [--optimise-sizes 2000,10000]
         [--optimise-limits 120,600] [--district-limit S] [--skip-district]
 """
 
@@ -42,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import measure_run
 import optimise
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -364,13 +370,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="also profile one 100k check, one 100k build_network and the optimiser's model "
-        "build (prepare + build_model + HiGHS load) on the largest looped grid with cProfile",
+        help="also profile one 100k check, one 100k build_network, the optimiser's model "
+        "build (prepare + build_model + HiGHS load) on the largest looped grid and the run "
+        "section's write stage on its largest grid with cProfile",
     )
     parser.add_argument("--skip-check", action="store_true", help="no load+validate section")
     parser.add_argument("--skip-topology", action="store_true", help="no topology section")
     parser.add_argument("--skip-economics", action="store_true", help="no economics section")
     parser.add_argument("--skip-optimise", action="store_true", help="no optimise section")
+    parser.add_argument("--skip-run", action="store_true", help="no run (heatnet run) section")
     optimise.add_arguments(parser, prefix="optimise-")
     args = parser.parse_args(argv)
     broken: list[Case] = []
@@ -389,6 +397,10 @@ def main(argv: list[str]) -> int:
         chosen = optimise.options(args, prefix="optimise-")
         for problem in optimise.run_section(**chosen, profile=args.profile):
             print(f"WARNING: optimise, {problem}", file=sys.stderr)
+    if not args.skip_run:
+        print()
+        for problem in measure_run.run_section(full=args.full, profile=args.profile):
+            print(f"WARNING: run, {problem}", file=sys.stderr)
     if broken:
         names = ", ".join(str(case.path.relative_to(ROOT)) for case in broken)
         print(f"BROKEN: {names} did not validate (report.ok is False)", file=sys.stderr)
