@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from heatnet.issues import Issue, RowKind, Severity, error
+from heatnet.issues import Issue, RowKind, Severity, error, show
 from heatnet.schema import ColumnSpec, TableSchema
 
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0"})
@@ -136,7 +136,7 @@ def _coerce(values: pd.Series, spec: ColumnSpec, nulls: pd.Series) -> tuple[pd.S
 
 
 def _range_message(label: str, rule: str, value: Any) -> str:
-    return f"{label} value {value!r} {rule}"
+    return f"{label} value {show(value)} {rule}"
 
 
 def _describe_type(spec: ColumnSpec) -> str:
@@ -192,7 +192,7 @@ def check_column(
         for row in mask.index[(mask & active).to_numpy(dtype=bool)]:
             issues.append(ctx.issue(code, row, what(values[row]), column=spec.name))
 
-    report(bad, "bad_type", lambda v: f"{label} value {v!r} is not {_describe_type(spec)}")
+    report(bad, "bad_type", lambda v: f"{label} value {show(v)} is not {_describe_type(spec)}")
     fill = spec.has_default and spec.default is not None
     if not spec.nullable and not fill:
         report(nulls, "null_value", lambda _: f"{label} is empty but a value is required")
@@ -205,7 +205,7 @@ def check_column(
     if spec.enum is not None and spec.value_type == "string":
         allowed = ", ".join(spec.enum)
         outside = valid & ~typed.isin(spec.enum).fillna(False).astype(bool)
-        report(outside, "bad_enum", lambda v: f"{label} value {v!r} is not one of: {allowed}")
+        report(outside, "bad_enum", lambda v: f"{label} value {show(v)} is not one of: {allowed}")
     if fill:
         typed = typed.where(~nulls, spec.default)
     dtype = DTYPES.get(spec.value_type)

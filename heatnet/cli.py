@@ -276,20 +276,26 @@ def _run_logging(verbose: int, quiet: bool, log_file: Path | None) -> logging.St
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     )
-    handler.setLevel(
-        logging.DEBUG
+    # console: errors only when quiet; else progress (heatnet.run) at INFO and the rest at
+    # WARNING, or INFO with -v, DEBUG with --debug
+    floor = (
+        logging.ERROR
+        if quiet
+        else logging.DEBUG
         if debug
         else logging.INFO
         if verbose
-        else logging.ERROR
-        if quiet
-        else logging.INFO
+        else logging.WARNING
+    )
+    handler.addFilter(
+        lambda record: (
+            record.levelno >= floor
+            or (not quiet and record.name == "heatnet.run" and record.levelno >= logging.INFO)
+        )
     )
     package.handlers[:] = [handler]
-    package.setLevel(
-        logging.DEBUG if debug or log_file else logging.INFO if verbose else logging.WARNING
-    )
-    logging.getLogger("heatnet.run").setLevel(logging.ERROR if quiet else logging.INFO)
+    package.setLevel(logging.DEBUG if debug or log_file else floor)
+    logging.getLogger("heatnet.run").setLevel(logging.INFO)
     # heatnet maps every solver status itself (an interrupted solve included)
     logging.getLogger("pyomo.contrib.solver").setLevel(logging.ERROR)
     if log_file is not None:
@@ -352,7 +358,8 @@ def run_command(
     handler = _run_logging(verbose, quiet, log_file)
     stream = handler.stream
     interactive = not quiet and stream.isatty()
-    progress = ConsoleProgress(stream, interactive=interactive) if not quiet else None
+    # quiet: progress still goes to the log (--log), as log lines the console handler drops
+    progress = ConsoleProgress(stream, interactive=interactive)
     debug = click.get_current_context().find_root().params.get("debug", False)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
@@ -367,14 +374,12 @@ def run_command(
             progress=progress,
         )
     except KeyboardInterrupt:
-        if progress:
-            progress.finish()
+        progress.finish()
         click.secho(f"heatnet: interrupted; {output} not written", fg="red", err=True)
         sys.exit(EXIT_INTERRUPTED)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    if progress:
-        progress.finish()
+    progress.finish()
     for issue in report.warnings:
         log.warning("%s %s: %s", issue.table, issue.where, issue.message)
     for key, value in report.headline().items():

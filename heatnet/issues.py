@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 
 class Severity(StrEnum):
@@ -85,3 +85,14 @@ def warning(code: str, table: str, message: str, **where: object) -> Issue:
 def has_errors(issues: Iterable[Issue]) -> bool:
     """Whether any issue is an error."""
     return any(issue.is_error for issue in issues)
+
+
+def show(value: Any) -> str:
+    """A value as a message shows it: its repr, numpy scalars as plain numbers.
+
+    ``5.0``, not ``np.float64(5.0)`` (numpy 2 reprs name the type).
+    """
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "shape", None) == ():
+        value = item()
+    return repr(value)

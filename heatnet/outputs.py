@@ -17,6 +17,7 @@ import getpass
 import logging
 import os
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +32,7 @@ from heatnet import __version__
 from heatnet.economics import building_items, schedule_for, switches
 from heatnet.economics.money import cashflow, present_value
 from heatnet.economics.prices import pipe_items, supply_items
+from heatnet.issues import Issue
 from heatnet.optimise import Solution
 from heatnet.params import parameters_table
 from heatnet.problem import Problem
@@ -114,7 +116,12 @@ class Results:
 
 
 def results(
-    inputs: Inputs, network: Network, problem: Problem, solution: Solution, info: RunInfo
+    inputs: Inputs,
+    network: Network,
+    problem: Problem,
+    solution: Solution,
+    info: RunInfo,
+    warnings: Sequence[Issue] = (),
 ) -> Results:
     """The output layers and tables of a solved problem.
 
@@ -130,6 +137,8 @@ def results(
         What the optimiser found; without a design every ``in_network`` is false.
     info
         Run metadata.
+    warnings
+        Warnings about the input and its network, written to the ``warnings`` table.
 
     Returns
     -------
@@ -200,6 +209,7 @@ def results(
             "solution_summary": pd.DataFrame([summary]),
             "infeasible_reasons": reasons,
             "parameters": parameters_table(inputs.parameter_values),
+            "warnings": _warnings(warnings),
         },
         summary,
     )
@@ -282,6 +292,20 @@ def _items(inputs: Inputs, problem: Problem, paths: pd.DataFrame, rows: _Rows) -
     return pd.concat([b_items, s_items, p_items], ignore_index=True)
 
 
+def _warnings(issues: Sequence[Issue]) -> pd.DataFrame:
+    """The ``warnings`` table (typed even when empty)."""
+    return pd.DataFrame(
+        {
+            "code": pd.Series([i.code for i in issues], dtype=object),
+            "table_name": pd.Series([i.table for i in issues], dtype=object),
+            "row": pd.array([i.row for i in issues], dtype="Int64"),
+            "feature_id": pd.Series([i.feature_id for i in issues], dtype=object),
+            "column_name": pd.Series([i.column for i in issues], dtype=object),
+            "message": pd.Series([i.message for i in issues], dtype=object),
+        }
+    )
+
+
 def _after(frame: gpd.GeoDataFrame, anchor: str, columns: list[str]) -> gpd.GeoDataFrame:
     """Move ``columns`` right after ``anchor`` (ids and the flags a person reads first)."""
     order = [c for c in frame.columns if c not in columns]
@@ -354,7 +378,8 @@ def _compare(written: float, priced: float) -> None:
 
 
 def _number(value: float | None) -> float:
-    return np.nan if value is None else float(value)
+    """A float for the table: None and ±inf (no bound) are NaN, written as null."""
+    return np.nan if value is None or not np.isfinite(value) else float(value)
 
 
 def _typed_cashflow(flows: pd.DataFrame) -> pd.DataFrame:

@@ -273,7 +273,9 @@ class RunReport:
                 f"{kwh / 1000:,.0f} MWh/yr delivered, {losses / 1000:,.0f} MWh/yr lost ({share:.1%})"
             )
             gap = s["mip_gap"]
-            facts["gap"] = "-" if gap != gap else f"{gap:.2%} (bound {s['upper_bound']:,.2f})"
+            facts["gap"] = (
+                "-" if gap != gap else f"{gap:.2%} (its MIP's bound {s['upper_bound']:,.0f})"
+            )
         for kind, message in sol.reasons:
             facts[f"reason ({kind})"] = message
         facts["runtime"] = f"{s['runtime']:.1f} s optimising, {s['iterations']} MIP(s)"
@@ -340,7 +342,7 @@ def run(
     progress.stage("optimise")
     solution = optimise(built, options, progress=progress)
     progress.stage("write")
-    written = results(inputs, network, built, solution, info)
-    write_layers(output, written.layers, overwrite=overwrite, protect=protect, styles=True)
     warnings = tuple(i for i in report.issues + network.issues if not i.is_error)
+    written = results(inputs, network, built, solution, info, warnings)
+    write_layers(output, written.layers, overwrite=overwrite, protect=protect, styles=True)
     return RunReport(output, built, solution, written.summary, warnings)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from heatnet.checker import RowContext
-from heatnet.issues import Issue, Severity, error
+from heatnet.issues import Issue, Severity, error, show
 from heatnet.params import Parameters
 from heatnet.schema import SchemaSet
 from heatnet.units import HOURS_PER_YEAR
@@ -52,7 +52,7 @@ def check_references(
             dangling = ctx.active & values.notna() & ~values.isin(known).fillna(False).astype(bool)
             what = f"no {target} table" if target_frame is None else f"not in {target}.{column}"
             for row in frame.index[dangling.to_numpy(dtype=bool)]:
-                message = f"{spec.name} {values[row]!r} is {what}"
+                message = f"{spec.name} {show(values[row])} is {what}"
                 issues.append(ctx.issue(f"unknown_{spec.name}", row, message, column=spec.name))
     return issues
 
@@ -127,7 +127,7 @@ def parse_cost_values(
                 ctx.issue(
                     "bad_cost_value",
                     row,
-                    f"value {raw!r} for cost {kind}: {problem}",
+                    f"value {show(raw)} for cost {kind}: {problem}",
                     column="value",
                 )
             )
@@ -194,7 +194,7 @@ def check_required_conflicts(
             continue
         for row in members.index[members["constraint"] == "required"]:
             message = (
-                f"is required but its demand_group {group!r} also holds forbidden building(s) "
+                f"is required but its demand_group {show(group)} also holds forbidden building(s) "
                 f"{', '.join(str(ctx.ids.get(f, f)) for f in forbidden[:5])}; the group is all or nothing"
             )
             issues.append(ctx.issue("required_forbidden", row, message, column="constraint"))

@@ -124,6 +124,7 @@ class Solver:
         self._last_update = 0.0
         self._stop_requested = False
         self._bound: float | None = None
+        self._incumbent: float | None = None
 
     def solve(
         self,
@@ -161,6 +162,7 @@ class Solver:
             "tee": [_LogStream()] if self.options.log_solver else False,
         }
         self._listener, self._iteration, self._bound = listener, iteration, None
+        self._incumbent = None
         try:
             if self._loaded:  # only mutable parameters change after the build: send just those
                 self._solver.update_parameters()
@@ -272,7 +274,13 @@ class Solver:
             self._notify(event.data_out, improved=False)
 
     def _on_improved(self, event: Any) -> None:
-        if self._listener is not None:
+        # HiGHS reports a solution again when it re-finds it (e.g. the start, after presolve)
+        objective = _finite(event.data_out.objective_function_value)
+        if self._listener is None or objective is None:
+            return
+        last = self._incumbent
+        if last is None or abs(objective - last) > 1e-9 * max(1.0, abs(last)):
+            self._incumbent = objective
             self._notify(event.data_out, improved=True)
 
     def _notify(self, out: Any, *, improved: bool) -> None:

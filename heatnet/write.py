@@ -37,9 +37,21 @@ def topology_layers(inputs: Inputs, network: Network) -> dict[str, gpd.GeoDataFr
         layers[name] = _to_input_crs(frame, inputs)
     rows = network.paths
     attributes = inputs.paths.drop(columns=["path_id", inputs.paths.geometry.name])
+    # connectors have no input row: integer and boolean columns become nullable, not float
+    attributes = attributes.astype(
+        {
+            c: "Int64" if pd.api.types.is_integer_dtype(t) else "boolean"
+            for c, t in attributes.dtypes.items()
+            if pd.api.types.is_integer_dtype(t) or pd.api.types.is_bool_dtype(t)
+        }
+    )
     joined = attributes.reindex(rows["source_fid"].astype("float64").to_numpy())
     joined.index = rows.index
-    overrides = {"constraint": rows["constraint"], "civil_cost_id": rows["civil_cost_id"]}
+    overrides = {
+        "constraint": rows["constraint"],
+        "civil_cost_id": rows["civil_cost_id"],
+        "extra_pv": rows["extra_pv"],  # a split path's share, by length
+    }
     paths = gpd.GeoDataFrame(
         {
             "path_id": rows.index.to_numpy(),

@@ -26,7 +26,7 @@ from tests.conftest import ROOT, base_frames, layer, write_gpkg
 HEATNET = (sys.executable, "-m", "heatnet")
 SCHEMAS = ROOT / "schemas"
 LAYERS = ("buildings", "paths", "supplies")
-TABLES = ("cashflow", "solution_summary", "infeasible_reasons", "parameters")
+TABLES = ("cashflow", "solution_summary", "infeasible_reasons", "parameters", "warnings")
 OUTPUT_SCHEMA = {
     "buildings": "buildings.output",
     "paths": "paths.output",

@@ -322,12 +322,6 @@ def test_existing_pipe_pays_no_capex(tmp_path):
     assert (street["capacity_kw"] >= street["load_kw"]).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a path's extra_pv is counted once per piece it is cut into: P1 (extra_pv "
-    "-1,000), cut in three by the connectors with two pieces used, costs -2,000, so the "
-    "money of using a path depends on how many buildings join it",
-)
 def test_path_extra_pv_counts_once_however_the_path_is_cut(tmp_path):
     frames = hand_frames(0.0)
     frames["paths"] = frames["paths"].assign(extra_pv=[-1_000.0])
@@ -411,14 +405,7 @@ def user_columns(tmp_path_factory: pytest.TempPathFactory) -> Written:
     "name",
     [
         "buildings",
-        pytest.param(
-            "paths",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: an integer user column of paths is written as REAL (connector rows "
-                "are reindexed in, turning it float64): the district's id_ta 200 comes back 200.0",
-            ),
-        ),
+        "paths",
         "supplies",
     ],
 )
@@ -548,11 +535,6 @@ def test_blank_ids_are_generated_and_used_throughout(tmp_path):
     assert written.summary["network_npv"] == pytest.approx(16_500, rel=1e-9)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: DECISIONS 1 says validation warnings are 'reported and recorded in the "
-    "output'; a raised peak (peak_raised) is only logged: nothing in the GeoPackage says so",
-)
 def test_validation_warnings_are_recorded_in_the_output(tmp_path):
     frames = hand_frames(0.0)
     frames["buildings"] = frames["buildings"].assign(peak_demand_kw=[1.0, 20.0])  # < kWh/8760
@@ -753,11 +735,6 @@ def test_quiet_prints_no_progress(tmp_path, tiny):
     assert lines["network npv"] == f"{tiny.summary['network_npv']:,.0f}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with -q, --log FILE gets no progress/stage lines (no progress object is made "
-    "and heatnet.run is set to ERROR), though --log promises 'everything (DEBUG)'",
-)
 def test_quiet_still_logs_progress_to_the_log_file(tmp_path):
     log = tmp_path / "run.log"
     result = heatnet("run", TINY, "-o", tmp_path / "out.gpkg", "-q", "--log", log)
@@ -765,11 +742,6 @@ def test_quiet_still_logs_progress_to_the_log_file(tmp_path):
     assert "stage optimise" in log.read_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: each new incumbent is logged twice ('MIP 1: incumbent 62,435 ... (new "
-    "incumbent)' two lines in a row): HiGHS' improving-solution callback fires twice",
-)
 def test_each_new_incumbent_is_logged_once(cli_tiny):
     found = re.findall(
         r"MIP (\d+): incumbent ([-\d,]+) .*\(new incumbent\)", cli_tiny.result.stderr
@@ -826,12 +798,6 @@ def test_invalid_input_exits_3_and_writes_nothing(broken_run):
     assert "Traceback" not in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: validation messages show numpy reprs: 'value np.float64(-5.0) must be at "
-    "least 0', 'tariff_id np.int64(7) is not in tariffs.tariff_id' ({value!r} in checker.py "
-    "and rules.py)",
-)
 def test_invalid_input_message_shows_plain_values(broken_run):
     result, _ = broken_run
     assert "np.float64" not in result.stderr
@@ -881,12 +847,6 @@ def test_infeasible_exits_4_with_reasons_and_nothing_built(infeasible_run, infea
     assert sha256(TINY) == infeasible_run.input_hash_before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: without a design solution_summary.upper_bound is written as +inf (HiGHS' "
-    "bound of an infeasible / unsolved MIP), not null as the schema (number|null) and "
-    "commit 33340ef say",
-)
 def test_no_design_means_no_bounds(infeasible):
     summary = infeasible.summary
     assert pd.isna(summary["upper_bound"])

@@ -179,6 +179,11 @@ def _piece_rows(
     )
     src = paths.iloc[pieces.source]
     civil = src["civil_cost_id"].fillna(inputs.default_civil_cost_id).astype("int64")
+    length = shapely.length(pieces.geometry)
+    # a split path's extra_pv is shared by its pieces in proportion to length (all of them used:
+    # the path's own extra_pv)
+    whole = pd.Series(length).groupby(pieces.source).transform("sum").to_numpy()
+    share = np.divide(length, whole, out=np.ones_like(length), where=whole > 0)
     return gpd.GeoDataFrame(
         {
             "source_fid": pd.array(src.index.to_numpy(), dtype="Int64"),
@@ -187,12 +192,12 @@ def _piece_rows(
             "supply_id": pd.NA,
             "u": [f"J{i}" for i in start],
             "v": [f"J{i}" for i in end],
-            "length_m": shapely.length(pieces.geometry),
+            "length_m": length,
             "kind": "path",
             "civil_cost_id": civil.to_numpy(),
             "constraint": src["constraint"].to_numpy(),
             "existing_diameter": src["existing_diameter"].to_numpy(),
-            "extra_pv": src["extra_pv"].to_numpy(),
+            "extra_pv": pd.to_numeric(src["extra_pv"]).to_numpy(float) * share,
         },
         geometry=gpd.GeoSeries(pieces.geometry, crs=inputs.work_crs).to_numpy(),
         index=pd.Index(ids, name="path_id"),
