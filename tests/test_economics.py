@@ -27,7 +27,7 @@ from heatnet.economics import (
 )
 from heatnet.economics.money import ANNUAL, ONCE, items_frame, repex_pattern, series_pattern
 from heatnet.economics.physics import capacity_kw, heat_loss_w_per_m
-from heatnet.economics.prices import curve_breakpoints, curve_total
+from heatnet.economics.prices import curve_breakpoints, curve_pv, curve_total
 from heatnet.load import read_inputs
 from heatnet.params import parse_parameters
 from heatnet.schema import load_schemas
@@ -386,3 +386,28 @@ def test_catalogue_prices_and_sizes_diameters_not_in_the_table():
     assert cat.capacity_of([40.0])[0] == pytest.approx(148.0, rel=0.005)  # reference row DN40
     assert cat.loss_at_diameter([40.0])[0] == pytest.approx(21.16, rel=0.005)
     assert cat.cost_per_m([1, 1], [40.0, 80.0]).tolist() == pytest.approx([360.0, 400.0])
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.07])
+def test_curve_pv_is_the_curve_items_pv(rate):
+    """curve_pv (vectorised, for the model's breakpoints) = PV of supply_items' curve rows."""
+    p = params(**{"finance/npv-rate": rate, "finance/npv-term": 30, "finance/plant-lifetime": 12})
+    supplies = pd.DataFrame({"supply_id": ["S"], "capex_fixed": [1000.0], "capex_per_kw": [10.0], "opex_fixed": [0.0],
+                             "opex_per_kw": [2.0], "repex_fixed": [100.0], "repex_per_kw": [0.0], "cost_per_kwh": [0.01],
+                             "supply_cost_type": ["hp"]})  # fmt: skip
+    costs = pd.DataFrame({"supply_cost_type": ["hp", "hp", "hp", "other"],
+                          "cost": ["capex_per_kw", "repex_per_kw", "opex_per_kw", "capex_per_kw"],
+                          "value": [((100.0, 900.0), (1000.0, 700.0)), ((0.0, 50.0), (500.0, 20.0)), 3.0,
+                                    ((0.0, 1e6),)]})  # fmt: skip
+    schedule = schedule_for(p)
+    capacities = np.array([0.0, 50.0, 550.0, 1000.0, 2500.0])
+    fast = curve_pv("hp", costs, capacities, schedule, p)
+    for i, kw in enumerate(capacities):
+        with_curves = pv_by_class(supply_items(supplies, costs, kw, 0.0, p), schedule, "supply_id")
+        without = pv_by_class(
+            supply_items(supplies, costs, kw, 0.0, p, curves=False), schedule, "supply_id"
+        )
+        difference = with_curves.sum(axis=0) - without.sum(axis=0)
+        for klass in ("supply-capex", "supply-repex", "supply-opex"):
+            assert fast[klass][i] == pytest.approx(difference[klass], abs=1e-6), (kw, klass)
+    assert fast["supply-capex"][2] == pytest.approx(-550 * 800)

@@ -181,8 +181,7 @@ def supply_items(
     cap = np.broadcast_to(np.asarray(capacity_kw, dtype=float), (len(s),))
     kwh = np.broadcast_to(np.asarray(output_kwh, dtype=float), (len(s),))
     ids = s["supply_id"]
-    repex = repex_pattern(params.plant_lifetime_years)
-    patterns = {"capex": ONCE, "opex": ANNUAL, "repex": repex}
+    patterns = supply_patterns(params)
     blocks = []
     for kind, pattern in patterns.items():
         amount = s[f"{kind}_fixed"].to_numpy(float) + s[f"{kind}_per_kw"].to_numpy(float) * cap
@@ -243,6 +242,39 @@ def supply_items(
         )
     items = pd.concat(blocks, ignore_index=True)
     return items[items["amount"] != 0].reset_index(drop=True)
+
+
+def supply_patterns(params: Parameters) -> dict[str, str]:
+    """When a supply's capex, opex and repex fall (the cash-flow pattern of each kind)."""
+    return {"capex": ONCE, "opex": ANNUAL, "repex": repex_pattern(params.plant_lifetime_years)}
+
+
+def curve_pv(
+    supply_cost_type: str,
+    supply_costs: pd.DataFrame,
+    capacity_kw: ArrayLike,
+    schedule: Schedule,
+    params: Parameters,
+) -> dict[str, NDArray[np.float64]]:
+    """PV by class of a supply's ¤/kW capacity curves at each capacity (vectorised).
+
+    The same money as the curve items of :func:`supply_items` (``−curve_total`` per curve row,
+    in that row's pattern), without building item frames per capacity.
+    """
+    kw = np.asarray(capacity_kw, dtype=float)
+    out = {f"supply-{k}": np.zeros(len(kw)) for k in ("capex", "opex", "repex")}
+    if supply_costs.empty:
+        return out
+    patterns = supply_patterns(params)
+    mine = supply_costs[supply_costs["supply_cost_type"] == supply_cost_type]
+    for cost, value in zip(mine["cost"].astype(str), mine["value"], strict=True):
+        kind, _, unit = cost.partition("_")
+        if unit != "per_kw" or not isinstance(value, tuple):
+            continue
+        points = np.array(value, dtype=float)
+        total = kw * np.interp(kw, points[:, 0], points[:, 1])
+        out[f"supply-{kind}"] -= total * schedule.factor(patterns[kind])
+    return out
 
 
 def curve_total(points: tuple[tuple[float, float], ...], capacity_kw: float) -> float:

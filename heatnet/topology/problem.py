@@ -13,7 +13,7 @@ from heatnet.economics import (
     supply_coefficients,
 )
 from heatnet.economics.money import Schedule
-from heatnet.economics.prices import curve_breakpoints, supply_items
+from heatnet.economics.prices import curve_breakpoints, curve_pv
 from heatnet.issues import Severity
 from heatnet.params import Parameters
 from heatnet.problem import (
@@ -158,7 +158,8 @@ def _curve(
     Breakpoints are the curves' own points below the largest capacity the supply could need;
     between them the model interpolates linearly (error bound: see
     :func:`heatnet.economics.prices.curve_breakpoints`). The PV at each is that of the curve
-    items :func:`heatnet.economics.supply_items` prices at that capacity.
+    items :func:`heatnet.economics.supply_items` prices at that capacity (computed at once by
+    :func:`heatnet.economics.prices.curve_pv`).
     """
     none: tuple[tuple[float, ...], tuple[tuple[float, ...], ...]] = ((), ((), (), ()))
     kind = supply["supply_cost_type"].iloc[0]
@@ -172,12 +173,7 @@ def _curve(
     max_kw = bound_kw if np.isnan(cap) else min(cap, bound_kw)
     xs = np.unique(np.r_[0.0, *[curve_breakpoints(v, max_kw)[0] for v in points], max_kw])
 
-    def pv(kw: float, *, curves: bool) -> pd.Series:
-        items = supply_items(supply, costs, kw, 0.0, params, curves=curves)
-        return pv_by_class(items, schedule, "supply_id").sum(axis=0)
-
-    per_kw = [pv(x, curves=True) - pv(x, curves=False) for x in xs]
+    pv = curve_pv(str(kind), costs, xs, schedule, params)
     return tuple(float(x) for x in xs), tuple(
-        tuple(float(row.get(klass.replace("_", "-"), 0.0)) for row in per_kw)
-        for klass in SUPPLY_CLASSES
+        tuple(float(v) for v in pv[klass.replace("_", "-")]) for klass in SUPPLY_CLASSES
     )
