@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -18,10 +19,9 @@ from typing import Any, TypeVar
 import click
 
 from heatnet import __version__
-from heatnet.console import ConsoleProgress, console_stream
+from heatnet.console import ConsoleHandler, ConsoleProgress, console_stream
 from heatnet.errors import HeatnetError, ValidationError
 from heatnet.helptext import describe_schema, list_schemas
-from heatnet.picture import render_report
 from heatnet.pipeline import check, problem, run, solve, topology
 from heatnet.report import render_json, render_text
 from heatnet.solve import SolverOptions
@@ -82,6 +82,9 @@ def handle_errors(command: F) -> F:
             sys.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, KeyboardInterrupt):
             raise
+        except BrokenPipeError:  # `heatnet ... | head`: the reader left; not a bug
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_BUG)
         except Exception as exc:
             if debug:
                 raise
@@ -261,7 +264,7 @@ def solve_command(
     sys.exit(EXIT_OK if report.solution.design is not None else 4 if state == "infeasible" else 5)
 
 
-def _run_logging(verbose: int, quiet: bool, log_file: Path | None) -> logging.StreamHandler[Any]:
+def _run_logging(verbose: int, quiet: bool, log_file: Path | None) -> ConsoleHandler:
     """Logging for a run, returning the console handler.
 
     The console is a duplicate of stderr (see :mod:`heatnet.console`), with progress lines at
@@ -272,7 +275,7 @@ def _run_logging(verbose: int, quiet: bool, log_file: Path | None) -> logging.St
     verbose += root_params.get("verbose", 0)
     quiet = quiet or root_params.get("quiet", False)
     debug = root_params.get("debug", False)
-    handler = logging.StreamHandler(console_stream())
+    handler = ConsoleHandler(console_stream())
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     )
@@ -300,7 +303,7 @@ def _run_logging(verbose: int, quiet: bool, log_file: Path | None) -> logging.St
     logging.getLogger("pyomo.contrib.solver").setLevel(logging.ERROR)
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        to_file = logging.FileHandler(log_file, encoding="utf-8")
+        to_file = logging.FileHandler(log_file, encoding="utf-8", delay=True)
         to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         to_file.setLevel(logging.DEBUG)
         package.addHandler(to_file)
@@ -355,13 +358,22 @@ def run_command(
     design in time (outputs written, nothing in the network), 130 when interrupted (nothing
     written).
     """
+    if log_file is not None and any(
+        log_file.resolve() == p.resolve() for p in (input_path, output, tables) if p is not None
+    ):
+        raise click.BadParameter(
+            "the log must not be the input, --tables or the output", param_hint="--log"
+        )
     handler = _run_logging(verbose, quiet, log_file)
     stream = handler.stream
     interactive = not quiet and stream.isatty()
     # quiet: progress still goes to the log (--log), as log lines the console handler drops
     progress = ConsoleProgress(stream, interactive=interactive)
+    handler.progress = progress
     debug = click.get_current_context().find_root().params.get("debug", False)
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    before = output.stat().st_mtime_ns if output.is_file() else None
+    ignored = signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    previous = None if ignored else signal.signal(signal.SIGTERM, _terminate)
     try:
         report = run(
             input_path,
@@ -370,15 +382,23 @@ def run_command(
             overrides=overrides,
             overwrite=overwrite,
             run_name=run_name,
-            options=SolverOptions(threads=threads, seed=seed, log_solver=debug),
+            options=SolverOptions(
+                threads=threads, seed=seed, log_solver=debug or log_file is not None
+            ),
             progress=progress,
         )
     except KeyboardInterrupt:
         progress.finish()
-        click.secho(f"heatnet: interrupted; {output} not written", fg="red", err=True)
+        after = output.stat().st_mtime_ns if output.is_file() else None
+        done = "written before the interruption" if after != before else "not written"
+        click.secho(f"heatnet: interrupted; {output} {done}", fg="red", err=True)
         sys.exit(EXIT_INTERRUPTED)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        for used in logging.getLogger("heatnet").handlers:
+            if used is not handler:
+                used.close()
     progress.finish()
     for issue in report.warnings:
         log.warning("%s %s: %s", issue.table, issue.where, issue.message)
@@ -403,6 +423,8 @@ def run_command(
 @handle_errors
 def report_command(result: Path, output: Path, overwrite: bool) -> None:
     """Draw the design in OUTPUT_GPKG (written by 'heatnet run'): a map, headline figures and the cashflow."""
+    from heatnet.picture import render_report  # matplotlib loads only when drawing
+
     render_report(result, output, overwrite=overwrite)
     click.echo(f"wrote {output}")
 

@@ -64,6 +64,7 @@ class ConsoleProgress(Progress):
         self.began = time.perf_counter()
         self._stage = ""
         self._line = 0
+        self._width = _columns(stream)
         self._last_log = 0.0
 
     def elapsed(self) -> float:
@@ -109,8 +110,13 @@ class ConsoleProgress(Progress):
         if self.interactive:
             self._clear()
 
+    def clear(self) -> None:
+        """Wipe the status line (before a log record is written to the same stream)."""
+        if self.interactive:
+            self._clear()
+
     def _status(self, text: str) -> None:
-        width = max(20, _columns() - 1)
+        width = max(20, self._width - 1)
         text = text[:width]
         self.stream.write("\r" + text + " " * max(0, self._line - len(text)))
         self.stream.flush()
@@ -122,8 +128,23 @@ class ConsoleProgress(Progress):
             self._line = 0
 
 
-def _columns() -> int:
+def _columns(stream: TextIO) -> int:
+    """The terminal's width (read once: Pyomo swaps stderr's descriptor during solves)."""
     try:
-        return os.get_terminal_size(sys.stderr.fileno()).columns
+        return os.get_terminal_size(stream.fileno()).columns
     except (AttributeError, OSError, ValueError):
         return 100
+
+
+class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A log handler that wipes the progress status line before each record it writes."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(stream)
+        self.progress: ConsoleProgress | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Clear the status line, then write the record."""
+        if self.progress is not None:
+            self.progress.clear()
+        super().emit(record)

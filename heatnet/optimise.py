@@ -36,6 +36,8 @@ from heatnet.solve import Solver, SolveResult, SolverOptions, SolveStatus
 
 log = logging.getLogger(__name__)
 
+OPTIMAL_GAP = 1e-4
+"""A MIP stopped at a larger relative gap (e.g. ``optimiser/mip-gap`` 0.05) is ``feasible``."""
 SETTLE_ROUNDS = 3
 FINAL_GRACE_S = 1.0
 """The runtime limit is hard for searching; pricing the best design found may take this long."""
@@ -61,8 +63,9 @@ class Solution:
     Attributes
     ----------
     state
-        ``optimal`` (the MIP that found the design proved its gap within ``optimiser/mip-gap``),
-        ``feasible`` (a design within a limit), ``infeasible``, ``no-solution`` (none found in
+        ``optimal`` (the MIP that found the design proved it optimal, to a relative gap of at
+        most :data:`OPTIMAL_GAP`), ``feasible`` (a design within a limit: time, or a larger
+        ``optimiser/mip-gap``), ``infeasible``, ``no-solution`` (none found in
         time) or ``error``.
     design
         The best design, priced (None without one).
@@ -183,7 +186,8 @@ def optimise(
     runtime = elapsed()
     if best is not None:
         design, free = best
-        state = "optimal" if free.status is SolveStatus.OPTIMAL else "feasible"
+        proven = free.status is SolveStatus.OPTIMAL and (free.gap or 0.0) <= OPTIMAL_GAP
+        state = "optimal" if proven else "feasible"
         return Solution(
             state, design, design.objective, design.network_npv, free.gap, design.objective,
             free.bound, runtime, len(history), model_name, problem.reasons, tuple(history),

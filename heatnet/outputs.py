@@ -117,6 +117,7 @@ class Results:
 
 def results(
     inputs: Inputs,
+    *,
     network: Network,
     problem: Problem,
     solution: Solution,

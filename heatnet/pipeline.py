@@ -246,6 +246,7 @@ class RunReport:
     solution: Solution
     summary: dict[str, Any]
     warnings: tuple[Issue, ...]
+    building_count: int
 
     @property
     def exit_state(self) -> str:
@@ -259,7 +260,7 @@ class RunReport:
         s, sol = self.summary, self.solution
         facts = {"state": f"{s['state']} ({sol.pipe_model} pipes)"}
         if sol.design is not None:
-            total = len(self.problem.buildings)
+            total = self.building_count  # forbidden and unreachable ones too
             facts["network npv"] = f"{s['network_npv']:,.0f}"
             facts["objective"] = f"{s['objective']:,.2f}"
             facts["buildings"] = (
@@ -273,9 +274,9 @@ class RunReport:
                 f"{kwh / 1000:,.0f} MWh/yr delivered, {losses / 1000:,.0f} MWh/yr lost ({share:.1%})"
             )
             gap = s["mip_gap"]
-            facts["gap"] = (
-                "-" if gap != gap else f"{gap:.2%} (its MIP's bound {s['upper_bound']:,.0f})"
-            )
+            shown = "-" if gap != gap else "> 1000%" if gap > 10 else f"{gap:.2%}"
+            bound = s["upper_bound"]
+            facts["gap"] = shown if bound != bound else f"{shown} (its MIP's bound {bound:,.0f})"
         for kind, message in sol.reasons:
             facts[f"reason ({kind})"] = message
         facts["runtime"] = f"{s['runtime']:.1f} s optimising, {s['iterations']} MIP(s)"
@@ -329,7 +330,7 @@ def run(
     """
     progress = progress or Progress()
     protect = (path,) if tables is None else (path, tables)
-    check_output(output, overwrite=overwrite, protect=protect)
+    check_output(output, overwrite=overwrite, protect=protect, suffixes=(".gpkg",))
     info = RunInfo.now(run_name or path.stem)
     progress.stage("validate")
     report = check(path, tables=tables, overrides=overrides)
@@ -343,6 +344,8 @@ def run(
     solution = optimise(built, options, progress=progress)
     progress.stage("write")
     warnings = tuple(i for i in report.issues + network.issues if not i.is_error)
-    written = results(inputs, network, built, solution, info, warnings)
+    written = results(
+        inputs, network=network, problem=built, solution=solution, info=info, warnings=warnings
+    )
     write_layers(output, written.layers, overwrite=overwrite, protect=protect, styles=True)
-    return RunReport(output, built, solution, written.summary, warnings)
+    return RunReport(output, built, solution, written.summary, warnings, len(inputs.buildings))

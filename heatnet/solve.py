@@ -11,11 +11,12 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -37,6 +38,9 @@ UPDATE_EVERY_S = 1.0
 
 Listener = Callable[[SolverUpdate], None]
 MIP_INTERRUPT = highspy.cb.HighsCallbackType.kCallbackMipInterrupt
+STOP_GRACE_S = 5.0
+"""After Ctrl-C / SIGTERM, how long HiGHS gets to stop by itself before the process ends."""
+EXIT_INTERRUPTED = 130
 
 
 class SolveStatus(StrEnum):
@@ -122,7 +126,8 @@ class Solver:
         self._listener: Listener | None = None
         self._iteration = 0
         self._last_update = 0.0
-        self._stop_requested = False
+        self._stop_requested = 0
+        self._last: SolverUpdate | None = None
         self._bound: float | None = None
         self._incumbent: float | None = None
 
@@ -162,6 +167,8 @@ class Solver:
             "tee": [_LogStream()] if self.options.log_solver else False,
         }
         self._listener, self._iteration, self._bound = listener, iteration, None
+        self._last = None
+        self._last_update = time.perf_counter()
         self._incumbent = None
         try:
             if self._loaded:  # only mutable parameters change after the build: send just those
@@ -235,6 +242,8 @@ class Solver:
         highs.cbMipInterrupt.subscribe(self._on_interrupt)
         highs.cbSimplexInterrupt.subscribe(self._on_interrupt)
         highs.cbIpmInterrupt.subscribe(self._on_interrupt)
+        native_run = highs.run
+        highs.run = lambda: self._watched_run(native_run)  # Pyomo calls highs.run()
         self._loaded = True
 
     @contextlib.contextmanager
@@ -243,17 +252,24 @@ class Solver:
 
         A signal cannot interrupt HiGHS' C++ loop; here it only sets a flag, which the interrupt
         callbacks pass on to HiGHS, so the solver stops at its next check and Pyomo returns.
-        Only the main thread can handle signals; elsewhere the solve runs as is.
+        HiGHS may not check for a long time (over a minute in a big root LP): the watcher in
+        :meth:`_watched_run` then ends the process after :data:`STOP_GRACE_S`, or at once on a
+        second signal (nothing has been written by then). Only the main thread can handle
+        signals; elsewhere (a batch worker) the solve runs as is. Ignored signals stay ignored.
         """
-        self._stop_requested = False
+        self._stop_requested = 0
         if threading.current_thread() is not threading.main_thread():
             yield
             return
 
         def request_stop(_signum: int, _frame: object) -> None:
-            self._stop_requested = True
+            self._stop_requested += 1
 
-        previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        previous = {
+            s: signal.signal(s, request_stop)
+            for s in (signal.SIGINT, signal.SIGTERM)
+            if signal.getsignal(s) is not signal.SIG_IGN
+        }
         try:
             yield
         finally:
@@ -261,6 +277,44 @@ class Solver:
                 signal.signal(s, handler)
         if self._stop_requested:
             raise KeyboardInterrupt
+
+    def _watched_run(self, native_run: Callable[[], Any]) -> Any:
+        """Run HiGHS in a thread while this (main) thread handles signals and heartbeats."""
+        if threading.current_thread() is not threading.main_thread():
+            return native_run()
+        outcome: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                outcome["status"] = native_run()
+            except BaseException as exc:  # re-raised in the caller's thread
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=target, name="highs", daemon=True)
+        thread.start()
+        deadline: float | None = None
+        while thread.is_alive():
+            thread.join(0.1)
+            if self._stop_requested:
+                deadline = deadline or time.perf_counter() + STOP_GRACE_S
+                if self._stop_requested > 1 or time.perf_counter() > deadline:
+                    log.error("interrupted: the solver did not stop; exiting, nothing written")
+                    logging.shutdown()
+                    os._exit(EXIT_INTERRUPTED)
+            else:
+                self._heartbeat()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome.get("status")
+
+    def _heartbeat(self) -> None:
+        """Repeat the last solver state when HiGHS has said nothing for a while."""
+        now = time.perf_counter()
+        if self._listener is None or now - self._last_update < UPDATE_EVERY_S:
+            return
+        self._last_update = now
+        last = self._last or SolverUpdate(self._iteration, None, None, None, 0, improved=False)
+        self._send(replace(last, improved=False))
 
     def _on_interrupt(self, event: Any) -> None:
         if self._stop_requested:
@@ -289,7 +343,6 @@ class Solver:
         A new incumbent is reported with the last bound an interrupt saw (HiGHS gives the
         incumbent itself as the bound of a solution found before the root is solved).
         """
-        assert self._listener is not None
         if improved:
             incumbent, bound = _finite(out.objective_function_value), self._bound
         else:
@@ -298,12 +351,17 @@ class Solver:
         gap = None
         if incumbent is not None and bound is not None:
             gap = abs(bound - incumbent) / max(1.0, abs(incumbent))
+        self._last = SolverUpdate(
+            self._iteration, incumbent, bound, gap, int(out.mip_node_count), improved
+        )
+        self._send(self._last)
+
+    def _send(self, update: SolverUpdate) -> None:
+        """Pass an update on; a listener's failure is logged, never raised into HiGHS."""
+        if self._listener is None:
+            return
         try:
-            self._listener(
-                SolverUpdate(
-                    self._iteration, incumbent, bound, gap, int(out.mip_node_count), improved
-                )
-            )
+            self._listener(update)
         except Exception:
             log.exception("progress listener failed")
 

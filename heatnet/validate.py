@@ -250,6 +250,7 @@ def check_inputs(
         issues += found
         if ctx is not None:
             contexts[name] = ctx
+    issues += output_column_clashes(layers, schemas)
     tables, table_contexts, found = _check_tables(raw, schemas)
     issues += found
     contexts.update(table_contexts)
@@ -334,3 +335,33 @@ def validate_inputs(
     if inputs is None:
         raise ValidationError(issues)
     return inputs
+
+
+def output_column_clashes(
+    layers: Mapping[str, pd.DataFrame | None], schemas: SchemaSet
+) -> list[Issue]:
+    """Input columns whose names differ from an output column's only in case.
+
+    GeoPackage column names are case-insensitive, so ``Tariff_PV`` beside heatnet's
+    ``tariff_pv`` cannot be written; found before any work, as input errors.
+    """
+    issues = []
+    for name in ("buildings", "paths", "supplies"):
+        added = {c.lower(): c for c in schemas.outputs[name].columns}
+        added["unreachable_reason"] = "unreachable_reason"
+        layer = layers.get(name)
+        if layer is None:
+            continue
+        for column in layer.columns:
+            own = added.get(str(column).lower())
+            if own is not None and own != column:
+                issues.append(
+                    error(
+                        "output_column_clash",
+                        name,
+                        f"column '{column}' would clash with heatnet's output column '{own}' "
+                        "(GeoPackage column names ignore case): rename it",
+                        column=str(column),
+                    )
+                )
+    return issues

@@ -957,7 +957,9 @@ DISTRICT_REL = {
 @pytest.mark.slow
 @pytest.mark.parametrize("key", list(DISTRICT))
 def test_district_golden_figures(district, key):
-    assert district.summary["state"] == "optimal"
+    # the sample's mip-gap is 1 %: a MIP stopped there is "feasible" (optimal only at <= 1e-4)
+    assert district.summary["state"] in ("optimal", "feasible")
+    assert district.summary["mip_gap"] <= 0.01 + 1e-9
     assert district.summary[key] == pytest.approx(DISTRICT[key], rel=DISTRICT_REL[key])
 
 

@@ -118,6 +118,10 @@ CASES = {
         "parameters", None, None, True,
     ),
     "no_tariffs": ({"tariffs": None}, "tariffs", None, None, False),
+    # GeoPackage column names ignore case: Tariff_PV could not sit beside the output's tariff_pv
+    "output_column_clash": (
+        {"buildings": base_frames()["buildings"].assign(Tariff_PV=1.0)}, "buildings", "Tariff_PV", None, True,
+    ),
 }  # fmt: skip
 
 

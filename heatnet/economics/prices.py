@@ -9,6 +9,7 @@ always count every class.
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,6 +29,8 @@ from heatnet.economics.money import (
 )
 from heatnet.economics.pipes import PipeCatalogue
 from heatnet.params import Parameters
+
+log = logging.getLogger(__name__)
 
 CLASSES = (
     "connection-capex", "connection-repex", "connection-opex", "supply-capex", "supply-repex",
@@ -284,9 +287,10 @@ def curve_total(points: tuple[tuple[float, float], ...], capacity_kw: float) -> 
 
 
 CURVE_RTOL = 1e-4
-"""Largest error of the model's piecewise-linear supply cost curve, relative to the total cost."""
+"""Largest chord error of the model's piecewise-linear supply cost curve on a curve segment,
+relative to the total cost at that segment's end (so larger, relatively, near its start)."""
 MAX_PIECES = 64
-"""At most this many pieces per segment of a cost curve."""
+"""At most this many pieces per segment of a cost curve (beyond, the error bound is looser)."""
 
 
 def curve_breakpoints(
@@ -297,7 +301,8 @@ def curve_breakpoints(
     Between two curve points the total x·rate(x) is quadratic; the chord across a piece of
     width h is off by at most |r₁ − r₀|·h²/(4·(x₁ − x₀)) ¤. Each segment is cut into pieces
     until that is at most ``rtol`` × the total at the segment's end (or 1 ¤), up to
-    :data:`MAX_PIECES` pieces, so the model prices a plant almost exactly as the output does.
+    :data:`MAX_PIECES` pieces (logged when that is not enough), so the model prices a plant
+    close to what the output, which prices it exactly, writes.
     """
     kw = np.array([p[0] for p in points])
     rate = np.array([p[1] for p in points])
@@ -308,7 +313,14 @@ def curve_breakpoints(
         width = x1 - x0
         error = abs(r1 - r0) * width / 4.0
         tolerance = max(rtol * abs(curve_total(points, x1)), 1.0)
-        pieces = int(min(MAX_PIECES, max(1, np.ceil(np.sqrt(error / tolerance)))))
+        wanted = int(max(1, np.ceil(np.sqrt(error / tolerance))))
+        if wanted > MAX_PIECES:
+            log.info(
+                "cost curve segment %g-%g kW: %d pieces would be needed for a %g error, "
+                "using %d (chord error up to %.4g)",
+                x0, x1, wanted, rtol, MAX_PIECES, error / MAX_PIECES**2,
+            )  # fmt: skip
+        pieces = min(MAX_PIECES, wanted)
         xs.append(np.linspace(x0, x1, pieces + 1)[1:])
     out = np.concatenate(xs)
     return out, np.array([curve_total(points, x) for x in out])

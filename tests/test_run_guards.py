@@ -1,0 +1,126 @@
+"""`heatnet run` refuses bad output and log paths before any work, and stops when told to.
+
+From the review of issue 6: a log file over the input, an output that is a folder or not a
+GeoPackage, an input column that clashes (by case) with an output column, a stop request while
+HiGHS is deep in a root LP, and a run cut short that must never write a design worth less than
+building nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import subprocess
+import time
+
+import pandas as pd
+import pytest
+
+from tests.conftest import TINY, base_frames, write_gpkg
+from tests.runs import HEATNET, ONE_SECOND_H, heatnet, looped_input, read_output
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_log_over_the_input_is_refused_and_the_input_untouched(tmp_path):
+    before = digest(TINY)
+    result = heatnet("run", TINY, "-o", tmp_path / "out.gpkg", "--log", TINY)
+    assert result.returncode == 2, result.stderr
+    assert "--log" in result.stderr
+    assert digest(TINY) == before
+    assert not (tmp_path / "out.gpkg").exists()
+
+
+def test_log_over_the_output_is_refused(tmp_path):
+    out = tmp_path / "out.gpkg"
+    result = heatnet("run", TINY, "-o", out, "--log", out)
+    assert result.returncode == 2, result.stderr
+    assert not out.exists()  # not even an empty file
+
+
+@pytest.mark.parametrize(
+    ("name", "message"), [("folder", "is a folder"), ("out.txt", "must be a .gpkg file")]
+)
+def test_bad_output_paths_fail_before_any_work(tmp_path, name, message):
+    target = tmp_path / name
+    if name == "folder":
+        target.mkdir()
+    result = heatnet("run", TINY, "-o", target, "--overwrite")
+    assert result.returncode == 3, result.stderr
+    assert message in result.stderr
+    assert "stage" not in result.stderr  # nothing was validated, built or solved
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["folder"] if name == "folder" else [])
+
+
+def test_an_output_in_a_new_folder_is_written(tmp_path):
+    out = tmp_path / "new" / "deeper" / "out.gpkg"
+    result = heatnet("run", TINY, "-o", out, "-q")
+    assert result.returncode == 0, result.stderr
+    assert read_output(TINY, out).summary["network_building_count"] == 2
+
+
+def test_a_column_clashing_with_an_output_column_is_an_input_error(tmp_path):
+    frames = base_frames()
+    frames["buildings"] = frames["buildings"].assign(Tariff_PV=1.0)
+    source = write_gpkg(tmp_path / "clash.gpkg", frames)
+    out = tmp_path / "out.gpkg"
+    for command in (("validate", source), ("run", source, "-o", out)):
+        result = heatnet(*command)
+        assert result.returncode == 3, result.stdout + result.stderr
+        assert "output_column_clash" in result.stdout + result.stderr
+        assert "Tariff_PV" in result.stdout + result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_a_run_cut_short_is_never_worth_less_than_building_nothing(tmp_path):
+    # nothing is required, so the empty network (NPV 0) is a design: what a 1-second run
+    # writes must be at least as good (the old shortest-path seed wrote -1.4 M here)
+    source = looped_input(tmp_path, 1_000)
+    out = tmp_path / "out.gpkg"
+    result = heatnet("run", source, "-o", out, "--set", f"optimiser/runtime-limit={ONE_SECOND_H}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = read_output(source, out).summary
+    assert summary["network_npv"] >= 0
+    assert summary["objective"] >= 0
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_solver_that_is_not_listening(tmp_path):
+    # 1,988 buildings with min-buildings 1,900: HiGHS spends seconds in its root LP, where it
+    # checks for interrupts rarely; the run must still end soon after SIGTERM, writing nothing
+    source = looped_input(tmp_path, 2_000)
+    out = tmp_path / "out.gpkg"
+    args = ["run", str(source), "-o", str(out), "--set", "constraint/min-buildings=1900"]
+    with subprocess.Popen(
+        [*HEATNET, *args], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            assert process.stderr is not None
+            for line in process.stderr:
+                if "stage optimise" in line:
+                    break
+            time.sleep(2.0)  # into the root LP
+            process.send_signal(signal.SIGTERM)
+            sent = time.perf_counter()
+            code = process.wait(timeout=60)
+            waited = time.perf_counter() - sent
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert code == 130
+    assert waited < 30  # 5 s grace for HiGHS to stop by itself, then the process ends
+    assert not out.exists()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+
+def test_optimal_only_at_a_proven_gap(tmp_path):
+    # tiny solves to a zero gap: optimal; the summary's mip_gap agrees with the state
+    out = tmp_path / "out.gpkg"
+    assert heatnet("run", TINY, "-o", out, "-q").returncode == 0
+    summary = read_output(TINY, out).summary
+    assert summary["state"] == "optimal"
+    assert summary["mip_gap"] <= 1e-4
+    assert pd.notna(summary["upper_bound"])
