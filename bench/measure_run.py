@@ -43,8 +43,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pstats
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -109,22 +107,13 @@ def measure(case: Case, *extra: str) -> dict[str, Any]:
     command += ["--design", case.design, "--log", str(case.log), *extra]
     if case.limit_s is not None:
         command += ["--limit", repr(case.limit_s)]
-    load_before = os.getloadavg()
-    began = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr}")
-    result = dict(json.loads(done.stdout.strip().splitlines()[-1]))
-    result["wall_s"] = time.perf_counter() - began
-    result["loadavg_start"] = list(load_before)
-    return result
+    return optimise.run_child(command)
 
 
 # --- reporting --------------------------------------------------------------------------------
 
 
-def _verdict(ok: bool) -> str:
-    return "OK" if ok else "OVER"
+_verdict = optimise._verdict
 
 
 def _mb(n_bytes: int) -> str:
@@ -212,19 +201,7 @@ def report(case: Case, result: dict[str, Any]) -> None:
 
 
 def print_profile(path: Path, limit: int = 15) -> None:
-    stats = pstats.Stats(str(path))
-    rows = []
-    for (filename, line, func), (_, calls, tottime, cumtime, _) in stats.stats.items():
-        rows.append((cumtime, tottime, calls, f"{Path(filename).name}:{line}({func})", filename))
-    print(f"  profile ({path.relative_to(ROOT)}): results() + write_layers")
-    print("  heatnet functions by cumulative time:")
-    print(f"    {'cum s':>7} {'own s':>7} {'calls':>9}  function")
-    own_code = [r for r in rows if "/heatnet/" in r[4]]
-    for cum, own, calls, name, _ in sorted(own_code, reverse=True)[:limit]:
-        print(f"    {cum:7.3f} {own:7.3f} {calls:9d}  {name}")
-    print("  all functions by own time:")
-    for cum, own, calls, name, _ in sorted(rows, key=lambda r: r[1], reverse=True)[:limit]:
-        print(f"    {cum:7.3f} {own:7.3f} {calls:9d}  {name}")
+    optimise.print_profile(path, limit, what="results() + write_layers")
 
 
 def run_section(*, full: bool, profile: bool = False) -> list[str]:

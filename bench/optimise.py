@@ -127,6 +127,11 @@ def measure(run: Run, *extra: str) -> dict[str, Any]:
     command = [sys.executable, str(MEASURE), str(run.path), "--log", str(run.log), *extra]
     for key, value in run.overrides:
         command += ["--set", f"{key}={value}"]
+    return run_child(command)
+
+
+def run_child(command: list[str]) -> dict[str, Any]:
+    """Run a measuring child process; its last stdout line is its JSON figures."""
     load_before = os.getloadavg()
     began = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
@@ -339,12 +344,14 @@ def report_grid(run: Run, result: dict[str, Any]) -> None:
     _common(result)
 
 
-def print_profile(path: Path, limit: int = 20) -> None:
+def print_profile(
+    path: Path, limit: int = 20, what: str = "prepare + build_model + HiGHS load"
+) -> None:
     stats = pstats.Stats(str(path))
     rows = []
     for (filename, line, func), (_, calls, tottime, cumtime, _) in stats.stats.items():
         rows.append((cumtime, tottime, calls, f"{Path(filename).name}:{line}({func})", filename))
-    print(f"  profile ({path.relative_to(ROOT)}): prepare + build_model + HiGHS load")
+    print(f"  profile ({path.relative_to(ROOT)}): {what}")
     print("  heatnet functions by cumulative time:")
     print(f"    {'cum s':>7} {'own s':>7} {'calls':>9}  function")
     own_code = [r for r in rows if "/heatnet/" in r[4]]
