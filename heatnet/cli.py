@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -26,6 +26,9 @@ from heatnet.pipeline import check, problem, run, solve, topology
 from heatnet.report import render_json, render_text
 from heatnet.solve import SolverOptions
 from heatnet.template import write_template
+
+if TYPE_CHECKING:
+    from heatnet.batch import BatchProgress
 
 log = logging.getLogger("heatnet")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -427,6 +430,91 @@ def report_command(result: Path, output: Path, overwrite: bool) -> None:
 
     render_report(result, output, overwrite=overwrite)
     click.echo(f"wrote {output}")
+
+
+@cli.command("batch")
+@click.argument("scenarios_path", metavar="SCENARIOS.csv", type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", "folder", type=click.Path(path_type=Path), required=True,
+    help="Output folder: <scenario>.gpkg, summary.csv, summary.gpkg, manifest.json, logs/.",
+)  # fmt: skip
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=None,
+    help="Worker processes of the local Dask cluster [the machine's cores].",
+)  # fmt: skip
+@click.option(
+    "--scheduler", default=None, metavar="ADDRESS",
+    help="Use a running Dask scheduler (tcp://host:8786) instead of a local cluster.",
+)  # fmt: skip
+@click.option("--resume", is_flag=True, help="Skip scenarios already done with the same inputs.")
+@click.option("--overwrite", is_flag=True, help="Run every scenario again into a used folder.")
+@click.option(
+    "--sweep", "sweeps", multiple=True, metavar="KEY=START:STOP:STEP",
+    help="Run every scenario for each value of a parameter, STOP included (repeatable: product).",
+)  # fmt: skip
+@handle_errors
+def batch_command(
+    *,
+    scenarios_path: Path,
+    folder: Path,
+    workers: int | None,
+    scheduler: str | None,
+    resume: bool,
+    overwrite: bool,
+    sweeps: tuple[str, ...],
+) -> None:
+    """Run many scenarios (rows of SCENARIOS.csv, times the sweeps) on Dask.
+
+    Columns: scenario (name), input (GeoPackage, relative to the file), optional tables, and
+    parameter keys (finance/npv-rate, constraint/max-buildings, ...) overriding the input's
+    parameters. Exit: the worst scenario's code (0 all designs, 4 some infeasible, 5 some
+    without a design, 3 some invalid input, 1 some crashed), 3 for a bad scenarios file.
+    """
+    from heatnet.batch import read_scenarios, run_batch  # Dask loads only for a batch
+
+    scenarios = read_scenarios(scenarios_path, sweeps)
+    interactive = sys.stderr.isatty()
+
+    def show(progress: BatchProgress) -> None:
+        last = progress.last
+        if last is not None:
+            line = f"{last.name}: {last.status} ({last.runtime_s:.1f} s)"
+            if last.message and last.exit_code:
+                line += f" {last.message[:200]}"
+            click.echo(("\r\x1b[K" if interactive else "") + line, err=True)
+        counts = (
+            f"[{progress.done}/{progress.total}] done, {progress.running} running, "
+            f"{progress.failed} failed"
+            + (f", {progress.skipped} skipped" if progress.skipped else "")
+        )
+        if progress.dashboard and last is None:
+            click.echo(f"dashboard: {progress.dashboard}", err=True)
+        click.echo(("\r\x1b[K" + counts) if interactive else counts, err=True, nl=not interactive)
+
+    try:
+        report = run_batch(
+            scenarios, folder, workers=workers, scheduler=scheduler, resume=resume,
+            overwrite=overwrite, on_progress=show,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        click.secho(
+            f"\nheatnet: batch interrupted; finished scenarios are in {folder} (--resume)",
+            fg="red", err=True,
+        )  # fmt: skip
+        sys.exit(EXIT_INTERRUPTED)
+    if interactive:
+        click.echo("", err=True)
+    counts: dict[str, int] = {}
+    for result in report.results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    click.echo(
+        f"{'scenarios':<12} {len(report.results)} ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})"
+    )
+    if report.skipped:
+        click.echo(f"{'skipped':<12} {len(report.skipped)} (already done: --resume)")
+    click.echo(f"{'runtime':<12} {report.runtime_s:.1f} s")
+    click.echo(f"{'summary':<12} {folder / 'summary.csv'}")
+    sys.exit(report.exit_code)
 
 
 def main() -> None:
