@@ -55,6 +55,8 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$")
 """Scenario names become file names: letters, digits and ``. _ = + -``."""
 MANIFEST = "manifest.json"
 SUMMARY = "summary"
+RESERVED = frozenset({SUMMARY, "manifest"})
+"""Scenario names the batch's own files use."""
 EXIT_OK, EXIT_BUG, EXIT_INVALID, EXIT_INFEASIBLE, EXIT_FAILED = 0, 1, 3, 4, 5
 SEVERITY = (EXIT_OK, EXIT_INFEASIBLE, EXIT_FAILED, EXIT_INVALID, EXIT_BUG)
 """Scenario exit codes from best to worst: the batch exits with the worst one."""
@@ -125,7 +127,9 @@ def read_scenarios(path: Path, sweeps: Sequence[str] = ()) -> list[Scenario]:
         inputs, duplicate names), each naming its line and column.
     """
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        table = pd.read_csv(
+            path, dtype=str, keep_default_na=False, skipinitialspace=True, skip_blank_lines=False
+        )
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise ValidationError(
             (error("unreadable_scenarios", "scenarios", f"cannot read {path}: {exc}"),)
@@ -135,27 +139,32 @@ def read_scenarios(path: Path, sweeps: Sequence[str] = ()) -> list[Scenario]:
     columns, issues = _parameter_columns(table, known)
     ranges, found = _parse_sweeps(sweeps, known)
     issues += found
-    if issues:
+    if {"scenario", "input"} - set(table.columns):
         raise ValidationError(tuple(issues))
     scenarios: list[Scenario] = []
+    first_line: dict[str, int] = {}
     rows = [{str(k): v for k, v in r.items()} for r in table.to_dict("records")]
-    for number, row in enumerate(rows, start=2):  # line 1: the header
+    for number, row in enumerate(rows, start=2):  # line 1: the header; blank lines count
+        if not any(str(v).strip() for v in row.values()):
+            continue
         expanded, found = _row_scenarios(row, number, path.parent, columns, ranges)
-        scenarios += expanded
         issues += found
         for scenario in expanded:
             issues += _check_overrides(scenario, schemas, number)
-    counts = pd.Series([s.name for s in scenarios]).value_counts()
-    issues += [
-        error(
-            "duplicate_id",
-            "scenarios",
-            f"scenario '{name}' appears {n} times",
-            column="scenario",
-            feature_id=str(name),
-        )
-        for name, n in counts[counts > 1].items()
-    ]
+            if scenario.name in first_line:
+                issues.append(
+                    error(
+                        "duplicate_id",
+                        "scenarios",
+                        f"scenario '{scenario.name}' is also on line {first_line[scenario.name]}",
+                        column="scenario",
+                        row=number,
+                        feature_id=scenario.name,
+                        row_kind="line",
+                    )
+                )
+            first_line.setdefault(scenario.name, number)
+        scenarios += expanded
     if not scenarios and not issues:
         issues.append(error("no_scenarios", "scenarios", f"{path} has no scenarios"))
     if issues:
@@ -172,6 +181,16 @@ def _parameter_columns(table: pd.DataFrame, known: set[str]) -> tuple[dict[str, 
         if name in ("scenario", "input", "tables"):
             continue
         key = normalise_key(name)
+        if key in known and key in columns.values():
+            issues.append(
+                error(
+                    "duplicate_parameter",
+                    "scenarios",
+                    f"two columns set '{key}'",
+                    column=name,
+                )
+            )
+            continue
         if key in known:
             columns[str(column)] = key
             continue
@@ -217,7 +236,13 @@ def _row_scenarios(
             )
         )
 
-    if not NAME.match(name):
+    if name.lower() in RESERVED:
+        bad(
+            "bad_scenario_name",
+            "scenario",
+            f"scenario name '{name}' is taken by the batch's own {name.lower()} file",
+        )
+    elif not NAME.match(name):
         bad(
             "bad_scenario_name",
             "scenario",
@@ -500,6 +525,7 @@ def run_batch(
     from distributed import as_completed  # Dask loads only for a batch
 
     began = time.perf_counter()
+    folder = folder.resolve()  # workers may run elsewhere (another working folder)
     folder.mkdir(parents=True, exist_ok=True)
     manifest_path = folder / MANIFEST
     manifest = _read_manifest(manifest_path)
@@ -515,6 +541,7 @@ def run_batch(
         s.name
         for s in scenarios
         if s.name in previous
+        and previous[s.name].get("output") == s.output_name
         and (folder / s.output_name).is_file()
         and entries[s.name]["input_sha256"] is not None
         and {k: previous[s.name].get(k) for k in entries[s.name]} == entries[s.name]
@@ -535,8 +562,9 @@ def run_batch(
             for s in todo
         }
         for done, future in enumerate(as_completed(futures), start=1):
-            scenario = futures[future]
+            scenario = futures.pop(future)
             result = _outcome(future, scenario)
+            future.release()  # a finished result must not be recomputed if its worker dies
             results[scenario.name] = result
             failed += result.exit_code not in (EXIT_OK, EXIT_INFEASIBLE)
             state["scenarios"][scenario.name] = {
@@ -601,18 +629,22 @@ class _Cluster:
         self.client: Any = None
 
     def __enter__(self) -> tuple[Any, str | None]:
+        import dask
         from distributed import Client, LocalCluster
 
         if self.scheduler:
             self.client = Client(self.scheduler, timeout="30s")
         else:
-            self.cluster = LocalCluster(
-                n_workers=self.workers or _cores(),
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0" if _has_dashboard() else None,
-                silence_logs=logging.ERROR,
-            )
+            # one task per worker at a time: Dask blames a dead worker on every task it holds,
+            # so a crashing scenario must not share its worker with queued innocent ones
+            with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+                self.cluster = LocalCluster(
+                    n_workers=self.workers or _cores(),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",  # never a fixed port: two batches may run at once
+                    silence_logs=logging.ERROR,
+                )
             self.client = Client(self.cluster)
         link = self.client.dashboard_link if _has_dashboard() else None
         return self.client, link
