@@ -20,7 +20,13 @@
   stage, output size, cashflow rows, peak memory) and its write stage (``results()`` +
   ``write_layers``) on looped grids of 2,000 buildings (``--quick``) and also 10,000
   (``--full``), each with the design the optimiser finds within a short runtime limit and with
-  every building connected (``bench/measure_run.py``; about 30 s quick, 1.5 minutes full).
+  every building connected (``bench/measure_run.py``; about 30 s quick, 1.5 minutes full);
+* batch: ``heatnet batch --workers 2`` (a Dask ``LocalCluster``) against the same scenarios run as
+  sequential ``heatnet run`` calls, scenarios of identical work on the sample district: wall
+  times, the speed-up, the per-scenario overhead of the batch machinery in worker-seconds,
+  cluster start-up, solver contention and the CPU other processes used meanwhile
+  (``bench/measure_batch.py``; 4 scenarios ``--quick``, about 1.5 minutes; 16 ``--full``, the
+  targets' count, about 6 minutes, first waiting up to 10 minutes for a quiet machine).
 
 It prints the figures against the targets. Over target is reported, not failed: the exit status
 is 0 unless the benchmark itself is broken (a child crashed, or the synthetic input did not
@@ -31,7 +37,7 @@ well): on Linux ``ru_maxrss`` survives ``execve``, and a ``vfork``-ed child star
 parent's high-water mark, so a big parent would inflate every child's peak memory figure.
 
     python bench/run.py [--repeat N] [--profile] [--skip-check] [--skip-topology] [--skip-economics]
-        [--skip-optimise] [--skip-run] [--quick | --full] [--optimise-sizes 2000,10000]
+        [--skip-optimise] [--skip-run] [--skip-batch] [--quick | --full] [--optimise-sizes 2000,10000]
         [--optimise-limits 120,600] [--district-limit S] [--skip-district]
 """
 
@@ -47,6 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import measure_batch
 import measure_run
 import optimise
 
@@ -364,6 +371,23 @@ def _economics(repeat: int) -> None:
     print(f"  peak memory   {max(r['peak_mb'] for r in runs):5.0f} MB")
 
 
+def _end_to_end(args: argparse.Namespace) -> None:
+    """The sections that run the optimiser: optimise, run and batch."""
+    if not args.skip_optimise:
+        print()
+        chosen = optimise.options(args, prefix="optimise-")
+        for problem in optimise.run_section(**chosen, profile=args.profile):
+            print(f"WARNING: optimise, {problem}", file=sys.stderr)
+    if not args.skip_run:
+        print()
+        for problem in measure_run.run_section(full=args.full, profile=args.profile):
+            print(f"WARNING: run, {problem}", file=sys.stderr)
+    if not args.skip_batch:
+        print()
+        for problem in measure_batch.run_section(full=args.full):
+            print(f"WARNING: batch, {problem}", file=sys.stderr)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per input (default 3)")
@@ -379,6 +403,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--skip-economics", action="store_true", help="no economics section")
     parser.add_argument("--skip-optimise", action="store_true", help="no optimise section")
     parser.add_argument("--skip-run", action="store_true", help="no run (heatnet run) section")
+    parser.add_argument(
+        "--skip-batch", action="store_true", help="no batch (heatnet batch) section"
+    )
     optimise.add_arguments(parser, prefix="optimise-")
     args = parser.parse_args(argv)
     broken: list[Case] = []
@@ -392,15 +419,7 @@ def main(argv: list[str]) -> int:
     if not args.skip_economics:
         print()
         _economics(args.repeat)
-    if not args.skip_optimise:
-        print()
-        chosen = optimise.options(args, prefix="optimise-")
-        for problem in optimise.run_section(**chosen, profile=args.profile):
-            print(f"WARNING: optimise, {problem}", file=sys.stderr)
-    if not args.skip_run:
-        print()
-        for problem in measure_run.run_section(full=args.full, profile=args.profile):
-            print(f"WARNING: run, {problem}", file=sys.stderr)
+    _end_to_end(args)
     if broken:
         names = ", ".join(str(case.path.relative_to(ROOT)) for case in broken)
         print(f"BROKEN: {names} did not validate (report.ok is False)", file=sys.stderr)
