@@ -107,6 +107,10 @@ tables_option = click.option(
     default=None,
     help="GeoPackage or folder of <table>.csv files with the non-spatial tables; a table found there replaces the input's own.",
 )
+overwrite_option = click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+gpkg_output_option = click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Output GeoPackage."
+)
 set_option = click.option(
     "--set",
     "overrides",
@@ -157,7 +161,7 @@ def validate(input_path: Path, tables: Path | None, overrides: dict[str, str], f
     default="polygon",
     show_default=True,
 )
-@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@overwrite_option
 @handle_errors
 def init(output: Path, crs: str, building_geometry: str, overwrite: bool) -> None:
     """Write an empty input GeoPackage with every layer, table and column, ready to fill in QGIS."""
@@ -192,12 +196,10 @@ def schema(table: str | None, output_schema: bool) -> None:
 
 @cli.command("topology")
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
-@click.option(
-    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Output GeoPackage."
-)
+@gpkg_output_option
 @tables_option
 @set_option
-@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@overwrite_option
 @handle_errors
 def topology_command(
     input_path: Path, output: Path, tables: Path | None, overrides: dict[str, str], overwrite: bool
@@ -217,7 +219,7 @@ def topology_command(
 )
 @tables_option
 @set_option
-@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@overwrite_option
 @handle_errors
 def problem_command(
     input_path: Path, output: Path, tables: Path | None, overrides: dict[str, str], overwrite: bool
@@ -238,7 +240,7 @@ def problem_command(
 @set_option
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Solver random seed.")
-@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@overwrite_option
 @handle_errors
 def solve_command(
     problem_path: Path,
@@ -319,12 +321,10 @@ def _terminate(_signum: int, _frame: object) -> None:
 
 @cli.command("run")
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
-@click.option(
-    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Output GeoPackage."
-)
+@gpkg_output_option
 @tables_option
 @set_option
-@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@overwrite_option
 @click.option(
     "--run-name", default=None, help="Name of the run in solution_summary [INPUT's stem]."
 )
@@ -422,7 +422,7 @@ def run_command(
     required=True,
     help="design.png (map, figures and cashflow chart) or design.html (the same, self-contained).",
 )
-@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@overwrite_option
 @handle_errors
 def report_command(result: Path, output: Path, overwrite: bool) -> None:
     """Draw the design in OUTPUT_GPKG (written by 'heatnet run'): a map, headline figures and the cashflow."""

@@ -204,11 +204,18 @@ class SolveReport:
             facts["network npv"] = f"{s.network_npv:,.2f}"
             facts["buildings"] = f"{int(b['in_network'].sum())} of {len(b)} connected"
             facts["mip gap"] = "-" if s.mip_gap is None else f"{s.mip_gap:.4%}"
-        for kind, message in s.reasons:
-            facts[f"reason ({kind})"] = message
-        facts["runtime"] = f"{s.runtime_s:.1f} s, {s.iterations} MIP(s)"
-        facts["output"] = str(self.output)
-        return facts
+        return _closing(facts, s, f"{s.runtime_s:.1f} s, {s.iterations} MIP(s)", self.output)
+
+
+def _closing(
+    facts: dict[str, str], solution: Solution, runtime: str, output: Path
+) -> dict[str, str]:
+    """The closing lines every solving command shares: reasons, runtime, output."""
+    for kind, message in solution.reasons:
+        facts[f"reason ({kind})"] = message
+    facts["runtime"] = runtime
+    facts["output"] = str(output)
+    return facts
 
 
 def solve(
@@ -277,11 +284,8 @@ class RunReport:
             shown = "-" if gap != gap else "> 1000%" if gap > 10 else f"{gap:.2%}"
             bound = s["upper_bound"]
             facts["gap"] = shown if bound != bound else f"{shown} (its MIP's bound {bound:,.0f})"
-        for kind, message in sol.reasons:
-            facts[f"reason ({kind})"] = message
-        facts["runtime"] = f"{s['runtime']:.1f} s optimising, {s['iterations']} MIP(s)"
-        facts["output"] = str(self.output)
-        return facts
+        runtime = f"{s['runtime']:.1f} s optimising, {s['iterations']} MIP(s)"
+        return _closing(facts, sol, runtime, self.output)
 
 
 def run(
