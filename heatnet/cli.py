@@ -470,7 +470,8 @@ def batch_command(
     parameters. Exit: the worst scenario's code (0 all designs, 4 some infeasible, 5 some
     without a design, 3 some invalid input, 1 some crashed), 3 for a bad scenarios file.
     """
-    from heatnet.batch import read_scenarios, run_batch  # Dask loads only for a batch
+    from heatnet.batch import run_batch  # Dask loads only for a batch
+    from heatnet.scenarios import read_scenarios
 
     scenarios = read_scenarios(scenarios_path, sweeps)
     interactive = sys.stderr.isatty()

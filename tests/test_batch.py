@@ -35,16 +35,10 @@ import pyogrio
 import pytest
 
 from heatnet import __version__
-from heatnet.batch import (
-    BatchProgress,
-    BatchReport,
-    Scenario,
-    ScenarioResult,
-    read_scenarios,
-    run_batch,
-)
+from heatnet.batch import BatchProgress, BatchReport, ScenarioResult, run_batch
 from heatnet.cli import cli
 from heatnet.errors import InputError, ValidationError
+from heatnet.scenarios import Scenario, read_scenarios
 from tests.batch_runners import crashing_runner, failing_runner, pid_files, slow_runner
 from tests.conftest import ROOT, TINY, base_frames, sha256, write_gpkg
 
