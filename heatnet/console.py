@@ -62,7 +62,6 @@ class ConsoleProgress(Progress):
         self.stream = stream
         self.interactive = interactive
         self.began = time.perf_counter()
-        self._stage = ""
         self._line = 0
         self._width = _columns(stream)
         self._last_log = 0.0
@@ -73,7 +72,6 @@ class ConsoleProgress(Progress):
 
     def stage(self, name: str) -> None:
         """A stage starts: a line of its own."""
-        self._stage = name
         if self.interactive:
             self._clear()
             self.stream.write(f"[{_clock(self.elapsed())}] {name}\n")
