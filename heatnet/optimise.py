@@ -19,33 +19,72 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from heatnet.model.build import build_model
-from heatnet.model.data import ModelData, prepare
-from heatnet.model.evaluate import Design, evaluate
+from heatnet.model.data import ModelData, objective_weights, prepare
+from heatnet.model.evaluate import Design, check_design, evaluate
 from heatnet.model.heuristic import seed_design
 from heatnet.model.infeasible import elastic_reasons
 from heatnet.model.tune import set_parameters
-from heatnet.problem import Problem
+from heatnet.problem import SUPPLY_CLASSES, Problem
 from heatnet.progress import Progress
 from heatnet.solve import Solver, SolveResult, SolverOptions, SolveStatus
 
 log = logging.getLogger(__name__)
 
 OPTIMAL_GAP = 1e-4
-"""A MIP stopped at a larger relative gap (e.g. ``optimiser/mip-gap`` 0.05) is ``feasible``."""
-SETTLE_ROUNDS = 3
+"""``optimal`` means the written design is proven within this relative gap of the best design."""
+SETTLE_ROUNDS = 10
 FINAL_GRACE_S = 1.0
 """The runtime limit is hard for searching; pricing the best design found may take this long."""
+BOUND_RTOL = 1e-6
+"""A bound below a priced design by at most this (relative) is solver tolerance, not a bug."""
+
+
+def relative_gap(upper: float | None, lower: float | None) -> float | None:
+    """(upper − lower) / max(|lower|, 1): the proven relative distance from the best design.
+
+    None without a bound or a design. The denominator is at least 1 (¤, or kWh) so that a
+    design worth 0 has a finite gap, in ¤; for |lower| ≥ 1 it is (upper − lower)/|lower|.
+    """
+    if upper is None or lower is None or not np.isfinite(upper):
+        return None
+    return max(0.0, (upper - lower) / max(abs(lower), 1.0))
+
+
+def proven_state(gap: float | None) -> str:
+    """``optimal`` at a proven gap of at most :data:`OPTIMAL_GAP`, else ``feasible``."""
+    return "optimal" if gap is not None and gap <= OPTIMAL_GAP else "feasible"
+
+
+def honest_bound(upper: float | None, lower: float) -> float | None:
+    """The bound to write beside a design worth ``lower``.
+
+    A bound is never below a design that exists; one below it by solver tolerance is raised to
+    it (logged), a larger shortfall is kept as it is (it would be a bug, and tests look for it).
+    """
+    if upper is None:
+        return None
+    if upper < lower and lower - upper <= BOUND_RTOL * max(1.0, abs(lower)):
+        log.debug("bound %.12g raised to the design's %.12g (solver tolerance)", upper, lower)
+        return lower
+    if upper < lower:
+        log.error("bound %.12g is below a priced design %.12g: please report this", upper, lower)
+    return upper
 
 
 @dataclass(frozen=True, slots=True)
 class Iteration:
-    """One pass of the loop (for logs and the solution's history)."""
+    """One pass of the loop (for logs and the solution's history).
+
+    ``relaxation`` says whether this MIP was a relaxation of exact pricing (its bound is then a
+    proven bound); ``settled`` whether the design's flows, losses and diameters agreed within
+    :data:`SETTLE_ROUNDS`; ``rejected`` why the design was not kept (None: it was priced).
+    """
 
     number: int
     status: str
@@ -54,6 +93,9 @@ class Iteration:
     settled_objective: float | None
     objective: float | None
     runtime_s: float
+    relaxation: bool = False
+    settled: bool = True
+    rejected: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +105,10 @@ class Solution:
     Attributes
     ----------
     state
-        ``optimal`` (the MIP that found the design proved it optimal, to a relative gap of at
-        most :data:`OPTIMAL_GAP`), ``feasible`` (a design within a limit: time, or a larger
-        ``optimiser/mip-gap``), ``infeasible``, ``no-solution`` (none found in
-        time) or ``error``.
+        ``optimal`` (the written design is proven within :data:`OPTIMAL_GAP` of every design,
+        under exact pricing), ``feasible`` (a design, with a larger or unknown gap),
+        ``infeasible`` (proven: no design meets the rules), ``no-solution`` (none found in
+        time, or every one found broke a rule once priced exactly) or ``error``.
     design
         The best design, priced (None without one).
     objective
@@ -74,9 +116,9 @@ class Solution:
     network_npv
         Its NPV over every cost class.
     mip_gap, lower_bound, upper_bound
-        Lower bound: the written design's objective. Upper bound: the best bound of the MIP that
-        found it (under that iteration's assumed diversity and losses, and in the ``linear``
-        model its fitted pipe costs). Gap: that MIP's relative gap.
+        Lower bound: the design's objective. Upper bound: a proven bound on the objective of
+        any design under exact pricing (the best bound of a MIP that is a relaxation of it,
+        docs/bounds.md), None when none was proven. Gap: :func:`relative_gap` of the two.
     runtime_s, iterations
         Wall time of the whole optimisation and MIPs solved.
     pipe_model
@@ -85,6 +127,9 @@ class Solution:
         ``(reason_type, message)`` when infeasible.
     history
         Every iteration.
+    warnings
+        ``(code, message)`` about elements the optimiser had to leave out (e.g. a building no
+        catalogue pipe can carry) or designs it rejected.
     """
 
     state: str
@@ -99,12 +144,20 @@ class Solution:
     pipe_model: str
     reasons: tuple[tuple[str, str], ...] = ()
     history: tuple[Iteration, ...] = field(default_factory=tuple)
+    warnings: tuple[tuple[str, str], ...] = ()
 
 
 def optimise(
     problem: Problem, options: SolverOptions | None = None, *, progress: Progress | None = None
 ) -> Solution:
-    """Find the best design of a problem within its runtime limit.
+    """Find the best design of a problem within its runtime limit, and prove how good it is.
+
+    The first MIP holds the most optimistic diversity, losses and pipe prices any design can
+    have, so it is a relaxation of exact pricing and its bound is the upper bound reported.
+    Later MIPs hold corrected values: they find better designs but prove nothing. When the
+    proven gap is still above ``optimiser/mip-gap`` (and above :data:`OPTIMAL_GAP`) and time
+    is left, a ``discrete`` relaxation (every diameter's exact price, optimistic diversity and
+    losses), started from the best design, tightens the bound and may find a better design.
 
     Parameters
     ----------
@@ -120,109 +173,268 @@ def optimise(
     Solution
         Never raises for infeasible or timed-out problems: see ``state``.
     """
-    options = options or SolverOptions()
-    began = time.perf_counter()
-    params = problem.parameters
-    budget = params.runtime_limit_h * 3600.0
-    model_name = params.pipe_model
+    search = _Search(problem, options or SolverOptions(), progress)
+    if problem.reasons:  # a required element cannot be served: no design can be right
+        return search.infeasible(problem.reasons)
+    search.loop()
+    if search.best is not None and search.wants_proof():
+        search.prove()
+    return search.solution()
 
-    def elapsed() -> float:
-        return time.perf_counter() - began
 
-    data = prepare(problem)
-    discrete = model_name == "discrete"
-    model = build_model(data, discrete=discrete)
-    log.info(
-        "model: %d buildings, %d edges, %d arcs, %d supplies (%s pipes), built in %.2f s",
-        len(data.buildings), len(data.edges), len(data.arcs), len(data.supplies), model_name,
-        elapsed(),
-    )  # fmt: skip
-    solver = Solver(model, options)
-    start: dict[str, dict[Any, float]] | None = seed_design(data)
-    best: tuple[Design, SolveResult] | None = None
-    seen: set[object] = set()
-    history: list[Iteration] = []
-    first: SolveResult | None = None
-    for number in range(1, params.iteration_limit + 1):
-        remaining = budget - elapsed()
-        if remaining <= 0:
-            break
-        free = solver.solve(
-            time_limit_s=remaining,
-            mip_gap=params.mip_gap,
-            start=start,
-            listener=progress.solver if progress else None,
-            iteration=number,
-        )
-        first = first or free
+class _Search:
+    """The state of one optimisation: the models, the best design and the proven bound."""
+
+    def __init__(self, problem: Problem, options: SolverOptions, progress: Progress | None) -> None:
+        self.began = time.perf_counter()
+        self.problem, self.options, self.progress = problem, options, progress
+        self.params = problem.parameters
+        self.budget = self.params.runtime_limit_h * 3600.0
+        self.data = prepare(problem)
+        self.warnings = _left_out(self.data)
+        self.claims_bound = self.params.max_npv is None
+        self.slack = curve_slack(self.data)
+        self.best: Design | None = None
+        self.upper: float | None = None
+        self.proven_infeasible = False
+        self.first: SolveResult | None = None
+        self.history: list[Iteration] = []
+        self.rejected: list[str] = []
+
+    def elapsed(self) -> float:
+        """Seconds since the search began."""
+        return time.perf_counter() - self.began
+
+    def infeasible(self, reasons: tuple[tuple[str, str], ...]) -> Solution:
+        """The solution of a problem known to be infeasible before any MIP."""
+        return Solution(
+            "infeasible", None, None, None, None, None, None, self.elapsed(), 0,
+            self.params.pipe_model, tuple(dict.fromkeys(reasons)), (), self.warnings,
+        )  # fmt: skip
+
+    def loop(self) -> None:
+        """MIP → settle → price → corrected values → MIP again (module docstring)."""
+        params, data = self.params, self.data
+        model = build_model(data, discrete=params.pipe_model == "discrete")
+        log.info(
+            "model: %d buildings, %d edges, %d arcs, %d supplies (%s pipes), built in %.2f s",
+            len(data.buildings), len(data.edges), len(data.arcs), len(data.supplies),
+            params.pipe_model, self.elapsed(),
+        )  # fmt: skip
+        if not self.claims_bound:
+            log.warning("constraint/max-npv is not a relaxation of exact pricing: no bound")
+        solver = Solver(model, self.options)
+        start: dict[str, dict[Any, float]] | None = seed_design(data)
+        relaxed = True  # the model still holds its optimistic values
+        seen: set[object] = set()
+        for number in range(1, params.iteration_limit + 1):
+            remaining = self.budget - self.elapsed()
+            if remaining <= 0:
+                break
+            free = solver.solve(
+                time_limit_s=remaining, mip_gap=params.mip_gap, start=start,
+                listener=self.progress.solver if self.progress else None, iteration=number,
+            )  # fmt: skip
+            self.first = self.first or free
+            found = self._found(number, data, model, solver, free, relaxed=relaxed)
+            relaxed = False  # settling put a design's own values into the model
+            if found is None:
+                break
+            design, settled = found
+            if design is None or settled is None:
+                start = None
+                continue
+            change = _relative_change(settled.objective, free.objective)
+            if design.key in seen or (
+                change <= params.param_gap and self.history[-1].rejected is None
+            ):
+                break
+            seen.add(design.key)
+            start = _start_from(settled)
+
+    def _found(
+        self,
+        number: int,
+        data: ModelData,
+        model: Any,
+        solver: Solver,
+        free: SolveResult,
+        *,
+        relaxed: bool,
+    ) -> tuple[Design | None, SolveResult | None] | None:
+        """Take a MIP's bound and design; None when the MIP has no design (stop)."""
+        if relaxed and self.claims_bound and free.bound is not None and np.isfinite(free.bound):
+            bound = free.bound + self.slack
+            self.upper = bound if self.upper is None else min(self.upper, bound)
+        if relaxed and free.status is SolveStatus.INFEASIBLE:
+            self.proven_infeasible = True
         if not free.has_solution:
-            history.append(Iteration(number, free.status, None, free.bound, None, None, elapsed()))
-            break
-        design, settled = _settle(data, model, solver, free, budget - elapsed())
-        history.append(
+            self.history.append(
+                Iteration(number, free.status, None, free.bound, None, None, self.elapsed(), relaxed)
+            )  # fmt: skip
+            return None
+        design, settled, converged = _settle(
+            data, model, solver, free, self.budget - self.elapsed()
+        )
+        why = _rejection(data, design, converged)
+        self.history.append(
             Iteration(
                 number, free.status, free.objective, free.bound,
                 settled.objective if settled else None,
-                design.objective if design else None, elapsed(),
+                design.objective if design is not None and why is None else None,
+                self.elapsed(), relaxed, converged, why,
             )
         )  # fmt: skip
-        if design is None or settled is None:  # infeasible once honestly priced: go again
-            start = None
-            continue
-        if best is None or design.objective > best[0].objective + 1e-9:
-            best = (design, free)
-        if progress:
-            progress.design(number, design.objective, best[0].objective)
+        if why is not None:
+            log.warning("iteration %d: design rejected: %s", number, why)
+            self.rejected.append(why)
+            return design, settled
+        assert design is not None
+        if self.best is None or design.objective > self.best.objective + 1e-9:
+            self.best = design
+        if self.progress:
+            self.progress.design(number, design.objective, self.best.objective)
         log.info(
-            "iteration %d: MIP %.6g (bound %s), priced %.6g, best %.6g",
-            number, free.objective, free.bound, design.objective, best[0].objective,
+            "iteration %d: MIP %.6g (its bound %s%s), priced %.6g, best %.6g, proven bound %s",
+            number, free.objective, free.bound, ", a relaxation" if relaxed else "",
+            design.objective, self.best.objective, self.upper,
         )  # fmt: skip
-        key = design.key
-        change = _relative_change(settled.objective, free.objective)
-        if key in seen or change <= params.param_gap:
-            break
-        seen.add(key)
-        start = _start_from(settled)
-    runtime = elapsed()
-    if best is not None:
-        design, free = best
-        proven = free.status is SolveStatus.OPTIMAL and (free.gap or 0.0) <= OPTIMAL_GAP
-        state = "optimal" if proven else "feasible"
-        return Solution(
-            state, design, design.objective, design.network_npv, free.gap, design.objective,
-            free.bound, runtime, len(history), model_name, problem.reasons, tuple(history),
+        return design, settled
+
+    def target(self) -> float:
+        """The proven gap at which the search may stop."""
+        return max(self.params.mip_gap, OPTIMAL_GAP)
+
+    def wants_proof(self) -> bool:
+        """Whether the bound should be tightened: a gap above target, a bound to claim, time."""
+        assert self.best is not None
+        gap = relative_gap(self.upper, self.best.objective)
+        left = self.budget - self.elapsed()
+        return self.claims_bound and (gap is None or gap > self.target()) and left > 0
+
+    def prove(self) -> None:
+        """Solve a ``discrete`` relaxation from the best design: a tighter bound, maybe a design."""
+        assert self.best is not None
+        params = replace(self.params, pipe_model="discrete")
+        data = prepare(replace(self.problem, parameters=params))
+        began = self.elapsed()
+        model = build_model(data, discrete=True)
+        log.info(
+            "proving: discrete relaxation with %d diameter options built in %.2f s",
+            len(data.options), self.elapsed() - began,
         )  # fmt: skip
-    return _without_design(
-        problem, data, first, options, max(budget - elapsed(), 10.0), tuple(history), began
-    )
+        remaining = self.budget - self.elapsed()
+        if remaining <= 0:
+            return
+        solver = Solver(model, self.options)
+        free = solver.solve(
+            time_limit_s=remaining, mip_gap=self.target() / 2.0,
+            start=_start_of(data, self.best),
+            listener=self.progress.solver if self.progress else None,
+            iteration=len(self.history) + 1,
+        )  # fmt: skip
+        self._found(len(self.history) + 1, data, model, solver, free, relaxed=True)
 
-
-def _without_design(
-    problem: Problem,
-    data: ModelData,
-    first: SolveResult | None,
-    options: SolverOptions,
-    explain_s: float,
-    history: tuple[Iteration, ...],
-    began: float,
-) -> Solution:
-    """The solution when no design was found: infeasible (with reasons) or out of time."""
-    status = first.status if first is not None else SolveStatus.NO_SOLUTION
-    reasons = list(problem.reasons)
-    if status is SolveStatus.INFEASIBLE or problem.reasons:
-        reasons += elastic_reasons(
-            data,
-            solve=lambda m, limit: Solver(m, options).solve(time_limit_s=limit, mip_gap=1e-6),
-            time_limit_s=explain_s,
+    def solution(self) -> Solution:
+        """What was found, with its proven bound and gap."""
+        runtime = self.elapsed()
+        best, model = self.best, self.params.pipe_model
+        if best is not None:
+            upper = honest_bound(self.upper, best.objective)
+            gap = relative_gap(upper, best.objective)
+            return Solution(
+                proven_state(gap), best, best.objective, best.network_npv, gap, best.objective,
+                upper, runtime, len(self.history), model, (), tuple(self.history), self.warnings,
+            )  # fmt: skip
+        warnings = self.warnings + tuple(
+            ("design_rejected", why) for why in dict.fromkeys(self.rejected)
         )
-        state = "infeasible"
-    else:
-        state = str(status) if status is not SolveStatus.FEASIBLE else "no-solution"
-    return Solution(
-        state, None, None, None, None, None, first.bound if first else None,
-        time.perf_counter() - began, len(history), problem.parameters.pipe_model,
-        tuple(dict.fromkeys(reasons)), history,
-    )  # fmt: skip
+        reasons: list[tuple[str, str]] = []
+        if self.proven_infeasible:
+            options = self.options
+            reasons += elastic_reasons(
+                self.data,
+                solve=lambda m, limit: Solver(m, options).solve(time_limit_s=limit, mip_gap=1e-6),
+                time_limit_s=max(self.budget - self.elapsed(), 10.0),
+            )
+            state = "infeasible"
+        elif self.first is not None and self.first.status is SolveStatus.ERROR:
+            state = "error"
+        else:
+            state = "no-solution"
+        return Solution(
+            state, None, None, None, None, None, self.upper, self.elapsed(), len(self.history),
+            model, tuple(dict.fromkeys(reasons)), tuple(self.history), warnings,
+        )  # fmt: skip
+
+
+def _rejection(data: ModelData, design: Design | None, converged: bool) -> str | None:
+    """Why a settled design may not be written (None: it may)."""
+    if design is None:
+        return "infeasible with its own diversity and losses"
+    problems = check_design(data, design)
+    if problems:
+        return "; ".join(problems)
+    if not converged:
+        return f"its diameters still changed after {SETTLE_ROUNDS} rounds of correcting losses"
+    return None
+
+
+def _start_of(data: ModelData, design: Design) -> dict[str, dict[Any, float]]:
+    """A MIP start (connections, supplies, arcs) from a priced design, for prepared ``data``."""
+    b, s, e = design.buildings, design.supplies, design.edges
+    arcs = data.arcs
+    on = e[e["in_network"].to_numpy(bool)]
+    direction = {(str(i), str(t)) for i, t in zip(on.index, on["tail"], strict=True)}
+    ain = {
+        a: float((str(edge), str(tail)) in direction)
+        for a, edge, tail in zip(arcs.index, arcs["edge"], arcs["tail"], strict=True)
+    }
+    return {
+        "dvin": {
+            v: float(x)
+            for v, x in b["in_network"].astype(bool).items()
+            if v in data.buildings.index
+        },
+        "svin": {v: float(x) for v, x in s["in_network"].astype(bool).items()},
+        "ain": ain,
+    }
+
+
+def curve_slack(data: ModelData) -> float:
+    """How much the model's supply cost curves may overstate exact PV (added to the bound).
+
+    The model prices a ¤/kW curve by chords through breakpoints; exact pricing between two
+    breakpoints may be dearer or cheaper. Every supply's largest shortfall, objective-weighted
+    (:data:`heatnet.problem.SUPPLY_COLUMNS` ``curve_slack_*``), is added, so the bound stays a
+    bound of exact prices.
+    """
+    s = data.problem.supplies
+    weights = objective_weights(data.params)
+    total = 0.0
+    for c in SUPPLY_CLASSES:
+        column = f"curve_slack_{c}"
+        if column in s:
+            total += (
+                float(np.nan_to_num(s[column].to_numpy(float)).clip(min=0.0).sum()) * weights[c]
+            )
+    return total if data.params.objective == "npv" else 0.0
+
+
+def _left_out(data: ModelData) -> tuple[tuple[str, str], ...]:
+    """Warnings about buildings no catalogue pipe can carry (they cannot be connected)."""
+    b = data.buildings
+    big = b[b["too_big"].to_numpy(bool)]
+    names = data.problem.buildings["building_id"].astype(str)
+    top = float(data.problem.catalogue.max_capacity_kw)
+    return tuple(
+        (
+            "building_exceeds_largest_pipe",
+            f"building {names[v]}: its peak {peak:.6g} kW is more than the largest pipe in "
+            f"civil_costs carries ({top:.6g} kW): it cannot be connected",
+        )
+        for v, peak in zip(big.index, big["given_peak_kw"].to_numpy(float), strict=True)
+    )
 
 
 def _relative_change(settled: float | None, free: float | None) -> float:
@@ -233,16 +445,17 @@ def _relative_change(settled: float | None, free: float | None) -> float:
 
 def _settle(
     data: ModelData, model: Any, solver: Solver, free: SolveResult, remaining_s: float
-) -> tuple[Design | None, SolveResult | None]:
+) -> tuple[Design | None, SolveResult | None, bool]:
     """Settle and price a free solution.
 
     Fix its decisions and re-solve with the values it implies until its diameters agree with
-    its flows. None if it is infeasible once corrected.
+    its flows. None if it is infeasible once corrected; the flag says whether the diameters
+    agreed within :data:`SETTLE_ROUNDS` rounds.
     """
     design = evaluate(data, free.values)
-    values = free.values
     settled: SolveResult | None = None
-    solver.fix(values)
+    converged = False
+    solver.fix(free.values)
     try:
         for _ in range(SETTLE_ROUNDS):
             set_parameters(model, data, design)
@@ -251,15 +464,20 @@ def _settle(
             )
             if not settled.has_solution:
                 log.info("design is infeasible with its own diversity and losses")
-                return None, None
+                return None, None, False
             again = evaluate(data, settled.values)
-            same = _same_sizes(design, again)
+            converged = _same_sizes(design, again)
             design = again
-            if same:
+            if converged:
                 break
     finally:
         solver.unfix()
-    return design, settled
+    if not converged:
+        log.warning(
+            "a design's diameters still changed after %d rounds of correcting its losses",
+            SETTLE_ROUNDS,
+        )
+    return design, settled, converged
 
 
 def _same_sizes(a: Design, b: Design) -> bool:

@@ -120,7 +120,7 @@ _TABLES: dict[str, tuple[str, str | None, tuple[str, ...], _Nested]] = {
     "buildings": ("vertex", "vertex", BUILDING_COLUMNS[:6], {"pv": ("pv_", PV_CLASSES)}),
     "supplies": (
         "vertex", "vertex", SUPPLY_COLUMNS[:5],
-        {p: (f"{p}_", SUPPLY_CLASSES) for p in ("fixed", "per_kw", "per_kwh")},
+        {p: (f"{p}_", SUPPLY_CLASSES) for p in ("fixed", "per_kw", "per_kwh", "curve_slack")},
     ),
     "edges": ("id", None, _EDGE_SCALARS, {}),
 }  # fmt: skip

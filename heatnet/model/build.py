@@ -30,6 +30,7 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from heatnet.model.data import ModelData
+from heatnet.model.envelope import Cuts
 from heatnet.units import HOURS_PER_YEAR
 
 
@@ -145,11 +146,12 @@ def add_buildings(m: pyo.ConcreteModel, data: ModelData) -> Any:
     groups = b[b["group"].notna()].groupby("group")
     for name, members in groups:
         ids = list(members.index)
+        who = ", ".join(names[str(v)] for v in ids)
         for other in ids[1:]:
             m.soft.add(m, f"group[{name}][{other}]", m.dvin[other] - m.dvin[ids[0]], "<=", 0,
-                       scale=1, what=f"demand group {name}")  # fmt: skip
+                       scale=1, what=f"demand group {name} ({who})")  # fmt: skip
             m.soft.add(m, f"group[{name}][{other}]__up", m.dvin[other] - m.dvin[ids[0]], ">=", 0,
-                       scale=1, what=f"demand group {name}")  # fmt: skip
+                       scale=1, what=f"demand group {name} ({who})")  # fmt: skip
     m.kwh = pyo.Expression(expr=sum(k * m.dvin[v] for v, k in _num(b, "kwh").items()))
     return sum(val * m.dvin[v] for v, val in _num(b, "value").items() if val != 0)
 
@@ -194,9 +196,11 @@ def add_pipes(m: pyo.ConcreteModel, data: ModelData, *, discrete: bool) -> Any:
     )
     m.capacity_mean = pyo.Constraint(m.A, rule=lambda _, a: m.cap[edge_of[a]] >= m.fm[a])
     m.capacity_needs_pipe = pyo.Constraint(m.E, rule=lambda _, i: m.cap[i] <= max_kw[i] * built[i])
+    members = data.problem.edges["members"]
     for i in e.index[e["required"].to_numpy(bool)]:
+        paths = ", ".join(map(str, members.get(i, ()))) or str(i)
         m.soft.add(m, f"required_path[{i}]", built[i], ">=", 1, scale=1,
-                   what=f"path {i} is required")  # fmt: skip
+                   what=f"path {paths} is required")  # fmt: skip
     m.length = pyo.Expression(
         expr=sum(length[i] * built[i] for i in e.index)
         + sum(x * m.dvin[v] for v, x in _num(data.buildings, "length_m").items() if x > 0)
@@ -207,27 +211,57 @@ def add_pipes(m: pyo.ConcreteModel, data: ModelData, *, discrete: bool) -> Any:
 
 
 def _linear_pipes(m: pyo.ConcreteModel, data: ModelData, built: dict[str, Any]) -> Any:
+    """Pipe PV by the concave envelope of the catalogue's steps (:mod:`heatnet.model.envelope`).
+
+    Math
+    ----
+    pv[e] ≤ α_ej·Σ ain + β_ej·cap[e] for every envelope segment j; an existing pipe of capacity
+    K costs its repex while cap ≤ K and the new-pipe envelope on (K, high] once upgraded
+    (binary eup[e]): cap[e] ≤ K + (high − K)·eup[e], K·eup ≤ upcap[e] ≤ high·eup[e],
+    upcap[e] ≥ cap[e] − high·(1 − eup[e]),
+    pv[e] ≤ keep_e·(Σ ain − eup[e]) + α_ej·eup[e] + β_ej·upcap[e]; NPV += Σ_e pv[e].
+    """
     e = data.edges
     big, have = _num(e, "max_kw"), _num(e, "existing_kw")
-    fixed, per_kw, keep = _num(e, "fixed"), _num(e, "per_kw"), _num(e, "existing_fixed")
+    keep = _num(e, "existing_fixed")
+    cuts: dict[str, Cuts] = dict(zip(map(str, e.index), e["cuts"], strict=True))
     existing = [i for i, k in have.items() if not math.isnan(k)]
-    m.X = pyo.Set(initialize=existing, ordered=True)
+    upgradable = [i for i in existing if have[i] < big[i] - 1e-9]
+    m.X = pyo.Set(initialize=upgradable, ordered=True)
     m.eup = pyo.Var(m.X, domain=pyo.Binary)
     m.upcap = pyo.Var(m.X, domain=pyo.NonNegativeReals, bounds=lambda _, i: (0, big[i]))
     m.existing_capacity = pyo.Constraint(
-        m.X, rule=lambda _, i: m.cap[i] <= have[i] + (big[i] - have[i]) * m.eup[i]
+        existing,
+        rule=lambda _, i: (
+            m.cap[i] <= have[i] + (big[i] - have[i]) * m.eup[i] if i in m.X else pyo.Constraint.Skip
+        ),
     )
     m.upgrade_capacity = pyo.Constraint(
         m.X, rule=lambda _, i: m.upcap[i] >= m.cap[i] - big[i] * (1 - m.eup[i])
     )
+    m.upgrade_range = pyo.Constraint(m.X, rule=lambda _, i: m.upcap[i] <= big[i] * m.eup[i])
+    m.upgrade_floor = pyo.Constraint(m.X, rule=lambda _, i: m.upcap[i] >= have[i] * m.eup[i])
     m.upgrade_needs_pipe = pyo.Constraint(m.X, rule=lambda _, i: m.eup[i] <= built[i])
+    m.pv = pyo.Var(m.E, domain=pyo.Reals)
     old = set(existing)
-    npv = sum(fixed[i] * built[i] + per_kw[i] * m.cap[i] for i in e.index if i not in old)
-    npv += sum(
-        keep[i] * built[i] + (fixed[i] - keep[i]) * m.eup[i] + per_kw[i] * m.upcap[i]
-        for i in existing
+    keys = [(i, j) for i in e.index for j in range(len(cuts[i].slope))]
+    m.PC = pyo.Set(initialize=keys, dimen=2, ordered=True)
+
+    def cut(_: Any, i: str, j: int) -> Any:
+        a, s = cuts[i].intercept[j], cuts[i].slope[j]
+        if i not in old:
+            return m.pv[i] <= a * built[i] + s * m.cap[i]
+        if i not in m.X:  # the existing pipe carries anything the edge can: repex only
+            return m.pv[i] <= keep[i] * built[i] if j == 0 else pyo.Constraint.Skip
+        return m.pv[i] <= keep[i] * (built[i] - m.eup[i]) + a * m.eup[i] + s * m.upcap[i]
+
+    m.pipe_cost = pyo.Constraint(m.PC, rule=cut)
+    # the dearest pipe the edge can get bounds its PV below (keeps constraint/max-npv honest)
+    m.pipe_cost_floor = pyo.Constraint(
+        m.E,
+        rule=lambda _, i: m.pv[i] >= min(cuts[i].floor, keep[i] if i in old else 0.0) * built[i],
     )
-    return npv
+    return sum(m.pv[i] for i in e.index)
 
 
 def _discrete_pipes(m: pyo.ConcreteModel, data: ModelData, built: dict[str, Any]) -> Any:
@@ -276,6 +310,12 @@ def add_flow(m: pyo.ConcreteModel, data: ModelData) -> None:
     into_building = [a for a, h in head.items() if h in peak_kw]
     m.into_connected_building = pyo.Constraint(
         into_building, rule=lambda _, a: m.ain[a] <= m.dvin[head[a]]
+    )
+    # a pipe carries at least the largest single building beyond it (exact sizing never lays
+    # less): a pipe into a building carries that building's given peak
+    given = _num(b, "given_peak_kw")
+    m.pipe_carries_building = pyo.Constraint(
+        into_building, rule=lambda _, a: m.cap[edge_of[a]] >= given[head[a]] * m.ain[a]
     )
     inflow: dict[str, list[str]] = defaultdict(list)
     outflow: dict[str, list[str]] = defaultdict(list)
@@ -467,21 +507,14 @@ def _lean_npv(m: pyo.ConcreteModel, data: ModelData) -> Any:
 
     Capacity variables are only bounded below by the load, so a MIP asked to keep NPV *under* a
     limit could buy capacity nobody uses; the written design is priced at the capacity its
-    loads need. Here supply capacity is priced at sigma·supp and ``linear`` pipe capacity at
-    delta·fp. (Curve costs and ``discrete`` diameters are still priced on the variables.)
+    loads need. Here supply capacity is priced at sigma·supp. (Curve costs and pipe PVs are
+    still priced on the variables; pipe PVs are held between the dearest pipe and the envelope.)
+    This row is not a relaxation of exact pricing, so with it no bound is claimed.
     """
     if data.params.max_npv is None:
         return 0
     s_cost = _num(data.supplies, "per_kw")
     lean = m.npv + sum(s_cost[i] * (m.sigma[i] * m.supp[i] - m.scap[i]) for i in m.S)
-    if hasattr(m, "X"):  # linear pipes
-        e_cost = _num(data.edges, "per_kw")
-        old = set(m.X)
-        lean += sum(
-            e_cost[i] * (m.delta[i] * sum(m.fp[a] for a in m.arcs_of[i]) - m.cap[i])
-            for i in m.E
-            if i not in old
-        )
     return lean
 
 

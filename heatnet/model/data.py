@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from heatnet.economics import diversity, schedule_for, switches, undiversified_peak_kw
-from heatnet.economics.prices import pipe_line_coefficients
+from heatnet.economics import diversity, switches, undiversified_peak_kw
 from heatnet.model.bounds import SUMS, arc_bounds
+from heatnet.model.envelope import Cuts, concave_cuts, step_values
 from heatnet.params import Parameters
 from heatnet.problem import (
     PIPE_CLASSES,
@@ -251,6 +251,9 @@ def _buildings(
             f_diam[j], f_exist[j], pv = pipe.diameter_mm, pipe.existing, pipe.pv
         pipe_value[j] = sum(pv[c] * weights[c] for c in PIPE_CLASSES) + extra[i]
         pipe_all[j] = sum(pv.values()) + extra[i]
+    # a building no catalogue pipe can carry cannot be connected, folded or not: every pipe
+    # into it carries at least its given peak
+    too_big |= b["peak_demand_kw"].to_numpy(float) > cat.max_capacity_kw + 1e-9
     value = sum(b[f"pv_{c}"].to_numpy(float) * w for c, w in weights.items())
     value_all = b[[f"pv_{c}" for c in PV_CLASSES]].to_numpy(float).sum(axis=1)
     required_edges = set(edges.index[edges["required"].to_numpy(bool)])
@@ -331,41 +334,60 @@ def _edges(
     prices: PipePrices,
     weights: dict[str, float],
 ) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
-    """Edge table with linear-model coefficients, initial diversity and losses."""
+    """Edge table with the envelope cuts of the ``linear`` model, initial diversity and losses.
+
+    Every initial value is the most optimistic one a design can meet, so the first MIP is a
+    relaxation of exact pricing (docs/bounds.md): diversity at the most connections the edge
+    can have downstream, the loss of the smallest pipe it could get, and pipe cost by the
+    concave envelope of the catalogue's steps over the loads it can carry.
+    """
     params, cat = problem.parameters, problem.catalogue
     by_edge = arcs.groupby("edge")
-    hi = by_edge["peak_ub"].max().reindex(net.index).to_numpy(float)
-    lo = by_edge["floor_kw"].min().reindex(net.index).to_numpy(float)
+    peak_hi = by_edge["peak_ub"].max().reindex(net.index).to_numpy(float)
+    mean_hi = by_edge["mean_ub"].max().reindex(net.index).to_numpy(float)
+    floor = by_edge["floor_kw"].min().reindex(net.index).to_numpy(float)
     count = by_edge["connections"].max().reindex(net.index).to_numpy(float)
     delta = diversity(count, limit=params.diversity_limit, rate=params.diversity_rate)
-    fit_hi = np.minimum(np.maximum(delta * hi, lo), cat.max_capacity_kw)
-    fit_lo = np.minimum(lo, fit_hi)
-    civil = [dict(c) for c in net["civil_lengths_m"]]
-    coeff = pipe_line_coefficients(cat, civil, fit_lo, fit_hi, schedule_for(params), params)
+    # the most a built pipe can carry: big-Ms come from demand, never from the catalogue alone
+    high = np.minimum(np.maximum(peak_hi, mean_hi), cat.max_capacity_kw)
+    # a pipe carries at least its largest single building downstream; only on trees is the
+    # smallest building beyond it a valid floor (with loops a pipe may carry a share)
+    low = np.minimum(floor if params.prevent_loops else np.zeros(len(net)), high)
     length = net["length_m"].to_numpy(float)
     extra = net["extra_pv"].to_numpy(float)
     rows = problem.edges.index.get_indexer(net.index)
-    fixed = sum(coeff[c.replace("_", "-")][0] * weights[c] for c in PIPE_CLASSES) * length
-    per_kw = sum(coeff[c.replace("_", "-")][1] * weights[c] for c in PIPE_CLASSES) * length
-    keep = sum(prices.existing[c][rows] * weights[c] for c in PIPE_CLASSES)
+    have = prices.existing_kw[rows]
+    total = prices.new["pipe_capex"][rows] + prices.new["pipe_repex"][rows]
+    objective = sum(prices.new[c][rows] * weights[c] for c in PIPE_CLASSES) + extra[:, None]
+    keep = sum(prices.existing[c][rows] * weights[c] for c in PIPE_CLASSES) + extra
+    cuts: list[Cuts] = []
+    for j in range(len(net)):
+        values = step_values(cat.capacity_kw, total[j], objective[j])
+        start = low[j] if np.isnan(have[j]) else max(low[j], min(have[j], high[j]))
+        cuts.append(concave_cuts(cat.capacity_kw, values, float(start), float(high[j])))
     table = pd.DataFrame(
         {
             "u": net["u"],
             "v": net["v"],
             "length_m": length,
             "required": net["required"].to_numpy(bool),
-            "max_kw": cat.max_capacity_kw,
-            "existing_kw": prices.existing_kw[rows],
+            "max_kw": high,
+            "existing_kw": have,
             "existing_diameter_mm": net["existing_diameter_mm"].to_numpy(float),
-            "fixed": fixed + extra,
-            "per_kw": per_kw,
-            "existing_fixed": keep + extra,
-            "kw_low": fit_lo,
-            "kw_high": fit_hi,
+            "cuts": cuts,
+            "fixed": [c.start for c in cuts],
+            "existing_fixed": keep,
+            "kw_low": low,
+            "kw_high": high,
         },
         index=net.index,
     )
-    loss = length * cat.loss_at_diameter(cat.diameter_for(lo)) / 1000.0
+    smallest = cat.diameter_mm[0] if not params.prevent_loops else cat.diameter_for(low)
+    loss_w = np.fmin(
+        cat.loss_at_diameter(smallest),
+        cat.loss_at_diameter(table["existing_diameter_mm"].to_numpy(float)),
+    )
+    loss = length * loss_w / 1000.0
     return table, pd.Series(delta, index=net.index), pd.Series(loss, index=net.index)
 
 
@@ -427,10 +449,15 @@ def _options(
         if not np.isnan(have):
             value = sum(prices.existing[c][i] * weights[c] for c in PIPE_CLASSES) + extra[j]
             records.append((str(eid), "existing", have, float(value), existing_mm[j], True))
+        # option k stands for loads up to its capacity: exact sizing lays the cheapest pipe
+        # that carries them, which may be a larger one when the catalogue is not monotone
+        total = prices.new["pipe_capex"][i] + prices.new["pipe_repex"][i]
+        worth = sum(prices.new[c][i] * weights[c] for c in PIPE_CLASSES)
+        step = step_values(capacity, total, worth)
         for k in range(int(first[j]), int(last[j]) + 1):
             if capacity[k] <= have:  # False when there is no existing pipe (NaN)
                 continue
-            value = sum(prices.new[c][i, k] * weights[c] for c in PIPE_CLASSES) + extra[j]
+            value = step[k] + extra[j]
             name = f"DN{diameters[k]:g}"
             records.append((str(eid), name, float(capacity[k]), float(value), float(diameters[k]), False))  # fmt: skip
     return pd.DataFrame(records, columns=list(OPTION_COLUMNS))

@@ -272,3 +272,176 @@ def _supplies(
         pv = s[f"fixed_{c}"] + s[f"per_kw_{c}"] * load_kw + s[f"per_kwh_{c}"] * kwh + curve
         out[f"pv_{c}"] = np.where(built, pv, 0.0)
     return out
+
+
+CHECK_RTOL = 1e-6
+"""Relative tolerance of :func:`check_design` (solver tolerances are about 1e-6 too)."""
+
+
+def check_design(data: ModelData, design: Design) -> list[str]:
+    """Everything a written design must be, checked on its exact prices; empty when it is.
+
+    - every connected building reaches a built supply through laid pipes, heat flowing from
+      supply to building;
+    - every laid pipe's capacity covers its load (a load beyond the largest catalogue pipe has
+      no pipe), every built supply's capacities cover its load;
+    - required buildings, supplies and paths are in, demand groups are all in or all out;
+    - every ``constraint/*`` row holds for the exact figures (the MIP only knew its own).
+
+    Returns
+    -------
+    list of str
+        One plain sentence per broken rule, naming the elements.
+    """
+    return [
+        *_unreached(data, design),
+        *_overloaded(data, design),
+        *_missing(data, design),
+        *_constraints(data, design),
+    ]
+
+
+def _over(value: float, limit: float) -> bool:
+    """``value`` above ``limit`` beyond tolerance (False for a NaN limit: unlimited)."""
+    return bool(value > limit + CHECK_RTOL * max(1.0, abs(limit)))
+
+
+def _unreached(data: ModelData, design: Design) -> list[str]:
+    """Connected buildings no heat reaches from a built supply along laid pipes."""
+    p = data.problem
+    names = p.buildings["building_id"].astype(str)
+    b, s, e = design.buildings, design.supplies, design.edges
+    used = e[e["in_network"].to_numpy(bool)]
+    out: dict[str, list[str]] = defaultdict(list)
+    for t, h in zip(used["tail"], used["head"], strict=True):
+        out[str(t)].append(str(h))
+    reached = {str(v) for v in s.index[s["in_network"].to_numpy(bool)]}
+    stack = list(reached)
+    while stack:
+        for h in out[stack.pop()]:
+            if h not in reached:
+                reached.add(h)
+                stack.append(h)
+    cut_off = [names[v] for v in b.index[b["in_network"].to_numpy(bool)] if str(v) not in reached]
+    return [f"buildings {', '.join(cut_off)} get no heat from a built supply"] if cut_off else []
+
+
+def _overloaded(data: ModelData, design: Design) -> list[str]:
+    """Pipes and supplies asked to carry more than they can."""
+    p = data.problem
+    e, s = design.edges, design.supplies
+    used = e[e["in_network"].to_numpy(bool)]
+    length = p.edges["length_m"].reindex(used.index).to_numpy(float)
+    top = float(p.catalogue.max_capacity_kw)
+    members = p.edges["members"]
+    problems = []
+    for eid, load, cap, metres in zip(
+        used.index, used["load_kw"].to_numpy(float), used["capacity_kw"].to_numpy(float), length,
+        strict=True,
+    ):  # fmt: skip
+        limit = top if metres <= 0 else float(cap)
+        if not np.isfinite(limit) or _over(float(load), limit):
+            what = ", ".join(map(str, members.get(eid, ()))) or str(eid)
+            largest = " (the largest pipe in civil_costs)" if limit >= top else ""
+            problems.append(
+                f"path {what} must carry {load:.6g} kW, more than its pipe's {limit:.6g} kW"
+                + largest
+            )
+    names = p.supplies["supply_id"].astype(str)
+    for sid in s.index[s["in_network"].to_numpy(bool)]:
+        row, given = s.loc[sid], p.supplies.loc[sid]
+        for have, limit, unit, column in (
+            (row["load_kw"], given["peak_capacity_kw"], "kW", "peak_capacity_kw"),
+            (row["load_kwh"], given["annual_capacity_kwh"], "kWh/yr", "annual_capacity_kwh"),
+        ):
+            if _over(float(have), float(limit)):
+                problems.append(
+                    f"supply {names[sid]} must supply {have:.6g} {unit}, more than its "
+                    f"{column} {limit:.6g}"
+                )
+    return problems
+
+
+def _missing(data: ModelData, design: Design) -> list[str]:
+    """Required elements left out and demand groups split."""
+    p = data.problem
+    b, s, e = design.buildings, design.supplies, design.edges
+    on = set(b.index[b["in_network"].to_numpy(bool)])
+    built = set(s.index[s["in_network"].to_numpy(bool)])
+    names = p.buildings["building_id"].astype(str)
+    supply_names = p.supplies["supply_id"].astype(str)
+    members = p.edges["members"]
+    problems = []
+    required = p.buildings.index[p.buildings["required"].to_numpy(bool)]
+    if missing := [names[v] for v in required if v not in on]:
+        problems.append(f"required buildings {', '.join(missing)} are not connected")
+    required = p.supplies.index[p.supplies["required"].to_numpy(bool)]
+    if unbuilt := [supply_names[v] for v in required if v not in built]:
+        problems.append(f"required supplies {', '.join(unbuilt)} are not built")
+    required = p.edges.index[p.edges["required"].to_numpy(bool)]
+    if unused := [
+        ", ".join(map(str, members[i])) or str(i) for i in required if not e.at[i, "in_network"]
+    ]:
+        problems.append(f"required paths {'; '.join(unused)} are not in the network")
+    groups = p.buildings["demand_group"].dropna()
+    for group, ids in groups.groupby(groups).groups.items():
+        if len({v in on for v in ids}) > 1:
+            problems.append(f"demand group {group} is only partly connected")
+    return problems
+
+
+def design_length_m(data: ModelData, design: Design) -> float:
+    """Network length of a design: laid pipes and the connectors of connected buildings."""
+    e = design.edges
+    length = data.problem.edges["length_m"].reindex(e.index).to_numpy(float)
+    return float(length[e["in_network"].to_numpy(bool)].sum())
+
+
+def _constraints(data: ModelData, design: Design) -> list[str]:
+    """``constraint/*`` rows the exact design breaks."""
+    p = data.problem
+    params = p.parameters
+    b = design.buildings["in_network"].to_numpy(bool)
+    kwh = design.kwh
+    length = design_length_m(data, design)
+    count = float(b.sum())
+    connections = float(p.buildings["connections"].to_numpy(float)[b].sum())
+    s = design.supplies
+    on = s["in_network"].to_numpy(bool)
+    emitted = float(
+        (
+            p.supplies["emissions_per_kwh"].to_numpy(float)[on] * s["load_kwh"].to_numpy(float)[on]
+        ).sum()
+    )
+    rows: list[tuple[str, float, float | None, str]] = [
+        ("constraint/min-kwh", kwh, params.min_kwh, ">="),
+        ("constraint/max-kwh", kwh, params.max_kwh, "<="),
+        ("constraint/min-npv", design.npv, params.min_npv, ">="),
+        ("constraint/max-npv", design.npv, params.max_npv, "<="),
+        ("constraint/min-network-length", length, params.min_network_length_m, ">="),
+        ("constraint/max-network-length", length, params.max_network_length_m, "<="),
+        ("constraint/min-buildings", count, params.min_buildings, ">="),
+        ("constraint/max-buildings", count, params.max_buildings, "<="),
+        ("constraint/min-connections", connections, params.min_connections, ">="),
+        ("constraint/max-connections", connections, params.max_connections, "<="),
+        ("constraint/max-supplies", float(on.sum()), params.max_supplies, "<="),
+    ]
+    density = kwh / length if length > 0 else None
+    if density is not None:
+        rows += [
+            ("constraint/min-linear-density", density, params.min_linear_density_kwh_per_m, ">="),
+            ("constraint/max-linear-density", density, params.max_linear_density_kwh_per_m, "<="),
+        ]
+    factor = params.max_emissions_factor_kg_per_kwh
+    if factor is not None and kwh > 0:
+        rows.append(("constraint/max-emissions-factor", emitted / kwh, factor, "<="))
+    broken: list[str] = []
+    for key, value, limit, sense in rows:
+        if limit is None:
+            continue
+        slack = CHECK_RTOL * max(1.0, abs(float(limit)))
+        if (sense == ">=" and value < float(limit) - slack) or (
+            sense == "<=" and value > float(limit) + slack
+        ):
+            broken.append(f"{key} = {float(limit):g} does not hold: the design has {value:.6g}")
+    return broken

@@ -28,6 +28,9 @@ from heatnet.problem import (
 from heatnet.topology.build import Network
 from heatnet.validate import Inputs
 
+Curve = tuple[tuple[float, ...], tuple[tuple[float, ...], ...], tuple[float, float, float]]
+"""Breakpoints (kW), PV by class at each, and by class the most exact pricing exceeds the chords."""
+
 REASON_CODES = frozenset(
     {"unreachable_required_building", "unreachable_required_supply", "required_path_unusable"}
 )
@@ -143,6 +146,7 @@ def _supplies(
     out["curve_kw"] = [c[0] for c in curves]
     for k, klass in enumerate(SUPPLY_CLASSES):
         out[f"curve_{klass}"] = [c[1][k] for c in curves]
+        out[f"curve_slack_{klass}"] = [c[2][k] for c in curves]
     return out
 
 
@@ -152,8 +156,8 @@ def _curve(
     schedule: Schedule,
     params: Parameters,
     bound_kw: float,
-) -> tuple[tuple[float, ...], tuple[tuple[float, ...], ...]]:
-    """Breakpoints and PV by class of one supply's ¤/kW capacity curves (empty if none).
+) -> Curve:
+    """Breakpoints, PV by class and chord slack by class of a supply's ¤/kW capacity curves.
 
     Breakpoints are the curves' own points below the largest capacity the supply could need;
     between them the model interpolates linearly (error bound: see
@@ -161,7 +165,7 @@ def _curve(
     items :func:`heatnet.economics.supply_items` prices at that capacity (computed at once by
     :func:`heatnet.economics.prices.curve_pv`).
     """
-    none: tuple[tuple[float, ...], tuple[tuple[float, ...], ...]] = ((), ((), (), ()))
+    none: Curve = ((), ((), (), ()), (0.0, 0.0, 0.0))
     kind = supply["supply_cost_type"].iloc[0]
     if costs.empty or pd.isna(kind):
         return none
@@ -174,6 +178,17 @@ def _curve(
     xs = np.unique(np.r_[0.0, *[curve_breakpoints(v, max_kw)[0] for v in points], max_kw])
 
     pv = curve_pv(str(kind), costs, xs, schedule, params)
-    return tuple(float(x) for x in xs), tuple(
-        tuple(float(v) for v in pv[klass.replace("_", "-")]) for klass in SUPPLY_CLASSES
+    # between breakpoints every curve's total x·rate(x) is quadratic (the curves' own points
+    # are breakpoints), so exact pricing is furthest from the chord at the midpoint
+    middle = curve_pv(str(kind), costs, (xs[:-1] + xs[1:]) / 2.0, schedule, params)
+    slack = []
+    for klass in SUPPLY_CLASSES:
+        at = pv[klass.replace("_", "-")]
+        chord = (at[:-1] + at[1:]) / 2.0
+        excess = middle[klass.replace("_", "-")] - chord
+        slack.append(float(max(0.0, excess.max(initial=0.0))))
+    return (
+        tuple(float(x) for x in xs),
+        tuple(tuple(float(v) for v in pv[klass.replace("_", "-")]) for klass in SUPPLY_CLASSES),
+        (slack[0], slack[1], slack[2]),
     )
