@@ -147,19 +147,21 @@ def _describe_type(spec: ColumnSpec) -> str:
 
 def _range_checks(spec: ColumnSpec) -> list[tuple[str, Callable[[pd.Series], pd.Series], str]]:
     checks: list[tuple[str, Callable[[pd.Series], pd.Series], str]] = []
+    unit = f" {spec.unit}" if spec.unit and spec.unit not in ("count", "fraction") else ""
     if spec.minimum is not None:
         low = spec.minimum
         code = "negative_value" if low == 0 else "below_minimum"
-        checks.append((code, lambda v: v < low, f"must be at least {low:g}"))
+        checks.append((code, lambda v: v < low, f"must be at least {low:g}{unit}"))
     if spec.exclusive_minimum is not None:
         xlow = spec.exclusive_minimum
-        checks.append(("below_minimum", lambda v: v <= xlow, f"must be more than {xlow:g}"))
+        checks.append(("below_minimum", lambda v: v <= xlow, f"must be more than {xlow:g}{unit}"))
     if spec.maximum is not None:
         high = spec.maximum
-        checks.append(("above_maximum", lambda v: v > high, f"must be at most {high:g}"))
+        checks.append(("above_maximum", lambda v: v > high, f"must be at most {high:g}{unit}"))
     if spec.exclusive_maximum is not None:
         xhigh = spec.exclusive_maximum
-        checks.append(("above_maximum", lambda v: v >= xhigh, f"must be less than {xhigh:g}"))
+        rule = f"must be less than {xhigh:g}{unit}"
+        checks.append(("above_maximum", lambda v: v >= xhigh, rule))
     return checks
 
 

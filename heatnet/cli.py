@@ -252,8 +252,11 @@ def solve_command(
 ) -> None:
     """Solve a PROBLEM written by 'heatnet problem' and write the solution as JSON.
 
-    Exit 0 with a design, 4 when proven infeasible (reasons in the output), 5 when the solver
-    failed or found no design in time.
+    --set takes the keys read when solving; a key baked into the problem (discounting,
+    temperatures, topology: 'heatnet schema parameters' marks them) is refused with exit 3:
+    rebuild the problem with 'heatnet problem INPUT --set KEY=VALUE -o P.json'. Exit 0 with a
+    design, 4 when proven infeasible (reasons in the output), 5 when the solver failed or found
+    no design in time.
     """
     debug = click.get_current_context().find_root().params.get("debug", False)
     report = solve(

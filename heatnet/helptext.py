@@ -33,6 +33,8 @@ def _rule(spec: ColumnSpec) -> str:
         parts.append(f"→ {'.'.join(spec.references)}")
     if spec.geometry:
         parts = ["geometry: " + "|".join(spec.geometry)]
+    if spec.baked:
+        parts.append("baked into a saved problem")
     return ", ".join(parts)
 
 
@@ -41,9 +43,10 @@ def _columns(title: str, specs: list[ColumnSpec], required: tuple[str, ...]) -> 
     for spec in specs:
         mark = " (required)" if spec.name in required else ""
         lines.append(f"  {spec.name}{mark}  [{_rule(spec)}]")
-        lines += textwrap.wrap(
-            spec.description, 96, initial_indent="      ", subsequent_indent="      "
-        )
+        text = spec.description
+        if spec.baked:
+            text += f" Baked into a saved problem ({spec.baked}): 'heatnet solve --set' refuses it."
+        lines += textwrap.wrap(text, 96, initial_indent="      ", subsequent_indent="      ")
     return lines
 
 

@@ -285,6 +285,9 @@ def override_parameters(
 ) -> tuple[Parameters, list[Issue]]:
     """Parameters with ``--set`` overrides applied on top (for a problem read from JSON).
 
+    A key marked ``x-baked`` in the schema is refused (``baked_parameter``): the saved problem
+    holds numbers computed from it, which a new value would not change.
+
     Returns
     -------
     tuple
@@ -296,4 +299,29 @@ def override_parameters(
     }
     table = pd.DataFrame({"parameter": list(current), "value": list(current.values())})
     values, issues = parse_parameters(table, overrides, schemas)
-    return values.parameters, issues
+    return values.parameters, _baked_overrides(overrides, schemas) + issues
+
+
+def _baked_overrides(overrides: Mapping[str, str], schemas: SchemaSet) -> list[Issue]:
+    """A ``baked_parameter`` error for every override of a key a saved problem has baked in."""
+    issues = []
+    for raw_key, value in overrides.items():
+        key = normalise_key(raw_key)
+        spec = schemas.parameters.get(key)
+        if spec is None or spec.baked is None:
+            continue
+        message = (
+            f"--set '{key}' cannot change a saved problem: {spec.baked}. Rebuild the problem "
+            f"with 'heatnet problem INPUT --set {key}={value} -o P.json' and solve that"
+        )
+        issues.append(
+            error(
+                "baked_parameter",
+                "parameters",
+                message,
+                column="parameter",
+                feature_id=key,
+                row_kind="key",
+            )
+        )
+    return issues

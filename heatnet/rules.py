@@ -104,7 +104,9 @@ def parse_cost_values(
 ) -> tuple[pd.Series, list[Issue]]:
     """Parse each ``supply_costs.value`` and check it fits its cost kind.
 
-    A value is a float, a curve or a year series; the forms allowed per kind come from the schema.
+    A value is a float, a curve or a year series; the forms allowed per kind, and their limits,
+    come from the schema (``x-value-forms``, ``x-value-schemas``). A value of the right form
+    beyond a limit is ``above_maximum``, naming the limit; any other misfit ``bad_cost_value``.
 
     Returns
     -------
@@ -120,49 +122,86 @@ def parse_cost_values(
     for row, kind, raw in zip(
         supply_costs.index, supply_costs["cost"], supply_costs["value"], strict=True
     ):
-        value, problem = _parse_one(raw, forms.get(str(kind), []), validators)
+        value, problem, code = _parse_one(raw, forms.get(str(kind), []), validators)
         parsed.append(value)
         if problem and not pd.isna(kind):
             issues.append(
                 ctx.issue(
-                    "bad_cost_value",
-                    row,
-                    f"value {show(raw)} for cost {kind}: {problem}",
-                    column="value",
+                    code, row, f"value {show(raw)} for cost {kind}: {problem}", column="value"
                 )
             )
     return pd.Series(parsed, index=supply_costs.index, dtype=object), issues
 
 
+_FORMS = {
+    "fixed": "a number",
+    "per_kw": "a number",
+    "per_kwh": "a number",
+    "curve": "a list of [kW, ¤/kW] points",
+    "series": "a list of yearly prices",
+}
+
+
 def _parse_one(
     raw: Any, allowed: list[str], validators: Mapping[str, Any]
-) -> tuple[Any, str | None]:
+) -> tuple[Any, str | None, str]:
+    """The parsed value, or ``None`` with what is wrong and the issue code."""
     if raw is None or (isinstance(raw, float) and np.isnan(raw)):
-        return None, "is empty"
+        return None, "is empty", "bad_cost_value"
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         data: Any = float(raw)
     else:
         try:
             data = json.loads(str(raw))
         except json.JSONDecodeError as exc:
-            return None, f"is neither a number nor valid JSON ({exc.msg})"
-    kinds = {
-        "constant": "a number",
-        "curve": "a list of [kW, ¤/kW] points",
-        "series": "a list of yearly prices",
-    }
+            return None, f"is neither a number nor valid JSON ({exc.msg})", "bad_cost_value"
+    if not _finite(data):
+        return None, "holds a number that is not finite", "bad_cost_value"
+    return _fit(data, allowed, validators)
+
+
+def _fit(
+    data: Any, allowed: list[str], validators: Mapping[str, Any]
+) -> tuple[Any, str | None, str]:
+    """Parsed JSON as the first allowed form it fits, or why it fits none."""
     for form in allowed:
         if validators[form].is_valid(data):
             if form == "curve":
                 points = tuple((float(kw), float(rate)) for kw, rate in data)
                 kws = [kw for kw, _ in points]
                 if any(b <= a for a, b in pairwise(kws)):
-                    return None, "curve kW values must increase strictly"
-                return points, None
-            return (float(data) if form == "constant" else tuple(float(v) for v in data)), None
-    expected = " or ".join(kinds[f] for f in allowed) or "a known cost kind"
+                    return None, "curve kW values must increase strictly", "bad_cost_value"
+                return points, None, ""
+            return (tuple(float(v) for v in data) if form == "series" else float(data)), None, ""
+    for form in allowed:
+        over = _above_limit(validators[form], data)
+        if over:
+            return None, over, "above_maximum"
+    expected = " or ".join(dict.fromkeys(_FORMS[f] for f in allowed)) or "a known cost kind"
     negative = isinstance(data, float) and data < 0
-    return None, ("must not be negative" if negative else f"must be {expected}")
+    return None, ("must not be negative" if negative else f"must be {expected}"), "bad_cost_value"
+
+
+def _finite(data: Any) -> bool:
+    if isinstance(data, list):
+        return all(_finite(v) for v in data)
+    return not isinstance(data, float) or bool(np.isfinite(data))
+
+
+def _above_limit(validator: Any, data: Any) -> str | None:
+    """What exceeds a limit when that is all that keeps ``data`` from fitting the form."""
+    errors = list(validator.iter_errors(data))
+    if not errors or any(e.validator != "maximum" for e in errors):
+        return None
+    first = min(errors, key=lambda e: list(e.absolute_path))
+    path = list(first.absolute_path)
+    where = ""
+    if len(path) == 1:  # a series: entry y is year y's price
+        where = f"year {path[0]}: "
+    elif len(path) == 2:  # a curve: [kW, rate] points
+        where = f"point {path[0] + 1} {'kW' if path[1] == 0 else 'rate'}: "
+    unit = first.schema.get("x-unit", "")
+    return f"{where}{first.instance:g} must be at most {first.validator_value:g} {unit}".rstrip()
 
 
 def raise_low_peaks(buildings: pd.DataFrame, ctx: RowContext) -> tuple[pd.Series, list[Issue]]:

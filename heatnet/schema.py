@@ -26,7 +26,12 @@ _NO_DEFAULT: Any = object()
 
 @dataclass(frozen=True, slots=True)
 class ColumnSpec:
-    """The rules for one column (or one parameter), read from its JSON Schema property."""
+    """The rules for one column (or one parameter), read from its JSON Schema property.
+
+    ``baked`` (parameters only, ``x-baked``) says what a saved problem holds computed from the
+    parameter, which ``heatnet solve --set`` therefore cannot change; ``None`` for a key read
+    when solving.
+    """
 
     name: str
     types: tuple[str, ...]
@@ -45,6 +50,7 @@ class ColumnSpec:
     geometry: tuple[str, ...] | None = None
     id_prefix: str | None = None
     field_name: str | None = None
+    baked: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -146,6 +152,7 @@ def _column(name: str, prop: Mapping[str, Any]) -> ColumnSpec:
         geometry=tuple(prop["x-geometry"]) if "x-geometry" in prop else None,
         id_prefix=prop.get("x-id-prefix"),
         field_name=prop.get("x-field"),
+        baked=prop.get("x-baked"),
         raw=dict(prop),
     )
 

@@ -44,6 +44,12 @@ REQUIRED = {
     "tariffs": ["tariff_id"],
     "supply_costs": ["value", "cost"],
 }
+BOUNDED = {  # columns with a physical limit below 1e12
+    "buildings": ["annual_demand_kwh", "peak_demand_kw"],
+    "paths": ["existing_diameter"],
+    "supplies": ["peak_capacity_kw", "annual_capacity_kwh", "cost_per_kwh"],
+    "civil_costs": ["diameter_mm", "cost_m"],
+}
 FOREIGN = {
     "buildings": ["tariff_id", "connection_cost_id"],
     "paths": ["civil_cost_id"],
@@ -62,15 +68,16 @@ def mutations(draw):
     data = frames()
     kind = draw(st.sampled_from(["drop_column", "wrong_type", "negative", "null_geometry", "empty_geometry",
                                  "missing_crs", "dangling_key", "garbage_json", "unknown_parameter",
-                                 "empty_layer", "not_gpkg"]))  # fmt: skip
+                                 "empty_layer", "not_gpkg", "too_large"]))  # fmt: skip
     if kind == "not_gpkg":
         return kind, draw(st.binary(min_size=0, max_size=64)), "input", None, None
-    if kind in ("drop_column", "wrong_type", "negative", "dangling_key"):
+    if kind in ("drop_column", "wrong_type", "negative", "dangling_key", "too_large"):
         pool = {
             "drop_column": REQUIRED,
             "wrong_type": NUMERIC,
             "negative": NUMERIC,
             "dangling_key": FOREIGN,
+            "too_large": BOUNDED,
         }[kind]
         table = draw(st.sampled_from(sorted(pool)))
         column = draw(st.sampled_from(pool[table]))
@@ -80,7 +87,8 @@ def mutations(draw):
             return kind, data, table, column, None
         pos = draw(st.integers(0, len(frame) - 1))
         value = {"wrong_type": draw(st.sampled_from(["abc", "1,5", "ten", "--"])), "negative": -draw(st.floats(0.01, 1e6)),
-                 "dangling_key": 987654 if column != "supply_cost_type" else "no-such-type"}[kind]  # fmt: skip
+                 "dangling_key": 987654 if column != "supply_cost_type" else "no-such-type",
+                 "too_large": draw(st.floats(1e12, 1e300))}[kind]  # fmt: skip
         set_cell(frame, pos, column, value)
         return kind, data, table, column, pos
     if kind in ("null_geometry", "empty_geometry", "missing_crs", "empty_layer"):
@@ -147,3 +155,27 @@ def test_any_single_corruption_is_reported_cleanly(mutation):
             kind,
             errors,
         )
+
+
+def test_values_beyond_physical_limits_exit_3_naming_table_row_column_and_limit(tmp_path):
+    # the three: a 100 km pipe, a 1e15 kW plant, a building using 1e20 kWh a year
+    data = frames()
+    set_cell(data["civil_costs"], 3, "diameter_mm", 1e8)
+    set_cell(data["supplies"], 0, "peak_capacity_kw", 1e15)
+    set_cell(data["buildings"], 4, "annual_demand_kwh", 1e20)
+    path, out = write_gpkg(tmp_path / "huge.gpkg", data), tmp_path / "out.gpkg"
+    result = CliRunner().invoke(cli, ["run", str(path), "-o", str(out)])
+    assert result.exit_code == 3, result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+    blocks = {b.split(":", 1)[0]: b for b in result.output.split("\n\n")[1:]}
+    for table, fid, feature, column, limit in [
+        ("civil_costs", 4, "1/100000000.0", "diameter_mm", "must be at most 3000 mm"),
+        ("supplies", 1, "S1", "peak_capacity_kw", "must be at most 1e+07 kW"),
+        ("buildings", 5, "B005", "annual_demand_kwh", "must be at most 8.76e+09 kWh/yr"),
+    ]:
+        lines = [x for x in blocks[table].splitlines() if "above_maximum" in x]
+        assert len(lines) == 1, blocks[table]
+        assert f"fid {fid} ({feature})" in lines[0]
+        assert f"[{column}]" in lines[0]
+        assert lines[0].endswith(limit)

@@ -124,6 +124,8 @@ def test_schema_help_is_driven_by_the_schema_files(runner):
     for key, spec in load_schemas().parameters.items():
         assert key in result.output
         assert spec.description[:30] in result.output.replace("\n      ", " ")
+        line = next(x for x in result.output.splitlines() if x.startswith(f"  {key}  ["))
+        assert ("baked into a saved problem" in line) is bool(spec.baked), line
     listing = runner.invoke(cli, ["schema"])
     assert "cashflow" in listing.output
     assert "buildings" in listing.output

@@ -93,6 +93,20 @@ def test_parameters_dataclass_matches_schema_fields():
     assert parameter_fields() == tuple(s.field_name for s in specs.values())
 
 
+def test_baked_markers_are_documented_reasons_on_parameters_only():
+    schemas = load_schemas()
+    assert "`x-baked`" in schemas.input("parameters").description
+    baked = {k: s.raw["x-baked"] for k, s in schemas.parameters.items() if "x-baked" in s.raw}
+    assert {"finance/npv-rate", "heatnet/max-connector-length"} <= set(baked)
+    for key, reason in baked.items():
+        assert isinstance(reason, str), key
+        assert reason.strip(), key
+        assert not reason.rstrip().endswith("."), key  # the message's clause goes on after it
+        assert schemas.parameters[key].baked == reason
+    for table in (*schemas.inputs.values(), *schemas.outputs.values()):
+        assert not [c.name for c in table.columns.values() if "x-baked" in c.raw], table.name
+
+
 def test_every_parameter_default_satisfies_its_own_schema():
     for spec in load_schemas().parameters.values():
         jsonschema.validate(spec.default, dict(spec.raw))

@@ -10,6 +10,7 @@ import shapely
 
 from heatnet.load import read_inputs
 from heatnet.topology import build_network
+from heatnet.topology.problem import network_problem
 from heatnet.validate import validate_inputs
 from tests.conftest import SAMPLE, base_frames, layer, write_gpkg
 
@@ -308,6 +309,57 @@ def test_multipolygon_building_and_required_unreachable_building(tmp_path):
     codes = {(i.code, i.feature_id) for i in net.issues}
     assert ("unreachable_required_building", "FAR") in codes
     assert all(i.is_error for i in net.issues if i.code == "unreachable_required_building")
+
+
+def structural_errors_input(tmp_path):
+    """Base input plus required elements that cannot be used: two buildings and a supply beyond
+    heatnet/max-connector-length (500 m), a building on a street 2 km away that no supply
+    reaches, and required streets that lead nowhere (P1's end piece, P2) or are cut off (P4)."""
+    frames = base_frames()
+    b = frames["buildings"]
+    extra = b.iloc[[1, 1, 1]].assign(building_id=["FAR1", "FAR2", "ISLAND"])
+    extra["geometry"] = [shapely.Point(50, 900), shapely.Point(1000, 0), shapely.Point(50, 2005)]
+    frames["buildings"] = pd.concat([b, extra], ignore_index=True)  # B2 is required: all are
+    s = frames["supplies"]
+    far = s.iloc[[0]].assign(supply_id="SFAR", constraint="required")
+    far["geometry"] = [shapely.Point(50, -900)]
+    frames["supplies"] = pd.concat([s, far], ignore_index=True)
+    p = frames["paths"]
+    island = p.iloc[[0]].assign(path_id="P4")
+    island["geometry"] = [shapely.from_wkt("LINESTRING (0 2000, 100 2000)")]
+    frames["paths"] = pd.concat([p, island], ignore_index=True).assign(constraint="required")
+    inputs = validate_inputs(read_inputs(write_gpkg(tmp_path / "structural.gpkg", frames)))
+    return inputs, build_network(inputs)
+
+
+BEYOND = "no path within heatnet/max-connector-length (500 m)"
+STRUCTURAL_ERRORS = [  # one per element, each naming it
+    ("required_path_unusable", "required path P1 (piece P1-3) is peripheral (leads to no demand)"),
+    ("required_path_unusable", "required path P2 is peripheral (leads to no demand)"),
+    ("required_path_unusable", "required path P4 (piece P4-1) is unreachable"),  # ISLAND's
+    ("required_path_unusable", "required path P4 (piece P4-2) is unreachable"),  # connector cuts it
+    ("unreachable_required_building", f"required building FAR1 is unreachable: {BEYOND}"),
+    ("unreachable_required_building", f"required building FAR2 is unreachable: {BEYOND}"),
+    (
+        "unreachable_required_building",
+        "required building ISLAND is unreachable: no supply can reach it",
+    ),
+    ("unreachable_required_supply", f"required supply SFAR is unreachable: {BEYOND}"),
+]
+
+
+def test_every_structural_error_names_its_element(tmp_path):
+    _, net = structural_errors_input(tmp_path)
+    assert sorted((i.code, i.message) for i in net.issues if i.is_error) == STRUCTURAL_ERRORS
+    b = net.buildings.set_index("building_id")
+    assert b.loc["FAR1", "reason"] == BEYOND  # the output's unreachable_reason
+
+
+def test_problem_reasons_name_every_unusable_required_element(tmp_path):
+    inputs, net = structural_errors_input(tmp_path)
+    problem = network_problem(inputs, net)
+    assert sorted(problem.reasons) == STRUCTURAL_ERRORS
+    assert len(set(problem.reasons)) == len(problem.reasons)  # none collapses into another
 
 
 def test_null_path_ids_are_generated_and_pieces_numbered_from_them(tmp_path):

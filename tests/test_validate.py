@@ -59,6 +59,7 @@ CASES = {
     "null_value": (edit("buildings", "annual_demand_kwh", 0, None), "buildings", "annual_demand_kwh", 1, True),
     "negative_value": (edit("tariffs", "annual_charge_per_kwh", 0, -0.1), "tariffs", "annual_charge_per_kwh", 1, True),
     "below_minimum": (edit("buildings", "connections", 1, 0), "buildings", "connections", 2, True),
+    "above_maximum": (edit("civil_costs", "diameter_mm", 0, 1e8), "civil_costs", "diameter_mm", 1, True),
     "bad_enum": (edit("paths", "constraint", 1, "mandatory"), "paths", "constraint", 2, True),
     "duplicate_id": (edit("buildings", "building_id", 1, "B1"), "buildings", "building_id", 1, True),
     "unknown_tariff_id": (edit("buildings", "tariff_id", 0, 9), "buildings", "tariff_id", 1, True),
@@ -165,7 +166,8 @@ def test_every_code_in_the_code_base_has_a_case():
         | {"negative_value", "below_minimum", "above_maximum", "bad_type", "null_value", "bad_enum"}
     )
     codes.discard("code")
-    assert codes - set(CASES) - {"unreadable_input", "above_maximum"} == set()
+    # baked_parameter comes from `heatnet solve --set` (tests/test_solve_cli.py)
+    assert codes - set(CASES) - {"unreadable_input", "baked_parameter"} == set()
 
 
 def test_parameter_above_its_maximum(make_input):
@@ -174,6 +176,61 @@ def test_parameter_above_its_maximum(make_input):
     bad = only(issues, "bad_parameter_value")[0]
     assert bad.feature_id == "network/diversity-limit"
     assert "at most 1" in bad.message
+
+
+# (table, column, 0-based row, value, the limit as the message gives it)
+BEYOND_LIMITS = [
+    ("civil_costs", "diameter_mm", 0, 1e8, "must be at most 3000 mm"),
+    ("supplies", "peak_capacity_kw", 0, 1e15, "must be at most 1e+07 kW"),
+    ("buildings", "annual_demand_kwh", 1, 1e20, "must be at most 8.76e+09 kWh/yr"),
+    ("paths", "existing_diameter", 0, 5000.0, "must be at most 3000 mm"),
+    ("buildings", "extra_pv", 0, -1e13, "must be at least -1e+12 ¤"),
+]
+
+
+@pytest.mark.parametrize(("table", "column", "row", "value", "limit"), BEYOND_LIMITS)
+def test_values_beyond_their_physical_limit_are_errors_naming_it(
+    make_input, table, column, row, value, limit
+):
+    inputs, issues = run(make_input(**edit(table, column, row, value)))
+    assert inputs is None
+    errors = [i for i in issues if i.is_error]
+    assert [(i.table, i.row, i.column) for i in errors] == [(table, row + 1, column)]
+    assert errors[0].feature_id is not None
+    assert errors[0].message.endswith(limit)
+
+
+def test_values_at_their_limit_are_accepted(make_input):
+    buildings = base_frames()["buildings"].assign(annual_demand_kwh=8.76e9, peak_demand_kw=1e6)
+    supplies = base_frames()["supplies"].assign(peak_capacity_kw=1e7, annual_capacity_kwh=1e11)
+    inputs, issues = run(make_input(buildings=buildings, supplies=supplies))
+    assert inputs is not None, [i.message for i in issues if i.is_error]
+    assert "peak_raised" not in {i.code for i in issues}  # 8.76e9 kWh/yr is 1 GW all year
+
+
+@pytest.mark.parametrize(
+    ("cost", "value", "limit"),
+    [
+        ("capex_per_kw", "[[100, 900], [2e7, 700]]", "point 2 kW: 2e+07 must be at most 1e+07 kW"),
+        ("capex_per_kw", "[[100, 2e9]]", "point 1 rate: 2e+09 must be at most 1e+09 ¤/kW"),
+        ("capex_per_kw", "5e9", "5e+09 must be at most 1e+09 ¤/kW"),
+        ("heat_per_kwh", "[0.04, 0.05, 1e6]", "year 2: 1e+06 must be at most 100000 ¤/kWh"),
+        ("capex_fixed", "1e15", "1e+15 must be at most 1e+14 ¤"),
+    ],
+)
+def test_supply_cost_values_beyond_their_limit_name_it(make_input, cost, value, limit):
+    frame = base_frames()["supply_costs"].iloc[[0]].assign(cost=cost, value=value)
+    inputs, issues = run(make_input(supply_costs=frame))
+    assert inputs is None
+    found = only(issues, "above_maximum")
+    assert [(i.table, i.row, i.column) for i in found] == [("supply_costs", 1, "value")]
+    assert found[0].message == f"value {value!r} for cost {cost}: {limit}"
+
+
+def test_supply_cost_values_must_be_finite(make_input):
+    frame = base_frames()["supply_costs"].iloc[[1]].assign(value="[0.04, NaN]")
+    _, issues = run(make_input(supply_costs=frame))
+    assert "not finite" in only(issues, "bad_cost_value")[0].message
 
 
 def test_all_problems_reported_at_once(make_input):

@@ -46,22 +46,6 @@ class PipeCatalogue:
         """The largest pipe's capacity."""
         return float(self.capacity_kw[-1])
 
-    def at_temperatures(self, params: Parameters) -> PipeCatalogue:
-        """The same pipes and costs at the parameters' flow, return and ground temperatures."""
-        flow, back = params.flow_temperature_c, params.return_temperature_c
-        ground = params.ground_temperature_c
-        return PipeCatalogue(
-            diameter_mm=self.diameter_mm,
-            capacity_kw=capacity_kw(self.diameter_mm, flow_c=flow, return_c=back),
-            loss_w_per_m=heat_loss_w_per_m(
-                self.diameter_mm, flow_c=flow, return_c=back, ground_c=ground
-            ),
-            cost_m=self.cost_m,
-            flow_c=flow,
-            return_c=back,
-            ground_c=ground,
-        )
-
     def diameter_for(self, kw: ArrayLike) -> NDArray[np.float64]:
         """Smallest diameter whose capacity is at least ``kw`` (the largest if none is)."""
         index = np.searchsorted(self.capacity_kw, np.asarray(kw, dtype=float) - 1e-9, side="left")

@@ -13,7 +13,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from heatnet.issues import Issue, Severity, error, warning
+from heatnet.issues import Issue, error, warning
 from heatnet.topology.connect import Connections, connect
 from heatnet.topology.graph import (
     EDGE_COLUMNS,
@@ -119,8 +119,8 @@ def build_network(inputs: Inputs) -> Network:
     taken = taken_ids(inputs.paths["path_id"])
     rows = _piece_rows(inputs, paths, pieces, start, end, taken)
     vertex_at = shapely.STRtree(shapely.points(xy))
-    b_table, b_links = _elements(buildings, inputs.buildings, at_b, "building", vertex_at)
-    s_table, s_links = _elements(supplies, inputs.supplies, at_s, "supply", vertex_at)
+    b_table, b_links = _elements(buildings, inputs.buildings, at_b, "building", vertex_at, limit)
+    s_table, s_links = _elements(supplies, inputs.supplies, at_s, "supply", vertex_at, limit)
     names = connector_ids(len(b_links) + len(s_links), taken)
     links = pd.concat([b_links, s_links], ignore_index=True)
     connectors = _connector_rows(links, names, inputs.default_civil_cost_id, inputs.work_crs)
@@ -211,6 +211,7 @@ def _elements(
     at: Connections,
     kind: str,
     tree: shapely.STRtree,
+    limit_m: float,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-element connection table (every input row) and the connector links to draw."""
     key = "building_id" if kind == "building" else "supply_id"
@@ -242,7 +243,7 @@ def _elements(
     table.loc[fids, "connection"] = np.where(direct, "direct", "connector")
     far = active.index.to_numpy()[~joined]
     table.loc[far, "unreachable"] = True
-    table.loc[far, "reason"] = "no path within heatnet/max-connector-length"
+    table.loc[far, "reason"] = f"no path within heatnet/max-connector-length ({limit_m:g} m)"
     links = pd.DataFrame(
         {
             "fid": fids[~direct],
@@ -390,7 +391,7 @@ def _classify(
         table.loc[orphan, "unreachable"] = True
         table.loc[orphan, "reason"] = "no supply can reach it"
         issues += _element_issues(inputs, table, name, key)
-    issues += _path_issues(out)
+    issues += _path_issues(out, inputs.paths["path_id"])
     log.info(
         "topology: %d path rows (%d connectors), %d junctions, %d model edges; %d unreachable buildings",
         len(out),
@@ -412,31 +413,44 @@ def _prune(graph: nx.MultiGraph, keys: set[Hashable]) -> set[Hashable]:
 
 
 def _element_issues(inputs: Inputs, table: pd.DataFrame, name: str, key: str) -> list[Issue]:
+    """One issue per unreachable element, its message naming the element's id.
+
+    A required element's message is also its ``infeasible_reasons`` row.
+    """
     constraint = getattr(inputs, name)["constraint"]
+    kind = "building" if name == "buildings" else "supply"
     issues = []
     for fid in table.index[table["unreachable"].to_numpy(dtype=bool)]:
         required = constraint[fid] == "required"
-        severity = Severity.ERROR if required else Severity.WARNING
-        code = (
-            f"unreachable_required_{name[:-1] if name == 'buildings' else 'supply'}"
-            if required
-            else "unreachable"
+        ident = str(table.loc[fid, key])
+        message = (
+            f"{'required ' if required else ''}{kind} {ident} is unreachable: "
+            f"{table.loc[fid, 'reason']}"
         )
-        message = f"{'required ' if required else ''}{name[:-1] if name == 'buildings' else 'supply'} is unreachable: {table.loc[fid, 'reason']}"
-        make = error if severity is Severity.ERROR else warning
-        issues.append(make(code, name, message, row=int(fid), feature_id=str(table.loc[fid, key])))
+        if required:
+            code = f"unreachable_required_{kind}"
+            issues.append(error(code, name, message, row=int(fid), feature_id=ident))
+        else:
+            issues.append(warning("unreachable", name, message, row=int(fid), feature_id=ident))
     return issues
 
 
-def _path_issues(rows: gpd.GeoDataFrame) -> list[Issue]:
+def _path_issues(rows: gpd.GeoDataFrame, path_ids: pd.Series) -> list[Issue]:
+    """A required path piece that is unreachable or leads nowhere, named by path and piece."""
     bad = rows[(rows["constraint"] == "required") & (rows["unreachable"] | rows["peripheral"])]
-    return [
-        error(
-            "required_path_unusable",
-            "paths",
-            f"required path piece {pid} is {'unreachable' if r.unreachable else 'peripheral (leads to no demand)'}",
-            row=None if pd.isna(r.source_fid) else int(r.source_fid),
-            feature_id=str(pid),
+    issues = []
+    for pid, r in bad.iterrows():
+        fid = None if pd.isna(r.source_fid) else int(r.source_fid)
+        parent = str(pid) if fid is None else str(path_ids[fid])
+        what = parent if parent == str(pid) else f"{parent} (piece {pid})"
+        why = "unreachable" if r.unreachable else "peripheral (leads to no demand)"
+        issues.append(
+            error(
+                "required_path_unusable",
+                "paths",
+                f"required path {what} is {why}",
+                row=fid,
+                feature_id=str(pid),
+            )
         )
-        for pid, r in bad.iterrows()
-    ]
+    return issues
