@@ -41,6 +41,8 @@ OPTIMAL_GAP = 1e-4
 SETTLE_ROUNDS = 10
 FINAL_GRACE_S = 1.0
 """The runtime limit is hard for searching; pricing the best design found may take this long."""
+PRICING_RESERVE_S = 5.0
+"""The proving MIP stops this long (at most 5 % of the limit) before it, to price its design."""
 BOUND_RTOL = 1e-6
 """A bound below a priced design by at most this (relative) is solver tolerance, not a bug."""
 
@@ -128,8 +130,8 @@ class Solution:
     history
         Every iteration.
     warnings
-        ``(code, message)`` about elements the optimiser had to leave out (e.g. a building no
-        catalogue pipe can carry) or designs it rejected.
+        ``(code, message, building_id or None)`` about elements the optimiser had to leave out
+        (a building no catalogue pipe can carry) or designs it rejected.
     """
 
     state: str
@@ -144,7 +146,7 @@ class Solution:
     pipe_model: str
     reasons: tuple[tuple[str, str], ...] = ()
     history: tuple[Iteration, ...] = field(default_factory=tuple)
-    warnings: tuple[tuple[str, str], ...] = ()
+    warnings: tuple[tuple[str, str, str | None], ...] = ()
 
 
 def optimise(
@@ -323,7 +325,8 @@ class _Search:
             "proving: discrete relaxation with %d diameter options built in %.2f s",
             len(data.options), self.elapsed() - began,
         )  # fmt: skip
-        remaining = self.budget - self.elapsed()
+        # leave time to settle and price what it finds inside the limit
+        remaining = self.budget - self.elapsed() - min(PRICING_RESERVE_S, 0.05 * self.budget)
         if remaining <= 0:
             return
         solver = Solver(model, self.options)
@@ -347,7 +350,8 @@ class _Search:
                 upper, runtime, len(self.history), model, (), tuple(self.history), self.warnings,
             )  # fmt: skip
         warnings = self.warnings + tuple(
-            ("design_rejected", why) for why in dict.fromkeys(self.rejected)
+            ("design_rejected", f"a design was found but not kept: {why}", None)
+            for why in dict.fromkeys(self.rejected)
         )
         reasons: list[tuple[str, str]] = []
         if self.proven_infeasible:
@@ -421,7 +425,7 @@ def curve_slack(data: ModelData) -> float:
     return total if data.params.objective == "npv" else 0.0
 
 
-def _left_out(data: ModelData) -> tuple[tuple[str, str], ...]:
+def _left_out(data: ModelData) -> tuple[tuple[str, str, str | None], ...]:
     """Warnings about buildings no catalogue pipe can carry (they cannot be connected)."""
     b = data.buildings
     big = b[b["too_big"].to_numpy(bool)]
@@ -432,6 +436,7 @@ def _left_out(data: ModelData) -> tuple[tuple[str, str], ...]:
             "building_exceeds_largest_pipe",
             f"building {names[v]}: its peak {peak:.6g} kW is more than the largest pipe in "
             f"civil_costs carries ({top:.6g} kW): it cannot be connected",
+            str(names[v]),
         )
         for v, peak in zip(big.index, big["given_peak_kw"].to_numpy(float), strict=True)
     )
@@ -456,6 +461,7 @@ def _settle(
     settled: SolveResult | None = None
     converged = False
     solver.fix(free.values)
+    model.settling = 0.0
     try:
         for _ in range(SETTLE_ROUNDS):
             set_parameters(model, data, design)
@@ -472,6 +478,7 @@ def _settle(
                 break
     finally:
         solver.unfix()
+        model.settling = 1.0
     if not converged:
         log.warning(
             "a design's diameters still changed after %d rounds of correcting its losses",

@@ -32,8 +32,8 @@ from heatnet import __version__
 from heatnet.economics import building_items, schedule_for, switches
 from heatnet.economics.money import cashflow, present_value
 from heatnet.economics.prices import pipe_items, supply_items
-from heatnet.issues import Issue
-from heatnet.optimise import Solution
+from heatnet.issues import Issue, Severity
+from heatnet.optimise import Solution, honest_bound, proven_state, relative_gap
 from heatnet.params import parameters_table
 from heatnet.problem import Problem
 from heatnet.topology import Network
@@ -160,6 +160,12 @@ def results(
 
     buildings = layers["buildings"]
     buildings["in_network"] = rows.buildings
+    for code, message, element in solution.warnings:  # left out by the optimiser: say why
+        if code == "building_exceeds_largest_pipe" and element is not None:
+            mine = (buildings["building_id"].astype(str) == element).to_numpy()
+            buildings.loc[
+                mine & buildings["unreachable_reason"].isna().to_numpy(), "unreachable_reason"
+            ] = message
     ids = buildings["building_id"]
     buildings["connection_cost_pv"] = pv_of("building_id", CONNECTION_CLASSES, ids)
     buildings["tariff_pv"] = pv_of("building_id", ("tariffs",), ids)
@@ -293,6 +299,17 @@ def _items(inputs: Inputs, problem: Problem, paths: pd.DataFrame, rows: _Rows) -
     return pd.concat([b_items, s_items, p_items], ignore_index=True)
 
 
+def solution_issues(solution: Solution) -> tuple[Issue, ...]:
+    """The optimiser's warnings as issues (for the ``warnings`` table and the log)."""
+    return tuple(
+        Issue(
+            Severity.WARNING, code, "buildings" if element is not None else "optimiser", message,
+            feature_id=element, row_kind="key",
+        )
+        for code, message, element in solution.warnings
+    )  # fmt: skip
+
+
 def _warnings(issues: Sequence[Issue]) -> pd.DataFrame:
     """The ``warnings`` table (typed even when empty)."""
     return pd.DataFrame(
@@ -333,17 +350,22 @@ def _summary(
     b = buildings["in_network"].to_numpy(bool)
     kwh = float(demand[b].sum())
     objective = (kwh if params.objective == "kwh" else npv) if design is not None else np.nan
+    # the bound holds for exact prices; the gap and state are those of the design written
+    upper, gap, state = solution.upper_bound, solution.mip_gap, solution.state
     if design is not None:
         _compare(network_npv, design.network_npv)
+        upper = honest_bound(upper, objective)
+        gap = relative_gap(upper, objective)
+        state = proven_state(gap)
     losses = float(np.nansum(paths["losses_kwh"].to_numpy(float)))
     return {
-        "state": solution.state,
+        "state": state,
         "objective": objective,
-        "mip_gap": _number(solution.mip_gap),
+        "mip_gap": _number(gap),
         "runtime": float(solution.runtime_s),
         "iterations": int(solution.iterations),
         "lower_bound": objective,
-        "upper_bound": _number(solution.upper_bound),
+        "upper_bound": _number(upper),
         "network_building_count": int(b.sum()),
         "network_connection_count": int(buildings["connections"].to_numpy()[b].sum()),
         "network_length": length,

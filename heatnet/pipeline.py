@@ -13,7 +13,7 @@ from heatnet.errors import ValidationError
 from heatnet.issues import Issue
 from heatnet.load import read_inputs
 from heatnet.optimise import Solution, optimise
-from heatnet.outputs import RunInfo, results
+from heatnet.outputs import RunInfo, results, solution_issues
 from heatnet.params import override_parameters
 from heatnet.problem import Problem
 from heatnet.problem_json import read_problem, write_problem, write_solution
@@ -228,6 +228,11 @@ def solve(
 ) -> SolveReport:
     """Solve a problem saved as JSON and write the solution as JSON.
 
+    Only parameters read when solving can be overridden: a key marked ``x-baked`` in the
+    parameters schema (discounting, temperatures, topology) is refused, because the problem
+    holds numbers already computed from it; rebuild the problem with
+    :func:`problem` and the override instead.
+
     Raises
     ------
     InputError
@@ -238,7 +243,7 @@ def solve(
         params, issues = override_parameters(given.parameters, overrides, load_schemas())
         if any(i.is_error for i in issues):
             raise ValidationError(issues)
-        given = replace(given, parameters=params, catalogue=given.catalogue.at_temperatures(params))
+        given = replace(given, parameters=params)
     solution = optimise(given, options)
     write_solution(solution, given, output, overwrite=overwrite)
     return SolveReport(output, given, solution)
@@ -283,7 +288,11 @@ class RunReport:
             gap = s["mip_gap"]
             shown = "-" if gap != gap else "> 1000%" if gap > 10 else f"{gap:.2%}"
             bound = s["upper_bound"]
-            facts["gap"] = shown if bound != bound else f"{shown} (its MIP's bound {bound:,.0f})"
+            facts["gap"] = (
+                "unknown (no proven bound)"
+                if bound != bound
+                else f"{shown} (proven bound {bound:,.0f})"
+            )
         runtime = f"{s['runtime']:.1f} s optimising, {s['iterations']} MIP(s)"
         return _closing(facts, sol, runtime, self.output)
 
@@ -348,6 +357,7 @@ def run(
     solution = optimise(built, options, progress=progress)
     progress.stage("write")
     warnings = tuple(i for i in report.issues + network.issues if not i.is_error)
+    warnings += solution_issues(solution)
     written = results(
         inputs, network=network, problem=built, solution=solution, info=info, warnings=warnings
     )

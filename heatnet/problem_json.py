@@ -461,7 +461,8 @@ def solution_to_json(solution: Solution, problem: Problem) -> dict[str, Any]:
         "history": [
             {"number": it.number, "status": str(it.status)}
             | {k: _scalar(getattr(it, k)) for k in history}
-            | {"runtime": float(it.runtime_s)}
+            | {"runtime": float(it.runtime_s), "relaxation": bool(it.relaxation)}
+            | {"settled": bool(it.settled), "rejected": it.rejected}
             for it in solution.history
         ],
     }

@@ -1,8 +1,15 @@
-"""Builders for small inputs: GeoDataFrames from WKT, written to a GeoPackage in tmp_path."""
+"""Builders for small inputs: GeoDataFrames from WKT, written to a GeoPackage in tmp_path.
+
+Also a check on every optimisation of the suite: each :class:`~heatnet.optimise.Solution` that
+``heatnet.optimise.optimise`` returns (wherever it is called from in this process) must keep the
+bounds' definitions (:func:`bound_problems`), or the test fails.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import math
+import sys
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -184,3 +191,101 @@ def make_input(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+# ---------------------------------------------------------------------------------------------
+# Every solution keeps the bounds' definitions
+
+BOUND_TOLERANCE = 1e-6
+"""Relative slack (of max(1, |lower|)) for the upper bound against the lower bound."""
+OPTIMAL_GAP = 1e-4
+"""The largest gap at which a solution may say ``optimal``."""
+BOUND_PROBLEMS = pytest.StashKey[list[str]]()
+
+
+def _known(value: object) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def bound_problems(state: str, objective: Any, lower: Any, upper: Any, gap: Any) -> list[str]:
+    """What breaks the definitions of a design's bounds (nothing when there is no design).
+
+    As ``schemas/solution_summary.schema.json`` defines them: lower bound = objective (the
+    written design, exactly priced); upper bound a proven bound on every design (None: unknown),
+    so never below the lower; gap = (upper − lower) / max(|lower|, 1) (clamped at 0) when the
+    upper bound is known, else None; ``optimal`` exactly when that gap is at most
+    :data:`OPTIMAL_GAP`, ``feasible`` when it is larger or unknown.
+    """
+    if not _known(objective):
+        return []
+    out = []
+    if not _known(lower) or lower != objective:
+        return [f"lower_bound {lower!r} is not the objective {objective!r}"]
+    scale = max(1.0, abs(lower))
+    if _known(upper):
+        if upper < lower - BOUND_TOLERANCE * scale:
+            out.append(f"upper_bound {upper!r} is below lower_bound {lower!r}")
+        want = max(0.0, (upper - lower) / scale)
+        if not _known(gap) or not math.isclose(gap, want, rel_tol=1e-9, abs_tol=1e-12):
+            out.append(f"mip_gap {gap!r} is not (upper − lower) / max(|lower|, 1) = {want!r}")
+    elif _known(gap):
+        out.append(f"mip_gap {gap!r} without an upper bound")
+    proven = _known(gap) and gap <= OPTIMAL_GAP + 1e-12
+    if state == "optimal" and not proven:
+        out.append(f"state is optimal at mip_gap {gap!r} (optimal needs <= {OPTIMAL_GAP})")
+    if state == "feasible" and proven:
+        out.append(f"state is feasible at mip_gap {gap!r} <= {OPTIMAL_GAP} (that is optimal)")
+    return out
+
+
+def solution_bound_problems(solution: Any) -> list[str]:
+    """:func:`bound_problems` of a :class:`~heatnet.optimise.Solution`."""
+    return bound_problems(
+        solution.state,
+        solution.objective,
+        solution.lower_bound,
+        solution.upper_bound,
+        solution.mip_gap,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _every_solution_keeps_its_bounds(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wrap ``heatnet.optimise.optimise`` in every module holding it: check what it returns."""
+    import heatnet.optimise
+
+    real = heatnet.optimise.optimise
+    found = request.node.stash.setdefault(BOUND_PROBLEMS, [])
+
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        solution = real(*args, **kwargs)
+        problems = solution_bound_problems(solution)
+        if problems:
+            message = (
+                f"optimise returned a {solution.state} {solution.pipe_model} solution whose bounds "
+                f"break their definition: objective {solution.objective!r}, lower_bound "
+                f"{solution.lower_bound!r}, upper_bound {solution.upper_bound!r}, mip_gap "
+                f"{solution.mip_gap!r}:\n  " + "\n  ".join(problems)
+            )
+            found.append(message)
+            pytest.fail(message)
+        return solution
+
+    for module in list(sys.modules.values()):
+        if module is not None and vars(module).get("optimise") is real:
+            monkeypatch.setattr(module, "optimise", checked)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """Fail a test whose code swallowed the bounds check's failure."""
+    result = yield
+    found = item.stash.get(BOUND_PROBLEMS, [])
+    if found:
+        pytest.fail(
+            "\n".join(found)
+            + "\n(this failure was raised inside the code under test, which caught it)"
+        )
+    return result

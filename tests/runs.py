@@ -21,7 +21,7 @@ import pandas as pd
 import pyogrio
 
 from heatnet.pipeline import run
-from tests.conftest import ROOT, base_frames, layer, write_gpkg
+from tests.conftest import ROOT, base_frames, bound_problems, layer, write_gpkg
 
 HEATNET = (sys.executable, "-m", "heatnet")
 SCHEMAS = ROOT / "schemas"
@@ -99,8 +99,27 @@ class Written:
 
 
 def read_output(source: Path, path: Path) -> Written:
-    return Written(
+    written = Written(
         source, path, {name: pyogrio.read_dataframe(path, layer=name) for name in LAYERS + TABLES}
+    )
+    if len(written["solution_summary"]):
+        check_summary_bounds(written.summary)
+    return written
+
+
+def check_summary_bounds(summary: dict[str, Any]) -> None:
+    """The written ``solution_summary`` keeps the bounds' definitions (:func:`bound_problems`)."""
+    problems = bound_problems(
+        summary["state"],
+        summary["objective"],
+        summary["lower_bound"],
+        summary["upper_bound"],
+        summary["mip_gap"],
+    )
+    assert not problems, (
+        f"solution_summary breaks the bounds' definitions ({summary['state']}: objective "
+        f"{summary['objective']!r}, lower_bound {summary['lower_bound']!r}, upper_bound "
+        f"{summary['upper_bound']!r}, mip_gap {summary['mip_gap']!r}):\n  " + "\n  ".join(problems)
     )
 
 

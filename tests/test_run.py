@@ -121,12 +121,20 @@ class CliRun:
     log: Path | None = None
 
 
+DISTRICT_LIMIT_S = 60.0
+
+
 @pytest.fixture(scope="module")
 def district_run(tmp_path_factory: pytest.TempPathFactory) -> CliRun:
-    """``heatnet run`` on the district sample, once (about 12 s)."""
+    """``heatnet run`` on the district sample, once, with a 60 s limit (the sample's is 180 s).
+
+    The sample asks for a 1 % gap, which heatnet cannot prove on it: the loop's design comes in
+    about 15 s, then the proving MIP runs to the limit.
+    """
     out = tmp_path_factory.mktemp("district") / "district-out.gpkg"
     before = sha256(SAMPLE)
-    result = heatnet("run", SAMPLE, "-o", out, timeout=400)
+    limit = f"optimiser/runtime-limit={DISTRICT_LIMIT_S / 3600}"
+    result = heatnet("run", SAMPLE, "-o", out, "--set", limit, timeout=400)
     return CliRun(result, read_output(SAMPLE, out) if out.exists() else None, before)
 
 
@@ -339,7 +347,11 @@ def test_tiny_sample_matches_its_hand_computed_pvs(tiny):
     assert b["in_network"].to_dict() == {"B1": True, "B2": True, "B3": False}
     assert b["tariff_pv"].to_dict() == pytest.approx({"B1": 109_500, "B2": 88_500, "B3": 0})
     assert b["connection_cost_pv"].to_dict() == pytest.approx({"B1": -2_300, "B2": -2_250, "B3": 0})
-    assert tiny.summary["state"] == "optimal"
+    # proven: the discrete relaxation (exact diameters and their losses) closes the gap
+    s = tiny.summary
+    assert s["upper_bound"] == pytest.approx(s["objective"], rel=1e-4)
+    assert s["mip_gap"] <= 1e-4
+    assert s["state"] == "optimal"
 
 
 def test_library_report_is_what_was_written(tmp_path):
@@ -847,6 +859,25 @@ def test_infeasible_exits_4_with_reasons_and_nothing_built(infeasible_run, infea
     assert sha256(TINY) == infeasible_run.input_hash_before
 
 
+def test_required_building_900_m_from_every_path_exits_4_naming_it(tmp_path):
+    # tiny's street runs along y = 300000 from x = 400000 to 400200; B3 goes 900 m north of its
+    # end, beyond the default heatnet/max-connector-length of 500 m, and becomes required
+    source, out = tmp_path / "far.gpkg", tmp_path / "far-out.gpkg"
+    shutil.copyfile(TINY, source)
+    buildings = pyogrio.read_dataframe(source, layer="buildings")
+    far = buildings["building_id"] == "B3"
+    buildings.loc[far, "constraint"] = "required"
+    buildings.loc[far, "geometry"] = shapely.Point(400180, 300900)
+    pyogrio.write_dataframe(buildings, source, layer="buildings", driver="GPKG")
+    result = heatnet("run", source, "-o", out)
+    assert result.returncode == 4, result.stderr
+    reasons = read_output(source, out)["infeasible_reasons"]
+    unreachable = reasons[reasons["reason_type"] == "unreachable_required_building"]
+    assert unreachable["message"].tolist() == [
+        "required building B3 is unreachable: no path within heatnet/max-connector-length (500 m)"
+    ]
+
+
 def test_no_design_means_no_bounds(infeasible):
     summary = infeasible.summary
     assert pd.isna(summary["upper_bound"])
@@ -937,8 +968,9 @@ def test_interrupt_while_optimising_writes_nothing(signum, tmp_path):
 # 7. Golden figures of the district sample
 
 # Measured 2026-11-24 with heatnet 0.1.0 at c21a24c: `heatnet run sample_data/district.gpkg`
-# (linear pipes, --threads 1 --seed 0, the sample's mip-gap 0.01 and runtime-limit 0.05 h):
-# optimal after 2 MIPs in ~10 s, MIP gap 0.43 %.
+# (linear pipes, --threads 1 --seed 0, the sample's mip-gap 0.01 and runtime-limit 0.05 h)
+# after 2 MIPs in ~10 s. Regression figures, not an optimum: the proven gap on this sample is
+# 15-35 % (docs/bounds.md), so they only catch gross changes.
 DISTRICT = {
     "network_building_count": 176,
     "network_length": 7_049.67,
@@ -961,9 +993,11 @@ DISTRICT_REL = {
 @pytest.mark.slow
 @pytest.mark.parametrize("key", list(DISTRICT))
 def test_district_golden_figures(district, key):
-    # the sample's mip-gap is 1 %: a MIP stopped there is "feasible" (optimal only at <= 1e-4)
-    assert district.summary["state"] in ("optimal", "feasible")
-    assert district.summary["mip_gap"] <= 0.01 + 1e-9
+    # the sample asks for 1 %, which is not proven in 60 s: "feasible", with the true gap
+    s = district.summary
+    assert s["state"] == "feasible"
+    assert s["upper_bound"] > s["objective"] * (1 + 0.01)
+    assert s["mip_gap"] == pytest.approx((s["upper_bound"] - s["objective"]) / s["objective"])
     assert district.summary[key] == pytest.approx(DISTRICT[key], rel=DISTRICT_REL[key])
 
 
@@ -977,4 +1011,4 @@ def test_district_run_from_the_command_line(district_run, district):
     assert re.findall(r"INFO stage (\w+)", result.stderr) == [
         "validate", "topology", "optimise", "write",
     ]  # fmt: skip
-    assert district.summary["runtime"] < 180  # the sample's own limit: 0.05 h
+    assert district.summary["runtime"] <= DISTRICT_LIMIT_S  # the limit holds

@@ -286,12 +286,12 @@ def add_flow(m: pyo.ConcreteModel, data: ModelData) -> None:
 
     Math
     ----
-    fp[a] ≤ peak_ub_a·ain[a]; fm[a] ≤ mean_ub_a·ain[a]; fm[a] ≥ loss[e]·ain[a];
+    fp[a] ≤ peak_ub_a·ain[a]; fm[a] ≤ mean_ub_a·ain[a]; fm[a] ≥ lost[a] (see :func:`_losses`);
     fp[a] ≥ floor_a·ain[a] (the smallest single building peak downstream: a laid pipe serves
     someone); ain[a] ≤ dvin[b] for arcs into an unfolded building b; ain[a] ≤ svin[s] for arcs
     out of a supply s;
     peak: Σ_in fp − Σ_out fp + supp[v] = Σ_{b at v} peak_b·dvin[b];
-    mean: Σ_in fm − Σ_out fm + supm[v] = Σ_{b at v} mean_b·dvin[b] + Σ_{a into v} loss[e]·ain[a]
+    mean: Σ_in fm − Σ_out fm + supm[v] = Σ_{b at v} mean_b·dvin[b] + Σ_{a into v} lost[a]
     (a pipe's loss is drawn at its downstream end, so the pipe carries it).
     """
     arcs, b = data.arcs, data.buildings
@@ -300,9 +300,8 @@ def add_flow(m: pyo.ConcreteModel, data: ModelData) -> None:
     peak_kw, mean_kw = _num(b, "peak_kw"), _num(b, "mean_kw")
     m.peak_flow_needs_pipe = pyo.Constraint(m.A, rule=lambda _, a: m.fp[a] <= peak_ub[a] * m.ain[a])
     m.mean_flow_needs_pipe = pyo.Constraint(m.A, rule=lambda _, a: m.fm[a] <= mean_ub[a] * m.ain[a])
-    m.pipe_carries_losses = pyo.Constraint(
-        m.A, rule=lambda _, a: m.fm[a] >= m.loss[edge_of[a]] * m.ain[a]
-    )
+    _losses(m, data)
+    m.pipe_carries_losses = pyo.Constraint(m.A, rule=lambda _, a: m.fm[a] >= m.lost[a])
     # a laid pipe carries at least the smallest single peak beyond it only where heat cannot
     # arrive from two sides (a tree): otherwise shares of one building's peak may meet
     floored = [a for a, f in floor.items() if f > 0] if data.params.prevent_loops else []
@@ -339,7 +338,7 @@ def add_flow(m: pyo.ConcreteModel, data: ModelData) -> None:
     def mean(_: Any, v: str) -> Any:
         lhs = sum(m.fm[a] for a in inflow[v]) - sum(m.fm[a] for a in outflow[v])
         rhs = sum(mean_kw[x] * m.dvin[x] for x in hosted[v])
-        rhs += sum(m.loss[edge_of[a]] * m.ain[a] for a in inflow[v])
+        rhs += sum(m.lost[a] for a in inflow[v])
         if v in supplies:
             lhs += m.supm[v]
         return _balance(lhs, rhs)
@@ -351,6 +350,65 @@ def add_flow(m: pyo.ConcreteModel, data: ModelData) -> None:
     m.balance_peak = pyo.Constraint(m.V, rule=peak)
     m.balance_mean = pyo.Constraint(m.V, rule=mean)
     m.hosted = hosted
+
+
+def _losses(m: pyo.ConcreteModel, data: ModelData) -> None:
+    """Heat lost by each laid pipe (kW), drawn at its downstream end.
+
+    Math
+    ----
+    lost[a] ≥ loss[e]·ain[a] (the loop's value: optimistic at first, then the design's), and
+    lost[a] ≤ loss[e]·ain[a] + top_e·settling (settling: 0 while a design is settled, else 1);
+    lost[a] ≥ γ_ej·ain[a] + δ_ej·(cap[e] − high_e·(1 − ain[a])) for each line of the convex
+    minorant of the loss exact sizing gives a load (:func:`heatnet.model.envelope.convex_cuts`;
+    the high_e term switches a line off for the arc not laid, δ ≥ 0 only); 0 ≤ lost[a] ≤
+    the largest pipe's loss. A bigger pipe loses more: the bound knows it without a binary.
+    ``discrete``: lost[a] ≥ Σ_k loss_k·y[e,k] − top_e·(1 − ain[a]), the laid diameter's loss.
+    """
+    e, arcs = data.edges, data.arcs
+    edge_of = _text(arcs, "edge")
+    top, high = _num(e, "loss_max_kw"), _num(e, "max_kw")
+    lines = dict(zip(map(str, e.index), e["loss_cuts"], strict=True))
+    m.lost = pyo.Var(m.A, domain=pyo.NonNegativeReals, bounds=lambda _, a: (0, top[edge_of[a]]))
+    m.lost_at_least = pyo.Constraint(
+        m.A, rule=lambda _, a: m.lost[a] >= m.loss[edge_of[a]] * m.ain[a]
+    )
+    # settling a design (settling = 0) pins each loss to the design's own: with heat free of
+    # cost nothing else would stop the LP from losing more than the pipes do
+    m.settling = pyo.Param(initialize=1.0, mutable=True, within=pyo.Reals)
+    m.lost_at_most = pyo.Constraint(
+        m.A,
+        rule=lambda _, a: m.lost[a] <= m.loss[edge_of[a]] * m.ain[a] + top[edge_of[a]] * m.settling,
+    )
+    keys = [
+        (a, j)
+        for a, i in edge_of.items()
+        for j, (g, d) in enumerate(zip(*lines[i], strict=True))
+        if d > 0 or g > 0
+    ]
+    m.LC = pyo.Set(initialize=keys, dimen=2, ordered=True)
+
+    def line(_: Any, a: str, j: int) -> Any:
+        i = edge_of[a]
+        g, d = lines[i][0][j], lines[i][1][j]
+        if d <= 0:
+            return m.lost[a] >= g * m.ain[a] + d * m.cap[i]
+        return m.lost[a] >= g * m.ain[a] + d * (m.cap[i] - high[i] * (1 - m.ain[a]))
+
+    m.lost_by_size = pyo.Constraint(m.LC, rule=line)
+    if hasattr(m, "y"):  # discrete: the diameter is known, so is its loss
+        o = data.options
+        by_edge: dict[str, list[tuple[tuple[str, str], float]]] = defaultdict(list)
+        for edge, option, kw in zip(o["edge"], o["option"], o["loss_kw"], strict=True):
+            by_edge[str(edge)].append(((str(edge), str(option)), float(kw)))
+        m.lost_by_diameter = pyo.Constraint(
+            m.A,
+            rule=lambda _, a: (
+                m.lost[a]
+                >= sum(kw * m.y[k] for k, kw in by_edge[edge_of[a]])
+                - top[edge_of[a]] * (1 - m.ain[a])
+            ),
+        )
 
 
 def add_connectivity(m: pyo.ConcreteModel, data: ModelData) -> None:

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from heatnet.economics import diversity, switches, undiversified_peak_kw
 from heatnet.model.bounds import SUMS, arc_bounds
-from heatnet.model.envelope import Cuts, concave_cuts, step_values
+from heatnet.model.envelope import Cuts, concave_cuts, convex_cuts, step_choice, step_values
 from heatnet.params import Parameters
 from heatnet.problem import (
     PIPE_CLASSES,
@@ -38,7 +38,7 @@ from heatnet.problem import (
 )
 from heatnet.units import HOURS_PER_YEAR
 
-OPTION_COLUMNS = ("edge", "option", "capacity_kw", "value", "diameter_mm", "existing")
+OPTION_COLUMNS = ("edge", "option", "capacity_kw", "value", "diameter_mm", "existing", "loss_kw")
 
 
 def objective_weights(params: Parameters) -> dict[str, float]:
@@ -361,10 +361,23 @@ def _edges(
     objective = sum(prices.new[c][rows] * weights[c] for c in PIPE_CLASSES) + extra[:, None]
     keep = sum(prices.existing[c][rows] * weights[c] for c in PIPE_CLASSES) + extra
     cuts: list[Cuts] = []
+    loss_cuts: list[tuple[tuple[float, ...], tuple[float, ...]]] = []
+    loss_new = cat.loss_w_per_m * 1e-3  # kW per metre of each catalogue pipe
+    loss_have = cat.loss_at_diameter(net["existing_diameter_mm"].to_numpy(float)) * 1e-3
     for j in range(len(net)):
         values = step_values(cat.capacity_kw, total[j], objective[j])
         start = low[j] if np.isnan(have[j]) else max(low[j], min(have[j], high[j]))
         cuts.append(concave_cuts(cat.capacity_kw, values, float(start), float(high[j])))
+        # the loss exact sizing gives each load: the existing pipe's while it carries it, then
+        # the laid pipe's; its convex minorant bounds the loss below by the pipe's capacity
+        lost = loss_new[step_choice(total[j])] * length[j]
+        if np.isnan(have[j]):
+            steps, at = cat.capacity_kw, lost
+        else:
+            bigger = cat.capacity_kw > have[j]
+            steps = np.r_[have[j], cat.capacity_kw[bigger]]
+            at = np.r_[loss_have[j] * length[j], lost[bigger]]
+        loss_cuts.append(convex_cuts(steps, at, float(low[j]), float(high[j])))
     table = pd.DataFrame(
         {
             "u": net["u"],
@@ -375,6 +388,8 @@ def _edges(
             "existing_kw": have,
             "existing_diameter_mm": net["existing_diameter_mm"].to_numpy(float),
             "cuts": cuts,
+            "loss_cuts": loss_cuts,
+            "loss_max_kw": length * np.fmax(float(loss_new[-1]), np.nan_to_num(loss_have)),
             "fixed": [c.start for c in cuts],
             "existing_fixed": keep,
             "kw_low": low,
@@ -442,24 +457,28 @@ def _options(
     last = np.minimum(np.searchsorted(capacity, hi.to_numpy(float) - 1e-9), len(capacity) - 1)
     rows = problem.edges.index.get_indexer(net.index)
     extra = net["extra_pv"].to_numpy(float)
+    length = net["length_m"].to_numpy(float)
     existing_mm = net["existing_diameter_mm"].to_numpy(float)
-    records: list[tuple[str, str, float, float, float, bool]] = []
+    records: list[tuple[str, str, float, float, float, bool, float]] = []
     for j, eid in enumerate(net.index):
         i, have = rows[j], float(prices.existing_kw[rows[j]])
         if not np.isnan(have):
             value = sum(prices.existing[c][i] * weights[c] for c in PIPE_CLASSES) + extra[j]
-            records.append((str(eid), "existing", have, float(value), existing_mm[j], True))
+            lost = length[j] * float(cat.loss_at_diameter(existing_mm[j])) / 1000.0
+            records.append((str(eid), "existing", have, float(value), existing_mm[j], True, lost))
         # option k stands for loads up to its capacity: exact sizing lays the cheapest pipe
         # that carries them, which may be a larger one when the catalogue is not monotone
         total = prices.new["pipe_capex"][i] + prices.new["pipe_repex"][i]
         worth = sum(prices.new[c][i] * weights[c] for c in PIPE_CLASSES)
         step = step_values(capacity, total, worth)
+        laid = step_choice(total)
         for k in range(int(first[j]), int(last[j]) + 1):
             if capacity[k] <= have:  # False when there is no existing pipe (NaN)
                 continue
             value = step[k] + extra[j]
             name = f"DN{diameters[k]:g}"
-            records.append((str(eid), name, float(capacity[k]), float(value), float(diameters[k]), False))  # fmt: skip
+            lost = length[j] * float(cat.loss_w_per_m[laid[k]]) / 1000.0
+            records.append((str(eid), name, float(capacity[k]), float(value), float(diameters[k]), False, lost))  # fmt: skip
     return pd.DataFrame(records, columns=list(OPTION_COLUMNS))
 
 

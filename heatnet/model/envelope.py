@@ -38,6 +38,22 @@ class Cuts:
     start: float
 
 
+def step_choice(total_pv: NDArray[np.float64]) -> NDArray[np.int64]:
+    """The catalogue row exact sizing lays for loads in each interval (capacity[j−1], capacity[j]].
+
+    Among the pipes that carry such loads (rows j and above, capacities sorted), the one with
+    the largest total PV (the cheapest), ties to the smaller pipe.
+    """
+    n = len(total_pv)
+    best = np.empty(n, dtype=np.int64)
+    current = n - 1
+    for j in range(n - 1, -1, -1):  # suffix argmax
+        if total_pv[j] >= total_pv[current]:
+            current = j
+        best[j] = current
+    return best
+
+
 def step_values(
     capacity_kw: NDArray[np.float64],
     total_pv: NDArray[np.float64],
@@ -45,18 +61,23 @@ def step_values(
 ) -> NDArray[np.float64]:
     """Objective PV on each catalogue interval (capacity[j−1], capacity[j]].
 
-    For loads in interval j exact sizing picks, among the pipes that carry them (rows j and
-    above, capacities sorted), the one with the largest total PV (the cheapest); its objective
-    PV (the ``objective/use-*`` switches applied) is what the objective counts.
+    That of the pipe :func:`step_choice` lays there, with the ``objective/use-*`` switches
+    applied (what the objective counts).
     """
-    n = len(capacity_kw)
-    best = np.empty(n, dtype=np.int64)
-    current = n - 1
-    for j in range(n - 1, -1, -1):  # suffix argmax, ties to the smaller pipe
-        if total_pv[j] >= total_pv[current]:
-            current = j
-        best[j] = current
-    return np.asarray(objective_pv, dtype=float)[best]
+    assert len(capacity_kw) == len(total_pv)
+    return np.asarray(objective_pv, dtype=float)[step_choice(total_pv)]
+
+
+def convex_cuts(
+    capacity_kw: NDArray[np.float64], values: NDArray[np.float64], low: float, high: float
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The greatest convex minorant of a step function on (low, high], as lines ``γ + δ·L``.
+
+    Used for heat loss: every line is nowhere above the loss exact sizing gives a load, so a
+    model asking loss ≥ γ + δ·cap never asks more loss than a design has.
+    """
+    cuts = concave_cuts(capacity_kw, -np.asarray(values, dtype=float), low, high)
+    return tuple(-a for a in cuts.intercept), tuple(-s for s in cuts.slope)
 
 
 def concave_cuts(
