@@ -202,6 +202,7 @@ class _Search:
         self.first: SolveResult | None = None
         self.history: list[Iteration] = []
         self.rejected: list[str] = []
+        self.build_s_per_column = 0.0
 
     def elapsed(self) -> float:
         """Seconds since the search began."""
@@ -217,7 +218,9 @@ class _Search:
     def loop(self) -> None:
         """MIP → settle → price → corrected values → MIP again (module docstring)."""
         params, data = self.params, self.data
+        began = self.elapsed()
         model = build_model(data, discrete=params.pipe_model == "discrete")
+        self.build_s_per_column = (self.elapsed() - began) / max(1, _columns(data))
         log.info(
             "model: %d buildings, %d edges, %d arcs, %d supplies (%s pipes), built in %.2f s",
             len(data.buildings), len(data.edges), len(data.arcs), len(data.supplies),
@@ -319,6 +322,11 @@ class _Search:
         assert self.best is not None
         params = replace(self.params, pipe_model="discrete")
         data = prepare(replace(self.problem, parameters=params))
+        # building a model is not interruptible: skip one that would eat the time left
+        expected = self.build_s_per_column * _columns(data)
+        if expected > 0.5 * (self.budget - self.elapsed()):
+            log.info("proving skipped: its model would take ~%.0f s to build", expected)
+            return
         began = self.elapsed()
         model = build_model(data, discrete=True)
         log.info(
@@ -370,6 +378,11 @@ class _Search:
             state, None, None, None, None, None, self.upper, self.elapsed(), len(self.history),
             model, tuple(dict.fromkeys(reasons)), tuple(self.history), warnings,
         )  # fmt: skip
+
+
+def _columns(data: ModelData) -> int:
+    """A model's size in the terms its build time scales with: arcs, edges and options."""
+    return len(data.arcs) + len(data.edges) + len(data.options) + len(data.buildings)
 
 
 def _rejection(data: ModelData, design: Design | None, converged: bool) -> str | None:

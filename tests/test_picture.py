@@ -191,7 +191,7 @@ def test_infeasible_output_renders_without_a_design(infeasible, tmp_path):
     assert _count_colour(pixels, CONNECTED) == 0  # and nothing is shown as connected
     figures = headline(infeasible)
     assert figures["State"] == "infeasible (no design)"
-    assert figures["NPV"] == figures["Objective"] == figures["MIP gap"] == "—"
+    assert figures["NPV"] == figures["Objective"] == figures["Proven gap"] == "—"
     assert figures["Buildings connected"] == "0 of 6 (0.0%)"
 
 
@@ -200,7 +200,7 @@ def test_headline_figures_are_formatted_from_the_summary(designed):
         "State": "optimal",
         "NPV": "-22,385",
         "Objective": "-22,385",
-        "MIP gap": "0.10%",
+        "Proven gap": "0.10%",
         "Buildings connected": "3 of 6 (50.0%)",
         "Connections": "4",
         "Network length": "0.35 km",

@@ -206,7 +206,7 @@ def headline_figures(data: OutputData) -> dict[str, str]:
         "State": state if data.has_design else f"{state} (no design)",
         "NPV": _format(number(s["network_npv"]), "{:,.0f}"),
         "Objective": _format(number(s["objective"]), "{:,.0f}"),
-        "MIP gap": _format(number(s["mip_gap"]), "{:.2%}"),
+        "Proven gap": _format(number(s["mip_gap"]), "{:.2%}"),
         "Buildings connected": f"{connected:,.0f} of {total:,}{share}",
         "Connections": _format(number(s["network_connection_count"]), "{:,.0f}"),
         "Network length": _format(number(s["network_length"]), "{:,.2f} km", scale=1e-3),

@@ -79,7 +79,7 @@ def headline(gpkg: Path) -> dict[str, str]:
     -------
     dict of str to str
         In this order: State ("(no design)" appended when nothing is in the network), NPV
-        (``network_npv``), Objective, MIP gap, Buildings connected ("n of N (p%)"),
+        (``network_npv``), Objective, Proven gap, Buildings connected ("n of N (p%)"),
         Connections, Network length (km), Heat delivered (MWh/yr), Losses (MWh/yr, and as a
         share of the heat supplied = delivered + losses) and Runtime. Unknown figures (null or
         NaN, as in an infeasible run) are "—".
