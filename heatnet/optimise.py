@@ -241,6 +241,8 @@ class _Search:
                 listener=self.progress.solver if self.progress else None, iteration=number,
             )  # fmt: skip
             self.first = self.first or free
+            if relaxed and hasattr(model, "relaxing"):
+                model.relaxing = 0.0  # the bound is taken: price pipes by the fitted line
             found = self._found(number, data, model, solver, free, relaxed=relaxed)
             relaxed = False  # settling put a design's own values into the model
             if found is None:

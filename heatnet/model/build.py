@@ -220,10 +220,17 @@ def _linear_pipes(m: pyo.ConcreteModel, data: ModelData, built: dict[str, Any]) 
     (binary eup[e]): cap[e] ≤ K + (high − K)·eup[e], K·eup ≤ upcap[e] ≤ high·eup[e],
     upcap[e] ≥ cap[e] − high·(1 − eup[e]),
     pv[e] ≤ keep_e·(Σ ain − eup[e]) + α_ej·eup[e] + β_ej·upcap[e]; NPV += Σ_e pv[e].
+
+    Those cuts hold while ``relaxing`` = 1 (the first MIP: a relaxation, whose bound is
+    proven). With ``relaxing`` = 0 the least-squares line through the catalogue prices pipes
+    instead, pv[e] ≤ fixed_e·Σ ain + per_kw_e·cap[e] (upgrades as above): unbiased, so the
+    design iterations find better designs; each family is lifted out of the way by a constant
+    (|floor| + |fixed| + |per_kw|·high) while the other holds.
     """
     e = data.edges
     big, have = _num(e, "max_kw"), _num(e, "existing_kw")
     keep = _num(e, "existing_fixed")
+    fixed, per_kw = _num(e, "fixed"), _num(e, "per_kw")
     cuts: dict[str, Cuts] = dict(zip(map(str, e.index), e["cuts"], strict=True))
     existing = [i for i, k in have.items() if not math.isnan(k)]
     upgradable = [i for i in existing if have[i] < big[i] - 1e-9]
@@ -246,20 +253,39 @@ def _linear_pipes(m: pyo.ConcreteModel, data: ModelData, built: dict[str, Any]) 
     old = set(existing)
     keys = [(i, j) for i in e.index for j in range(len(cuts[i].slope))]
     m.PC = pyo.Set(initialize=keys, dimen=2, ordered=True)
+    # relaxing = 1: the envelope prices pipes (a relaxation, for the bound); 0: the fitted line
+    # does (for designs); the other family is lifted out of the way by a constant
+    m.relaxing = pyo.Param(initialize=1.0, mutable=True, within=pyo.Reals)
+    lift = {i: abs(cuts[i].floor) + abs(float(fixed[i])) + abs(per_kw[i]) * big[i] for i in e.index}
 
     def cut(_: Any, i: str, j: int) -> Any:
         a, s = cuts[i].intercept[j], cuts[i].slope[j]
+        off = lift[i] * (1 - m.relaxing)
         if i not in old:
-            return m.pv[i] <= a * built[i] + s * m.cap[i]
+            return m.pv[i] <= a * built[i] + s * m.cap[i] + off
         if i not in m.X:  # the existing pipe carries anything the edge can: repex only
             return m.pv[i] <= keep[i] * built[i] if j == 0 else pyo.Constraint.Skip
-        return m.pv[i] <= keep[i] * (built[i] - m.eup[i]) + a * m.eup[i] + s * m.upcap[i]
+        return m.pv[i] <= keep[i] * (built[i] - m.eup[i]) + a * m.eup[i] + s * m.upcap[i] + off
+
+    def line(_: Any, i: str) -> Any:
+        off = lift[i] * m.relaxing
+        if i not in old:
+            return m.pv[i] <= fixed[i] * built[i] + per_kw[i] * m.cap[i] + off
+        if i not in m.X:
+            return pyo.Constraint.Skip
+        upgrade = (fixed[i] - keep[i]) * m.eup[i] + per_kw[i] * m.upcap[i]
+        return m.pv[i] <= keep[i] * built[i] + upgrade + off
 
     m.pipe_cost = pyo.Constraint(m.PC, rule=cut)
+    m.pipe_cost_line = pyo.Constraint(m.E, rule=line)
     # the dearest pipe the edge can get bounds its PV below (keeps constraint/max-npv honest)
     m.pipe_cost_floor = pyo.Constraint(
         m.E,
-        rule=lambda _, i: m.pv[i] >= min(cuts[i].floor, keep[i] if i in old else 0.0) * built[i],
+        rule=lambda _, i: (
+            m.pv[i]
+            >= min(cuts[i].floor, keep[i] if i in old else 0.0) * built[i]
+            - lift[i] * (1 - m.relaxing)
+        ),
     )
     return sum(m.pv[i] for i in e.index)
 

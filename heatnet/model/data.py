@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from heatnet.economics import diversity, switches, undiversified_peak_kw
+from heatnet.economics import diversity, schedule_for, switches, undiversified_peak_kw
+from heatnet.economics.prices import pipe_line_coefficients
 from heatnet.model.bounds import SUMS, arc_bounds
 from heatnet.model.envelope import Cuts, concave_cuts, convex_cuts, step_choice, step_values
 from heatnet.params import Parameters
@@ -378,6 +379,14 @@ def _edges(
             steps = np.r_[have[j], cat.capacity_kw[bigger]]
             at = np.r_[loss_have[j] * length[j], lost[bigger]]
         loss_cuts.append(convex_cuts(steps, at, float(low[j]), float(high[j])))
+    # the least-squares line the design iterations price pipes by (unbiased, so its designs
+    # are better than the envelope's; the envelope is only for bounds)
+    fit_hi = np.minimum(np.maximum(delta * peak_hi, floor), cat.max_capacity_kw)
+    fit_lo = np.minimum(floor, fit_hi)
+    civil = [dict(c) for c in net["civil_lengths_m"]]
+    coeff = pipe_line_coefficients(cat, civil, fit_lo, fit_hi, schedule_for(params), params)
+    line_fixed = sum(coeff[c.replace("_", "-")][0] * weights[c] for c in PIPE_CLASSES) * length
+    line_per_kw = sum(coeff[c.replace("_", "-")][1] * weights[c] for c in PIPE_CLASSES) * length
     table = pd.DataFrame(
         {
             "u": net["u"],
@@ -390,7 +399,8 @@ def _edges(
             "cuts": cuts,
             "loss_cuts": loss_cuts,
             "loss_max_kw": length * np.fmax(float(loss_new[-1]), np.nan_to_num(loss_have)),
-            "fixed": [c.start for c in cuts],
+            "fixed": line_fixed + extra,
+            "per_kw": line_per_kw,
             "existing_fixed": keep,
             "kw_low": low,
             "kw_high": high,
