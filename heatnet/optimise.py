@@ -197,7 +197,7 @@ class _Search:
         self.claims_bound = self.params.max_npv is None
         self.slack = curve_slack(self.data)
         self.best: Design | None = None
-        self.upper: float | None = None
+        self.upper: float | None = trivial_bound(self.data) if self.claims_bound else None
         self.proven_infeasible = False
         self.first: SolveResult | None = None
         self.history: list[Iteration] = []
@@ -376,8 +376,9 @@ class _Search:
             state = "error"
         else:
             state = "no-solution"
+        upper = None if state == "infeasible" else self.upper  # no design: nothing to bound
         return Solution(
-            state, None, None, None, None, None, self.upper, self.elapsed(), len(self.history),
+            state, None, None, None, None, None, upper, self.elapsed(), len(self.history),
             model, tuple(dict.fromkeys(reasons)), tuple(self.history), warnings,
         )  # fmt: skip
 
@@ -438,6 +439,29 @@ def curve_slack(data: ModelData) -> float:
                 float(np.nan_to_num(s[column].to_numpy(float)).clip(min=0.0).sum()) * weights[c]
             )
     return total if data.params.objective == "npv" else 0.0
+
+
+def trivial_bound(data: ModelData) -> float | None:
+    """A bound no design can beat, known before any MIP: everything that can pay, summed.
+
+    NPV: every building worth connecting (its value, folded connector included, if positive)
+    and every path's positive ``extra_pv``, with pipes and supplies free; valid while supplies
+    only cost (no positive supply PV) and pipes only cost. kWh: every building that can be
+    connected. A run stopped before the first MIP proves anything still has this bound.
+    """
+    b = data.buildings
+    can = ~b["too_big"].to_numpy(bool)
+    if data.params.objective == "kwh":
+        return float(b["kwh"].to_numpy(float)[can].sum())
+    s = data.supplies
+    paid = [s["fixed"], s["per_kw"], s["per_kwh"]]
+    if any((col.to_numpy(float) > 0).any() for col in paid) or any(
+        max(curve, default=0.0) > 0 for curve in s["curve_value"]
+    ):
+        return None
+    extra = data.problem.edges["extra_pv"].to_numpy(float)
+    value = b["value"].to_numpy(float)[can]
+    return float(value.clip(min=0.0).sum() + extra.clip(min=0.0).sum()) + curve_slack(data)
 
 
 def _left_out(data: ModelData) -> tuple[tuple[str, str, str | None], ...]:

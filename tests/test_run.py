@@ -919,6 +919,7 @@ def test_time_limit_keeps_the_best_design_found(tmp_path):
     summary = read_output(source, out).summary
     assert summary["state"] == "feasible"
     assert summary["network_building_count"] > 0
+    # a bound is proven (the relaxation's, or at worst every building's value summed) and far
     assert summary["mip_gap"] > 0.05
     assert summary["upper_bound"] > summary["objective"]
     # nothing is required, so the empty network (NPV 0) is a design: a run cut short must write
