@@ -29,7 +29,7 @@ from heatnet.model.data import ModelData, objective_weights, prepare
 from heatnet.model.evaluate import Design, check_design, evaluate
 from heatnet.model.heuristic import seed_design
 from heatnet.model.infeasible import elastic_reasons
-from heatnet.model.tune import set_parameters
+from heatnet.model.tune import reset_parameters, set_parameters
 from heatnet.problem import SUPPLY_CLASSES, Problem
 from heatnet.progress import Progress
 from heatnet.solve import Solver, SolveResult, SolverOptions, SolveStatus
@@ -179,7 +179,13 @@ def optimise(
     if problem.reasons:  # a required element cannot be served: no design can be right
         return search.infeasible(problem.reasons)
     search.loop()
-    if search.best is not None and search.wants_proof():
+    if search.wants_proof():  # also when every design so far broke a rule once priced
+        search.bound()
+    if (
+        search.best is not None
+        and search.wants_proof()
+        and problem.parameters.pipe_model == "linear"
+    ):
         search.prove()
     return search.solution()
 
@@ -203,6 +209,8 @@ class _Search:
         self.history: list[Iteration] = []
         self.rejected: list[str] = []
         self.build_s_per_column = 0.0
+        self.model: Any = None
+        self.solver: Solver | None = None
 
     def elapsed(self) -> float:
         """Seconds since the search began."""
@@ -229,8 +237,12 @@ class _Search:
         if not self.claims_bound:
             log.warning("constraint/max-npv is not a relaxation of exact pricing: no bound")
         solver = Solver(model, self.options)
+        self.model, self.solver = model, solver
+        linear = hasattr(model, "relaxing")
+        if linear:
+            model.relaxing = 0.0  # design iterations price pipes by the fitted line
         start: dict[str, dict[Any, float]] | None = seed_design(data)
-        relaxed = True  # the model still holds its optimistic values
+        relaxed = not linear  # discrete pipes with optimistic values: a relaxation
         seen: set[object] = set()
         for number in range(1, params.iteration_limit + 1):
             remaining = self.budget - self.elapsed()
@@ -240,9 +252,16 @@ class _Search:
                 time_limit_s=remaining, mip_gap=params.mip_gap, start=start,
                 listener=self.progress.solver if self.progress else None, iteration=number,
             )  # fmt: skip
+            if number == 1 and not relaxed and free.status is SolveStatus.INFEASIBLE:
+                # the fitted line may price a design out of a constraint/*-npv row: only the
+                # relaxation can prove there is no design
+                model.relaxing = 1.0
+                free = solver.solve(
+                    time_limit_s=self.budget - self.elapsed(), mip_gap=params.mip_gap
+                )
+                model.relaxing = 0.0
+                relaxed = True
             self.first = self.first or free
-            if relaxed and hasattr(model, "relaxing"):
-                model.relaxing = 0.0  # the bound is taken: price pipes by the fitted line
             found = self._found(number, data, model, solver, free, relaxed=relaxed)
             relaxed = False  # settling put a design's own values into the model
             if found is None:
@@ -258,6 +277,30 @@ class _Search:
                 break
             seen.add(design.key)
             start = _start_from(settled)
+
+    def bound(self) -> None:
+        """Solve the loop's model as a relaxation (from the best design, if any): a proven bound.
+
+        Its optimistic values go back in (and in ``linear`` the envelope prices pipes), so its
+        bound holds for every design; the design it finds is priced and kept if better.
+        """
+        assert self.solver is not None
+        model, data, solver = self.model, self.data, self.solver
+        remaining = self.budget - self.elapsed() - min(PRICING_RESERVE_S, 0.05 * self.budget)
+        if remaining <= 0:
+            return
+        reset_parameters(model, data)
+        if hasattr(model, "relaxing"):
+            model.relaxing = 1.0
+        number = len(self.history) + 1
+        free = solver.solve(
+            time_limit_s=remaining, mip_gap=self.target() / 2.0,
+            start=None if self.best is None else _start_of(data, self.best),
+            listener=self.progress.solver if self.progress else None, iteration=number,
+        )  # fmt: skip
+        if hasattr(model, "relaxing"):
+            model.relaxing = 0.0
+        self._found(number, data, model, solver, free, relaxed=True)
 
     def _found(
         self,
@@ -314,9 +357,10 @@ class _Search:
 
     def wants_proof(self) -> bool:
         """Whether the bound should be tightened: a gap above target, a bound to claim, time."""
-        assert self.best is not None
-        gap = relative_gap(self.upper, self.best.objective)
         left = self.budget - self.elapsed()
+        if self.best is None:  # nothing kept: try the relaxation unless nothing can come of it
+            return self.solver is not None and not self.proven_infeasible and left > 0
+        gap = relative_gap(self.upper, self.best.objective)
         return self.claims_bound and (gap is None or gap > self.target()) and left > 0
 
     def prove(self) -> None:

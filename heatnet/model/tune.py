@@ -26,3 +26,13 @@ def set_parameters(model: pyo.ConcreteModel, data: ModelData, design: Design) ->
     for sid, sigma in s["diversity"].items():
         if np.isfinite(sigma):
             model.sigma[sid] = float(sigma)
+
+
+def reset_parameters(model: pyo.ConcreteModel, data: ModelData) -> None:
+    """Put the optimistic initial diversity and losses back (the model is a relaxation again)."""
+    for eid, delta in data.delta.items():
+        model.delta[eid] = float(delta)
+    for eid, loss in data.loss_kw.items():
+        model.loss[eid] = float(loss)
+    for sid, sigma in data.sigma.items():
+        model.sigma[sid] = float(sigma)
