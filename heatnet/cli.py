@@ -361,8 +361,9 @@ def run_command(
 
     Exit 0 with a design written, 3 for invalid input (nothing written), 4 when proven
     infeasible (outputs with infeasible_reasons written), 5 when the solver failed or found no
-    design in time (outputs written, nothing in the network), 130 when interrupted (nothing
-    written).
+    design in time (outputs written, nothing in the network), 130 when interrupted before any
+    design or twice (nothing written). A first Ctrl-C / SIGTERM once a design exists stops the
+    search and writes that design (exit 0, flagged as interrupted).
     """
     if log_file is not None and any(
         log_file.resolve() == p.resolve() for p in (input_path, output, tables) if p is not None

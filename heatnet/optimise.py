@@ -32,7 +32,7 @@ from heatnet.model.infeasible import elastic_reasons
 from heatnet.model.tune import reset_parameters, set_parameters
 from heatnet.problem import SUPPLY_CLASSES, Problem
 from heatnet.progress import Progress
-from heatnet.solve import Solver, SolveResult, SolverOptions, SolveStatus
+from heatnet.solve import Solver, SolveResult, SolverOptions, SolveStatus, Stop, stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,9 @@ class Solution:
         Every iteration.
     warnings
         ``(code, message, building_id or None)`` about elements the optimiser had to leave out
-        (a building no catalogue pipe can carry) or designs it rejected.
+        (a building no catalogue pipe can carry), designs it rejected, an interrupted search.
+    interrupted
+        The search was stopped on request: the design is the best found until then.
     """
 
     state: str
@@ -147,10 +149,15 @@ class Solution:
     reasons: tuple[tuple[str, str], ...] = ()
     history: tuple[Iteration, ...] = field(default_factory=tuple)
     warnings: tuple[tuple[str, str, str | None], ...] = ()
+    interrupted: bool = False
 
 
 def optimise(
-    problem: Problem, options: SolverOptions | None = None, *, progress: Progress | None = None
+    problem: Problem,
+    options: SolverOptions | None = None,
+    *,
+    progress: Progress | None = None,
+    stop: Stop | None = None,
 ) -> Solution:
     """Find the best design of a problem within its runtime limit, and prove how good it is.
 
@@ -170,30 +177,43 @@ def optimise(
     progress
         Hears of the solver's incumbents and bounds, and of every priced design.
 
+    stop
+        Stop requests from the caller (e.g. a cancel button); Ctrl-C and SIGTERM make them
+        too while this runs in the main thread. The first stops the search and keeps the best
+        design (``interrupted``), a second aborts.
+
     Returns
     -------
     Solution
         Never raises for infeasible or timed-out problems: see ``state``.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        On a second stop request, or on a first one before any design was found.
     """
-    search = _Search(problem, options or SolverOptions(), progress)
-    if problem.reasons:  # a required element cannot be served: no design can be right
-        return search.infeasible(problem.reasons)
-    search.loop()
-    if search.wants_proof():  # also when every design so far broke a rule once priced
-        search.bound()
-    if (
-        search.best is not None
-        and search.wants_proof()
-        and problem.parameters.pipe_model == "linear"
-    ):
-        search.prove()
-    return search.solution()
+    with stop_on_signals(stop or Stop()) as requests:
+        search = _Search(problem, options or SolverOptions(), progress, requests)
+        if problem.reasons:  # a required element cannot be served: no design can be right
+            return search.infeasible(problem.reasons)
+        search.loop()
+        if search.wants_proof():  # also when every design so far broke a rule once priced
+            search.bound()
+        linear = problem.parameters.pipe_model == "linear"
+        if search.best is not None and search.wants_proof() and linear:
+            search.prove()
+        if requests.requested and search.best is None:
+            raise KeyboardInterrupt  # nothing worth writing
+        return search.solution()
 
 
 class _Search:
     """The state of one optimisation: the models, the best design and the proven bound."""
 
-    def __init__(self, problem: Problem, options: SolverOptions, progress: Progress | None) -> None:
+    def __init__(
+        self, problem: Problem, options: SolverOptions, progress: Progress | None, stop: Stop
+    ) -> None:
+        self.stop = stop
         self.began = time.perf_counter()
         self.problem, self.options, self.progress = problem, options, progress
         self.params = problem.parameters
@@ -236,7 +256,7 @@ class _Search:
         )  # fmt: skip
         if not self.claims_bound:
             log.warning("constraint/max-npv is not a relaxation of exact pricing: no bound")
-        solver = Solver(model, self.options)
+        solver = Solver(model, self.options, self.stop)
         self.model, self.solver = model, solver
         linear = hasattr(model, "relaxing")
         if linear:
@@ -246,7 +266,7 @@ class _Search:
         seen: set[object] = set()
         for number in range(1, params.iteration_limit + 1):
             remaining = self.budget - self.elapsed()
-            if remaining <= 0:
+            if remaining <= 0 or self.stop.requested:
                 break
             free = solver.solve(
                 time_limit_s=remaining, mip_gap=params.mip_gap, start=start,
@@ -264,7 +284,7 @@ class _Search:
             self.first = self.first or free
             found = self._found(number, data, model, solver, free, relaxed=relaxed)
             relaxed = False  # settling put a design's own values into the model
-            if found is None:
+            if found is None or self.stop.requested:
                 break
             design, settled = found
             if design is None or settled is None:
@@ -358,6 +378,8 @@ class _Search:
     def wants_proof(self) -> bool:
         """Whether the bound should be tightened: a gap above target, a bound to claim, time."""
         left = self.budget - self.elapsed()
+        if self.stop.requested:
+            return False
         if self.best is None:  # nothing kept: try the relaxation unless nothing can come of it
             return self.solver is not None and not self.proven_infeasible and left > 0
         gap = relative_gap(self.upper, self.best.objective)
@@ -383,7 +405,7 @@ class _Search:
         remaining = self.budget - self.elapsed() - min(PRICING_RESERVE_S, 0.05 * self.budget)
         if remaining <= 0:
             return
-        solver = Solver(model, self.options)
+        solver = Solver(model, self.options, self.stop)
         free = solver.solve(
             time_limit_s=remaining, mip_gap=self.target() / 2.0,
             start=_start_of(data, self.best),
@@ -396,12 +418,22 @@ class _Search:
         """What was found, with its proven bound and gap."""
         runtime = self.elapsed()
         best, model = self.best, self.params.pipe_model
+        if self.stop.requested:
+            self.warnings += (
+                (
+                    "run_interrupted",
+                    "the search was interrupted: the design written is the best found until "
+                    "then, with its proven gap",
+                    None,
+                ),
+            )
         if best is not None:
             upper = honest_bound(self.upper, best.objective)
             gap = relative_gap(upper, best.objective)
             return Solution(
                 proven_state(gap), best, best.objective, best.network_npv, gap, best.objective,
                 upper, runtime, len(self.history), model, (), tuple(self.history), self.warnings,
+                self.stop.requested,
             )  # fmt: skip
         warnings = self.warnings + tuple(
             ("design_rejected", f"a design was found but not kept: {why}", None)
@@ -549,8 +581,9 @@ def _settle(
         for _ in range(SETTLE_ROUNDS):
             set_parameters(model, data, design)
             settled = solver.solve(
-                time_limit_s=max(remaining_s, FINAL_GRACE_S), mip_gap=1e-9, start=None
-            )
+                time_limit_s=max(remaining_s, FINAL_GRACE_S), mip_gap=1e-9, start=None,
+                interruptible=False,
+            )  # fmt: skip
             if not settled.has_solution:
                 log.info("design is infeasible with its own diversity and losses")
                 return None, None, False

@@ -293,6 +293,8 @@ class RunReport:
                 if bound != bound
                 else f"{shown} (proven bound {bound:,.0f})"
             )
+        if sol.interrupted:
+            facts["interrupted"] = "the search was stopped: the best design found so far"
         runtime = f"{s['runtime']:.1f} s optimising, {s['iterations']} MIP(s)"
         return _closing(facts, sol, runtime, self.output)
 

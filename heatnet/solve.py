@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import os
 import signal
 import threading
 import time
@@ -39,8 +38,7 @@ UPDATE_EVERY_S = 1.0
 Listener = Callable[[SolverUpdate], None]
 MIP_INTERRUPT = highspy.cb.HighsCallbackType.kCallbackMipInterrupt
 STOP_GRACE_S = 5.0
-"""After Ctrl-C / SIGTERM, how long HiGHS gets to stop by itself before the process ends."""
-EXIT_INTERRUPTED = 130
+"""After a stop request, how long HiGHS gets to stop by itself before it is left behind."""
 
 
 class SolveStatus(StrEnum):
@@ -60,6 +58,65 @@ class SolverOptions:
     threads: int = 1
     seed: int = 0
     log_solver: bool = False
+
+
+class Stop:
+    """Stop requests while optimising (Ctrl-C, SIGTERM, or a caller such as a QGIS cancel).
+
+    The first asks the search to stop and keep its best design; the second aborts (a
+    ``KeyboardInterrupt`` from the signal handler: nothing is written).
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    @property
+    def requested(self) -> bool:
+        """Whether the search should stop."""
+        return self.count > 0
+
+    def request(self) -> None:
+        """Ask the search to stop (as a first Ctrl-C does)."""
+        self.count += 1
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: Stop) -> Iterator[Stop]:
+    """Route Ctrl-C and SIGTERM to ``stop`` while the block runs (main thread only).
+
+    The first signal sets the request (logged); a second raises ``KeyboardInterrupt`` at
+    once. Signals a parent ignored stay ignored; other threads (a batch worker) get no
+    handlers and are stopped by their process.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(_signum: int, _frame: object) -> None:
+        stop.request()
+        if stop.count == 1:
+            log.warning(
+                "interrupted: stopping the search, the best design so far will be written "
+                "(interrupt again to abort without writing)"
+            )
+            return
+        log.error("interrupted again: aborting, nothing written")
+        raise KeyboardInterrupt
+
+    previous = {
+        s: signal.signal(s, handler)
+        for s in (signal.SIGINT, signal.SIGTERM)
+        if signal.getsignal(s) is not signal.SIG_IGN
+    }
+    try:
+        yield stop
+    finally:
+        for s, old_handler in previous.items():
+            signal.signal(s, old_handler)
+
+
+class _Abandoned(Exception):
+    """HiGHS did not stop within the grace period after a stop request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,16 +174,20 @@ class Solver:
         Threads, seed, whether to echo the solver log.
     """
 
-    def __init__(self, model: pyo.ConcreteModel, options: SolverOptions) -> None:
+    def __init__(
+        self, model: pyo.ConcreteModel, options: SolverOptions, stop: Stop | None = None
+    ) -> None:
         self.model = model
         self.options = options
+        self.stop = stop or Stop()
+        self.abandoned = False
+        self._interruptible_now = True
         self._solver: Any = SolverFactory("highs")
         self._loaded = False
         self._fixed = np.zeros(0, dtype=np.int32)
         self._listener: Listener | None = None
         self._iteration = 0
         self._last_update = 0.0
-        self._stop_requested = 0
         self._last: SolverUpdate | None = None
         self._bound: float | None = None
         self._incumbent: float | None = None
@@ -139,6 +200,7 @@ class Solver:
         start: dict[str, dict[Any, float]] | None = None,
         listener: Listener | None = None,
         iteration: int = 0,
+        interruptible: bool = True,
     ) -> SolveResult:
         """Solve with a time limit and gap, optionally from a start (values by variable name).
 
@@ -146,13 +208,16 @@ class Solver:
         is infeasible. ``listener`` hears of every new incumbent and, at most every
         :data:`UPDATE_EVERY_S`, of the bound and gap (tagged with ``iteration``).
 
-        Raises
-        ------
-        KeyboardInterrupt
-            On Ctrl-C or SIGTERM during the solve: HiGHS is stopped cleanly first.
+        A stop request (:class:`Stop`) makes an ``interruptible`` solve end at HiGHS' next check,
+        with its incumbent if it has one; if HiGHS does not check within :data:`STOP_GRACE_S`
+        it is left running in its thread and the result has no solution (the solver is
+        ``abandoned``: no further solves). Short LPs (settling a design) pass
+        ``interruptible=False`` so that a design found before the request can be priced.
         """
         m = self.model
         began = time.perf_counter()
+        if self.abandoned:
+            return SolveResult(SolveStatus.NO_SOLUTION, "abandoned", None, None, None, 0.0)
         options = {
             "random_seed": self.options.seed,
             "mip_rel_gap": float(mip_gap),
@@ -170,12 +235,22 @@ class Solver:
         self._last = None
         self._last_update = time.perf_counter()
         self._incumbent = None
+        self._interruptible_now = interruptible
         try:
             if self._loaded:  # only mutable parameters change after the build: send just those
                 self._solver.update_parameters()
             self._load()
-            with self._interruptible():
-                results = self._run(m, config, start)
+            # loading and updating count against the limit: it covers the whole solve
+            spent = time.perf_counter() - began
+            config["time_limit"] = max(float(time_limit_s) - spent, 0.01)
+            results = self._run(m, config, start)
+        except _Abandoned:
+            self.abandoned = True
+            log.warning("the solver did not stop within %.0f s: left behind", STOP_GRACE_S)
+            return SolveResult(
+                SolveStatus.NO_SOLUTION, "interrupted", None, None, None,
+                time.perf_counter() - began,
+            )  # fmt: skip
         except Exception as exc:  # the solver's own failures become a status, not a traceback
             log.exception("solver failed")
             return SolveResult(
@@ -246,38 +321,6 @@ class Solver:
         highs.run = lambda: self._watched_run(native_run)  # Pyomo calls highs.run()
         self._loaded = True
 
-    @contextlib.contextmanager
-    def _interruptible(self) -> Iterator[None]:
-        """Turn Ctrl-C and SIGTERM into a clean HiGHS stop, then a KeyboardInterrupt.
-
-        A signal cannot interrupt HiGHS' C++ loop; here it only sets a flag, which the interrupt
-        callbacks pass on to HiGHS, so the solver stops at its next check and Pyomo returns.
-        HiGHS may not check for a long time (over a minute in a big root LP): the watcher in
-        :meth:`_watched_run` then ends the process after :data:`STOP_GRACE_S`, or at once on a
-        second signal (nothing has been written by then). Only the main thread can handle
-        signals; elsewhere (a batch worker) the solve runs as is. Ignored signals stay ignored.
-        """
-        self._stop_requested = 0
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def request_stop(_signum: int, _frame: object) -> None:
-            self._stop_requested += 1
-
-        previous = {
-            s: signal.signal(s, request_stop)
-            for s in (signal.SIGINT, signal.SIGTERM)
-            if signal.getsignal(s) is not signal.SIG_IGN
-        }
-        try:
-            yield
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-        if self._stop_requested:
-            raise KeyboardInterrupt
-
     def _watched_run(self, native_run: Callable[[], Any]) -> Any:
         """Run HiGHS in a thread while this (main) thread handles signals and heartbeats."""
         if threading.current_thread() is not threading.main_thread():
@@ -295,12 +338,10 @@ class Solver:
         deadline: float | None = None
         while thread.is_alive():
             thread.join(0.1)
-            if self._stop_requested:
+            if self.stop.requested and self._interruptible_now:
                 deadline = deadline or time.perf_counter() + STOP_GRACE_S
-                if self._stop_requested > 1 or time.perf_counter() > deadline:
-                    log.error("interrupted: the solver did not stop; exiting, nothing written")
-                    logging.shutdown()
-                    os._exit(EXIT_INTERRUPTED)
+                if time.perf_counter() > deadline:
+                    raise _Abandoned
             else:
                 self._heartbeat()
         if "error" in outcome:
@@ -317,7 +358,7 @@ class Solver:
         self._send(replace(last, improved=False))
 
     def _on_interrupt(self, event: Any) -> None:
-        if self._stop_requested:
+        if self.stop.requested and self._interruptible_now:
             event.data_in.user_interrupt = True
             return
         if event.callback_type != MIP_INTERRUPT:
