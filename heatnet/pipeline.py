@@ -207,6 +207,18 @@ class SolveReport:
         return _closing(facts, s, f"{s.runtime_s:.1f} s, {s.iterations} MIP(s)", self.output)
 
 
+def _why_empty(problem: Problem) -> str:
+    """Why the best design connects nobody, in the words a user acts on."""
+    b = problem.buildings
+    if b.empty:
+        return "no building can be reached from a path (see unreachable_reason)"
+    if problem.supplies.empty:
+        return "no supply can be reached from a path"
+    if not (b["pv_tariffs"].to_numpy(float) > 0).any():
+        return "no building earns a tariff (no tariff_id, or tariffs of 0)"
+    return "no building pays for its connection, pipes and heat at these prices"
+
+
 def _closing(
     facts: dict[str, str], solution: Solution, runtime: str, output: Path
 ) -> dict[str, str]:
@@ -293,6 +305,8 @@ class RunReport:
                 if bound != bound
                 else f"{shown} (proven bound {bound:,.0f})"
             )
+        if sol.design is not None and s["network_building_count"] == 0:
+            facts["why nothing"] = _why_empty(self.problem)
         if sol.interrupted:
             facts["interrupted"] = "the search was stopped: the best design found so far"
         runtime = f"{s['runtime']:.1f} s optimising, {s['iterations']} MIP(s)"

@@ -13,7 +13,7 @@ import pyogrio
 import pytest
 
 from tests.conftest import TINY, write_gpkg
-from tests.runs import heatnet, read_output
+from tests.runs import headline, heatnet, read_output
 
 MODELS = ("linear", "discrete")
 
@@ -105,3 +105,17 @@ def test_a_required_building_the_supply_cannot_serve_is_proven_infeasible(
         assert 110_000.0 < supply["load_kwh"] <= capacity
         assert written["buildings"].set_index("building_id").at["B1", "in_network"]
         assert s["upper_bound"] >= s["objective"]
+
+
+def test_a_network_without_tariffs_says_why_nothing_connected(tmp_path):
+    frames = tiny_frames()
+    frames["buildings"]["tariff_id"] = None
+    source = write_gpkg(tmp_path / "free.gpkg", frames)
+    out = tmp_path / "out.gpkg"
+    result = heatnet("run", source, "-o", out)
+    assert result.returncode == 0, result.stderr
+    written = read_output(source, out)
+    assert written.summary["network_building_count"] == 0
+    assert written.summary["state"] == "optimal"  # nothing pays: the empty network, proven
+    lines = headline(result.stdout)
+    assert lines["why nothing"] == "no building earns a tariff (no tariff_id, or tariffs of 0)"
