@@ -387,7 +387,9 @@ def _losses(m: pyo.ConcreteModel, data: ModelData) -> None:
     lost[a] ≤ loss[e]·ain[a] + top_e·settling (settling: 0 while a design is settled, else 1);
     lost[a] ≥ γ_ej·ain[a] + δ_ej·(cap[e] − high_e·(1 − ain[a])) for each line of the convex
     minorant of the loss exact sizing gives a load (:func:`heatnet.model.envelope.convex_cuts`;
-    the high_e term switches a line off for the arc not laid, δ ≥ 0 only); 0 ≤ lost[a] ≤
+    the high_e term switches a line off for the arc not laid, δ ≥ 0 only; in ``linear`` they
+    are lifted out of the way while ``relaxing`` = 0, as the design iterations did without
+    them and find designs faster so); 0 ≤ lost[a] ≤
     the largest pipe's loss. A bigger pipe loses more: the bound knows it without a binary.
     ``discrete``: lost[a] ≥ Σ_k loss_k·y[e,k] − top_e·(1 − ain[a]), the laid diameter's loss.
     """
@@ -414,12 +416,15 @@ def _losses(m: pyo.ConcreteModel, data: ModelData) -> None:
     ]
     m.LC = pyo.Set(initialize=keys, dimen=2, ordered=True)
 
+    relaxing = getattr(m, "relaxing", 1.0)  # linear: only the relaxation needs these lines
+
     def line(_: Any, a: str, j: int) -> Any:
         i = edge_of[a]
         g, d = lines[i][0][j], lines[i][1][j]
+        off = (g + d * high[i]) * (1 - relaxing)
         if d <= 0:
-            return m.lost[a] >= g * m.ain[a] + d * m.cap[i]
-        return m.lost[a] >= g * m.ain[a] + d * (m.cap[i] - high[i] * (1 - m.ain[a]))
+            return m.lost[a] >= g * m.ain[a] + d * m.cap[i] - off
+        return m.lost[a] >= g * m.ain[a] + d * (m.cap[i] - high[i] * (1 - m.ain[a])) - off
 
     m.lost_by_size = pyo.Constraint(m.LC, rule=line)
     if hasattr(m, "y"):  # discrete: the diameter is known, so is its loss
