@@ -25,7 +25,10 @@ _POLYGONAL = frozenset({"Polygon", "MultiPolygon"})
 
 
 def check_geometry(
-    layer: gpd.GeoDataFrame, allowed: tuple[str, ...], ctx: RowContext
+    layer: gpd.GeoDataFrame,
+    allowed: tuple[str, ...],
+    ctx: RowContext,
+    notes: Mapping[int, tuple[str, str]] | None = None,
 ) -> tuple[gpd.GeoDataFrame, list[Issue]]:
     """Check every active feature's geometry: present, non-empty, allowed type, valid.
 
@@ -37,17 +40,30 @@ def check_geometry(
         Allowed geometry types (from the schema's ``x-geometry``).
     ctx
         Row ids and the rows to validate.
+    notes
+        Features whose stored geometry was read as something else, by fid: ``(code,
+        message)`` (:attr:`heatnet.load.RawInputs.geometry_notes`). Reported on every row,
+        forbidden ones too (they are written back out): ``linearised_geometry`` (a curve read
+        as straight segments) as a warning, anything else (geometry unreadable, ``None``) as an
+        error.
 
     Returns
     -------
     tuple
-        A copy with Z dropped and invalid polygons repaired, and the issues found.
+        A copy with Z and M dropped and invalid polygons repaired, and the issues found.
     """
     issues: list[Issue] = []
     out = layer.copy()
     geoms = out.geometry.to_numpy()
     active = ctx.active.to_numpy(dtype=bool)
     index = out.index
+    lost = []
+    for row, (code, message) in (notes or {}).items():
+        severity = Severity.WARNING if code == "linearised_geometry" else Severity.ERROR
+        issues.append(ctx.issue(code, row, message, "geometry", severity))
+        if severity is Severity.ERROR:
+            lost.append(row)
+    active = active & ~np.asarray(index.isin(lost), dtype=bool)
 
     def report(mask: np.ndarray, code: str, message: str) -> None:
         for row in index[mask & active]:
@@ -82,7 +98,11 @@ def check_geometry(
     report(
         usable & ~np.isfinite(bounds).all(axis=1), "invalid_geometry", "has non-finite coordinates"
     )
-    if shapely.has_z(geoms[usable]).any():
+    # every row, forbidden and wrong-typed ones too: all are written back, and M cannot be
+    has_z = bool(shapely.has_z(geoms[present]).any())
+    measured = shapely.has_m(geoms[present])
+    has_m = bool(measured.any())
+    if has_z:
         issues.append(
             warning(
                 "dropped_z",
@@ -91,8 +111,22 @@ def check_geometry(
                 column="geometry",
             )
         )
+    if has_m:
+        issues.append(
+            warning(
+                "dropped_m",
+                ctx.table,
+                f"M (measure) values of {int(measured.sum())} feature(s) were dropped: heatnet "
+                "does not use them, and the output is written without them",
+                column="geometry",
+            )
+        )
+    if has_z or has_m:
         geoms = shapely.force_2d(geoms)
-    invalid = usable & np.isfinite(bounds).all(axis=1) & ~shapely.is_valid(geoms)
+    finite = usable & np.isfinite(bounds).all(axis=1)
+    valid = np.ones(len(geoms), dtype=bool)
+    valid[finite] = shapely.is_valid(geoms[finite])
+    invalid = finite & ~valid
     geoms = _repair(geoms, invalid & active & np.isin(kind, list(_POLYGONAL)), ctx, issues)
     for row in index[invalid & active & ~np.isin(kind, list(_POLYGONAL))]:
         reason = shapely.is_valid_reason(geoms[index.get_loc(row)])
@@ -136,6 +170,15 @@ def _repair(
     return geoms
 
 
+def missing_crs(layers: Mapping[str, pd.DataFrame | None]) -> list[Issue]:
+    """A ``missing_crs`` error for every layer read without a CRS (absent layers skipped)."""
+    return [
+        error("missing_crs", name, f"layer '{name}' has no coordinate reference system")
+        for name, layer in layers.items()
+        if isinstance(layer, gpd.GeoDataFrame) and layer.crs is None
+    ]
+
+
 def harmonise_crs(
     layers: Mapping[str, gpd.GeoDataFrame],
 ) -> tuple[dict[str, gpd.GeoDataFrame], CRS | None, CRS | None, list[Issue]]:
@@ -155,12 +198,7 @@ def harmonise_crs(
         The layers in the work CRS, the input CRS (outputs are written in it), the work CRS, and
         the issues found. Both CRSs are ``None`` when a layer has none.
     """
-    issues: list[Issue] = []
-    for name, layer in layers.items():
-        if layer.crs is None:
-            issues.append(
-                error("missing_crs", name, f"layer '{name}' has no coordinate reference system")
-            )
+    issues = missing_crs(layers)
     if issues:
         return dict(layers), None, None, issues
     input_crs = CRS.from_user_input(layers["buildings"].crs)

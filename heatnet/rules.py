@@ -7,7 +7,7 @@ and peaks. Each rule takes typed frames and returns issues.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from itertools import pairwise
 from typing import Any
 
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from heatnet.checker import RowContext
-from heatnet.issues import Issue, Severity, error, show
+from heatnet.issues import Issue, Severity, error, show, warning
 from heatnet.params import Parameters
 from heatnet.schema import SchemaSet
 from heatnet.units import HOURS_PER_YEAR
@@ -26,12 +26,15 @@ def check_references(
     frames: Mapping[str, pd.DataFrame | None],
     contexts: Mapping[str, RowContext],
     schemas: SchemaSet,
+    *,
+    unchecked: Collection[str] = (),
 ) -> list[Issue]:
     """Every ``x-references`` column points at an existing key of its target table.
 
     A reference into a missing ``tariffs`` table is not an error (no tariffs means no revenue,
     which is warned once); a reference into any other missing table is, because its costs would
-    otherwise vanish silently.
+    otherwise vanish silently. References into an ``unchecked`` table (one that could not be
+    read completely, already an error) are not checked: the row they name may be the unread one.
     """
     issues: list[Issue] = []
     for name, frame in frames.items():
@@ -43,7 +46,7 @@ def check_references(
                 continue
             target, column = spec.references
             target_frame = frames.get(target)
-            if target_frame is None and target == "tariffs":
+            if (target_frame is None and target == "tariffs") or target in unchecked:
                 continue
             if target_frame is not None and column not in target_frame.columns:
                 continue  # reported as missing_column
@@ -55,6 +58,32 @@ def check_references(
                 message = f"{spec.name} {show(values[row])} is {what}"
                 issues.append(ctx.issue(f"unknown_{spec.name}", row, message, column=spec.name))
     return issues
+
+
+def missing_tariff_ids(buildings: pd.DataFrame, ctx: RowContext) -> list[Issue]:
+    """One ``no_tariff_id`` warning naming how many buildings (not forbidden) have no tariff.
+
+    A null ``tariff_id`` means no tariff revenue (the column's schema); when no building has
+    one, nothing earns money and a design connects only what it must.
+    """
+    active = ctx.active.to_numpy(dtype=bool)
+    none = active & buildings["tariff_id"].isna().to_numpy(dtype=bool)
+    n, total = int(none.sum()), int(active.sum())
+    if n == 0:
+        return []
+    if n == total:
+        message = (
+            f"none of the {total} buildings has a tariff_id, so none earns tariff revenue: "
+            "a design connects only buildings that are required or whose extra_pv pays for them"
+        )
+    else:
+        rows = buildings.index[none][:5]
+        named = ", ".join(str(buildings.at[row, "building_id"]) for row in rows)
+        more = ", ..." if n > len(rows) else ""
+        message = (
+            f"{n} of {total} buildings have no tariff_id and earn no tariff revenue ({named}{more})"
+        )
+    return [warning("no_tariff_id", "buildings", message, column="tariff_id")]
 
 
 def default_civil_cost(names: pd.DataFrame) -> tuple[int | None, list[Issue]]:

@@ -17,9 +17,16 @@ import geopandas as gpd
 import pandas as pd
 from pyproj import CRS
 
-from heatnet.checker import DTYPES, RowContext, check_table, normalise_keyword, null_mask
+from heatnet.checker import (
+    DTYPES,
+    RowContext,
+    check_table,
+    missing_column_issue,
+    normalise_keyword,
+    null_mask,
+)
 from heatnet.errors import ValidationError
-from heatnet.geometry import check_geometry, harmonise_crs
+from heatnet.geometry import check_geometry, harmonise_crs, missing_crs
 from heatnet.issues import Issue, error, has_errors, warning
 from heatnet.load import LAYERS, RawInputs
 from heatnet.params import Parameters, ParameterValues, parse_parameters
@@ -29,6 +36,7 @@ from heatnet.rules import (
     check_required_conflicts,
     default_civil_cost,
     fill_ids,
+    missing_tariff_ids,
     parse_cost_values,
     raise_low_peaks,
 )
@@ -119,7 +127,10 @@ def _check_layer(
     spec = schema.geometry_column
     allowed = spec.geometry if spec is not None and spec.geometry else ()
     typed, geometry_issues = check_geometry(
-        gpd.GeoDataFrame(typed, geometry=frame.geometry.name, crs=frame.crs), allowed, ctx
+        gpd.GeoDataFrame(typed, geometry=frame.geometry.name, crs=frame.crs),
+        allowed,
+        ctx,
+        raw.geometry_notes.get(name),
     )
     key = schema.key[0]
     typed[key] = fill_ids(typed[key], schema.columns[key].id_prefix or name[0].upper())
@@ -144,7 +155,7 @@ def _check_tables(
         contexts[name] = ctx
         issues += found
     issues += _fill_civil_defaults(frames, schemas)
-    if frames["tariffs"] is None:
+    if frames["tariffs"] is None and "tariffs" not in raw.damaged:
         issues.append(
             warning("no_tariffs", "tariffs", "no tariffs table: no building earns revenue")
         )
@@ -207,6 +218,21 @@ def _fill_civil_defaults(frames: dict[str, pd.DataFrame | None], schemas: Schema
     return []
 
 
+def _parameter_table(raw: RawInputs) -> tuple[pd.DataFrame | None, list[Issue]]:
+    """The parameters table, or ``None`` (and ``missing_column``) without both its columns.
+
+    A table without ``value`` is refused rather than read as every key blank (= the default),
+    which would silently ignore every parameter the user set.
+    """
+    table = raw.tables.get("parameters")
+    if table is None:
+        return None, []
+    present = [str(c) for c in table.columns]
+    absent = [c for c in ("parameter", "value") if c not in present]
+    issues = [missing_column_issue(table="parameters", name=c, present=present) for c in absent]
+    return (None if absent else table), issues
+
+
 def check_inputs(
     raw: RawInputs, *, overrides: Mapping[str, str] | None = None, schemas: SchemaSet | None = None
 ) -> tuple[Inputs | None, tuple[Issue, ...]]:
@@ -228,17 +254,9 @@ def check_inputs(
     """
     schemas = schemas or load_schemas()
     issues = list(raw.issues)
-    param_table = raw.tables.get("parameters")
-    if param_table is not None and "parameter" not in param_table.columns:
-        issues.append(
-            error(
-                "missing_column",
-                "parameters",
-                "required column 'parameter' is missing",
-                column="parameter",
-            )
-        )
-        param_table = None
+    issues += missing_crs(raw.layers)  # with every other problem, not after they are fixed
+    param_table, found = _parameter_table(raw)
+    issues += found
     values, found = parse_parameters(
         param_table, overrides or {}, schemas, row_kind=raw.row_kinds.get("parameters", "fid")
     )
@@ -255,7 +273,9 @@ def check_inputs(
     issues += found
     contexts.update(table_contexts)
     frames: dict[str, pd.DataFrame | None] = {**layers, **tables}
-    issues += check_references(frames, contexts, schemas)
+    issues += check_references(frames, contexts, schemas, unchecked=raw.damaged)
+    if layers["buildings"] is not None and "buildings" in contexts:
+        issues += missing_tariff_ids(layers["buildings"], contexts["buildings"])
     names = tables["civil_cost_names"]
     usable = names is not None and {"civil_cost_id", "is_default"} <= set(names.columns)
     default_id, found = default_civil_cost(names) if usable else (None, [])  # type: ignore[arg-type]

@@ -6,6 +6,8 @@ import base64
 import logging
 import math
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -383,3 +385,36 @@ def test_a_building_without_geometry_is_counted_not_drawn(tmp_path):
     source = write_gpkg(tmp_path / "out.gpkg", frames)
     assert headline(source)["Buildings connected"] == "3 of 7 (42.9%)"
     assert render_report(source, tmp_path / "design.png").stat().st_size > 10_000
+
+
+def test_an_output_in_a_geographic_crs_fills_the_map(tmp_path, caplog):
+    # the pad was 20 map units: 20 degrees around a 350 m network left an empty map
+    frames = output_frames()
+    for name in ("buildings", "paths", "supplies"):
+        frames[name] = frames[name].to_crs("EPSG:4326")
+    source = write_gpkg(tmp_path / "out.gpkg", frames)
+    with caplog.at_level(logging.WARNING):
+        pixels = _pixels(render_report(source, tmp_path / "design.png"))
+    assert "no scale bar" in caplog.text  # degrees: no bar in metres is drawn
+    metric = _pixels(render_report(write_output(tmp_path / "metric.gpkg"), tmp_path / "m.png"))
+    # as many connected-building pixels as the same output in metres (a degree is not a metre
+    # across at 50 N: the aspect differs a little, the size of the drawing does not)
+    assert _count_colour(pixels, CONNECTED) > 0.5 * _count_colour(metric, CONNECTED) > 250
+
+
+def test_a_report_of_a_wal_output_leaves_its_files_untouched(tmp_path):
+    source = write_output(tmp_path / "out.gpkg")
+    script = (
+        "import os, sqlite3, sys\n"
+        "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "db.execute('PRAGMA journal_mode=WAL')\n"
+        "db.execute('PRAGMA wal_autocheckpoint=0')\n"
+        "db.execute(\"UPDATE solution_summary SET run = 'from the wal'\")\n"
+        "os._exit(0)\n"  # exit without closing: the frame stays in the -wal
+    )
+    subprocess.run([sys.executable, "-c", script, str(source)], check=True)
+    files = [source, Path(f"{source}-wal"), Path(f"{source}-shm")]
+    before = [(sha256(p), p.stat().st_mtime_ns) for p in files]
+    html = render_report(source, tmp_path / "design.html").read_text()
+    assert "from the wal" in html  # the pending frame was read
+    assert [(sha256(p), p.stat().st_mtime_ns) for p in files] == before

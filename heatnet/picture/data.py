@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from pyogrio.errors import DataLayerError, DataSourceError
 
 from heatnet.errors import InputError
+from heatnet.load import read_only
 
 log = logging.getLogger(__name__)
 
@@ -106,15 +107,17 @@ def read_output(gpkg: Path) -> OutputData:
     """
     if not gpkg.is_file():
         raise InputError(f"{gpkg} does not exist or is not a file")
-    try:
-        present = {str(name) for name in pyogrio.list_layers(gpkg)[:, 0]}
-    except (DataSourceError, OSError) as error:
-        raise InputError(f"cannot read {gpkg} as a GeoPackage: {error}") from error
-    missing = [name for name in REQUIRED if name not in present]
-    if missing:
-        raise InputError(f"{gpkg} is not a heatnet output: no layer/table {', '.join(missing)}")
-    wanted = {**REQUIRED, **{k: v for k, v in OPTIONAL.items() if k in present}}
-    frames = {name: _read_layer(gpkg, name) for name in wanted}
+    with read_only(gpkg) as readable:  # a copy when it has a -wal: GDAL would checkpoint it
+        try:
+            present = {str(name) for name in pyogrio.list_layers(readable)[:, 0]}
+        except (DataSourceError, OSError) as error:
+            raise InputError(f"cannot read {gpkg} as a GeoPackage: {error}") from error
+        missing = [name for name in REQUIRED if name not in present]
+        if missing:
+            listed = ", ".join(missing)
+            raise InputError(f"{gpkg} is not a heatnet output: no layer/table {listed}")
+        wanted = {**REQUIRED, **{k: v for k, v in OPTIONAL.items() if k in present}}
+        frames = {name: _read_layer(readable, name, gpkg) for name in wanted}
     absent = [
         f"{name}.{column}"
         for name, columns in wanted.items()
@@ -138,10 +141,10 @@ def read_output(gpkg: Path) -> OutputData:
     )
 
 
-def _read_layer(gpkg: Path, name: str) -> pd.DataFrame:
-    """A layer (GeoDataFrame) or a table (DataFrame), as GDAL reads it."""
+def _read_layer(readable: Path, name: str, gpkg: Path) -> pd.DataFrame:
+    """A layer (GeoDataFrame) or a table (DataFrame), as GDAL reads it from ``readable``."""
     try:
-        frame: pd.DataFrame = pyogrio.read_dataframe(gpkg, layer=name)
+        frame: pd.DataFrame = pyogrio.read_dataframe(readable, layer=name)
     except (DataSourceError, DataLayerError, OSError) as error:
         raise InputError(f"cannot read {name} from {gpkg}: {error}") from error
     return frame

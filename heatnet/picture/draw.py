@@ -209,15 +209,30 @@ def _draw_supplies(ax: Axes, supplies: gpd.GeoDataFrame) -> list[Any]:
 
 
 def _extent(data: OutputData) -> tuple[float, float, float, float]:
-    """Bounds of everything drawn, padded by 4 % (at least 20 m) on each side."""
+    """Bounds of everything drawn, padded by 4 % of their larger side (at least 20 m) each side.
+
+    The 20 m are converted to map units: taken as 20 units, they are 20° in a geographic CRS
+    and shrink a district to a dot in the middle of an empty map.
+    """
     frames = [f for f in (data.buildings, data.paths, data.supplies) if len(f)]
     if not frames:
         return (-100.0, -100.0, 100.0, 100.0)
     boxes = np.vstack([np.asarray(frame.total_bounds, dtype=float) for frame in frames])
     x0, y0 = boxes[:, :2].min(axis=0)
     x1, y1 = boxes[:, 2:].max(axis=0)
-    pad = max(20.0, 0.04 * max(x1 - x0, y1 - y0))
+    pad = max(20.0 / _metres_per_unit(frames[0].crs), 0.04 * max(x1 - x0, y1 - y0))
     return (float(x0 - pad), float(y0 - pad), float(x1 + pad), float(y1 + pad))
+
+
+def _metres_per_unit(crs: Any) -> float:
+    """About how many metres one map unit is (1 without a CRS; a degree is ~111 km)."""
+    if crs is None or not crs.axis_info:
+        return 1.0
+    axis = crs.axis_info[0]
+    factor = float(axis.unit_conversion_factor or 1.0)
+    if crs.is_geographic:  # the factor is radians per unit: arc length on a 6371 km sphere
+        return factor * 6_371_000.0
+    return factor
 
 
 def _in_metres(crs: Any) -> bool:
