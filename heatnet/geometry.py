@@ -14,7 +14,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Proj, Transformer
 
 from heatnet.checker import RowContext
 from heatnet.issues import Issue, Severity, error, warning
@@ -185,7 +185,9 @@ def harmonise_crs(
     """Bring every layer into one metric CRS for geometry work.
 
     Every layer must carry a CRS. Layers in another CRS than the buildings are reprojected to it
-    (warning); a geographic (or non-metre) CRS is replaced for geometry work by the local UTM zone.
+    (warning); a geographic (or non-metre) CRS, or a metric one whose scale at the data is off
+    by more than :data:`MAX_SCALE_ERROR` (Web Mercator), is replaced for geometry work by the
+    local UTM zone (warning).
 
     Parameters
     ----------
@@ -215,21 +217,55 @@ def harmonise_crs(
             layer = layer.to_crs(input_crs)
         out[name] = layer
     work_crs = input_crs
-    if not _is_metric(input_crs):
-        sample = pd.concat([out["buildings"].geometry, out["paths"].geometry]).dropna()
-        sample = sample[~sample.is_empty]
-        work_crs = (
-            gpd.GeoSeries(sample, crs=input_crs).estimate_utm_crs() if len(sample) else input_crs
+    sample = pd.concat([out["buildings"].geometry, out["paths"].geometry]).dropna()
+    sample = sample[~sample.is_empty]
+    metric = _is_metric(input_crs)
+    error_here = _scale_error(input_crs, sample) if metric else 0.0
+    if (not metric or error_here > MAX_SCALE_ERROR) and len(sample):
+        work_crs = gpd.GeoSeries(sample, crs=input_crs).estimate_utm_crs()
+        why = (
+            "is not in metres"
+            if not metric
+            else f"stretches lengths by {100 * error_here:.1f} % here (more than "
+            f"{100 * MAX_SCALE_ERROR:g} %)"
         )
         issues.append(
             warning(
                 "projected_to_utm",
                 "buildings",
-                f"{input_crs.to_string()} is not in metres: geometry work uses {work_crs.to_string()}; outputs keep {input_crs.to_string()}",
+                f"{input_crs.to_string()} {why}: geometry work uses {work_crs.to_string()}; "
+                f"outputs keep {input_crs.to_string()}",
             )
         )
         out = {name: layer.to_crs(work_crs) for name, layer in out.items()}
     return out, input_crs, work_crs, issues
+
+
+MAX_SCALE_ERROR = 0.005
+"""A metric CRS whose scale at the data is off by more than this (Web Mercator: 1/cos(latitude),
+56 % at 50° N) is replaced by the local UTM zone for geometry work, like a geographic one."""
+
+
+def _scale_error(crs: CRS, sample: gpd.GeoSeries) -> float:
+    """How far the CRS's scale is from 1 at the data (the worse of meridian and parallel).
+
+    Read at the corners and centre of the data's extent from the projection's own factors; 0
+    when they cannot be computed (then the CRS is trusted, as before).
+    """
+    if not len(sample):
+        return 0.0
+    x0, y0, x1, y1 = gpd.GeoSeries(sample, crs=crs).total_bounds
+    xs = np.array([x0, x1, x0, x1, (x0 + x1) / 2])
+    ys = np.array([y0, y0, y1, y1, (y0 + y1) / 2])
+    try:
+        lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(xs, ys)
+        factors = Proj(crs).get_factors(lon, lat)
+        scales = np.r_[factors.meridional_scale, factors.parallel_scale]
+    except Exception:  # pyproj raises many kinds; an unknown scale is trusted
+        log.debug("no scale factors for %s", crs.to_string())
+        return 0.0
+    scales = scales[np.isfinite(scales)]
+    return float(np.abs(scales - 1.0).max()) if len(scales) else 0.0
 
 
 def _is_metric(crs: CRS) -> bool:
