@@ -29,6 +29,11 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$")
 """Scenario names become file names: letters, digits and ``. _ = + -``."""
 RESERVED = frozenset({"summary", "manifest"})
 """Scenario names the batch's own files use (``summary.gpkg``, ``manifest.json``)."""
+NAME_MAX = 255
+"""The longest file name most file systems allow, in bytes."""
+LONGEST_NAME = NAME_MAX - len(".gpkg-journal")
+"""The longest scenario name (sweep suffixes included): ``<name>.gpkg`` and the ``-journal``
+SQLite writes beside it when the output is opened for writing (QGIS) must be valid file names."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +209,16 @@ def _row_scenarios(
         swept = dict(combination)
         suffix = "".join(f"__{k.rsplit('/', 1)[-1]}={v}" for k, v in swept.items())
         scenarios.append(Scenario(name + suffix, source or Path(), tables, {**overrides, **swept}))
+    longest = max((s.name for s in scenarios), key=lambda n: len(n.encode()), default=name)
+    if NAME.match(name) and len(longest.encode()) > LONGEST_NAME:
+        suffixed = " (with its sweep suffix)" if longest != name else ""
+        bad(
+            "bad_scenario_name",
+            "scenario",
+            f"scenario name '{longest[:40]}...'{suffixed} is {len(longest.encode())} characters "
+            f"long; it names the output file, so at most {LONGEST_NAME} (file names end at "
+            f"{NAME_MAX} bytes, and SQLite adds '.gpkg-journal' beside the output)",
+        )
     return scenarios, issues
 
 

@@ -95,6 +95,13 @@ def write_layers(
     -------
     Path
         The written file.
+
+    Raises
+    ------
+    heatnet.atomic.OutputExistsError
+        Without ``overwrite``, when ``path`` exists: before writing, or because another process
+        published it while this one wrote (:func:`heatnet.atomic.atomic_output`: of two runs
+        writing one output at once exactly one wins; the other leaves no temporary file).
     """
     with atomic_output(path, overwrite=overwrite, protect=protect) as temporary:
         options: dict[str, Any] = {"dataset_options": {"VERSION": "1.2"}}
