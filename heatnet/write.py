@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+from pyogrio.errors import DataLayerError, DataSourceError, FeatureError, FieldError, GeometryError
 
 from heatnet.atomic import atomic_output
+from heatnet.errors import InputError
 from heatnet.styles import write_styles
 from heatnet.topology import Network
 from heatnet.validate import Inputs
@@ -68,6 +72,21 @@ def topology_layers(inputs: Inputs, network: Network) -> dict[str, gpd.GeoDataFr
     return layers
 
 
+class OutputWriteError(InputError):
+    """The output could not be written (a full disk, a read-only folder): exit 3, nothing left."""
+
+    def __init__(self, path: Path, layer: str, cause: Exception) -> None:
+        first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        if len(first) > 200:  # SQLite can put a whole statement in its message
+            first = first[:200] + "..."
+        free = shutil.disk_usage(path.parent).free if path.parent.exists() else None
+        hint = "" if free is None else f"; {free / 1e6:,.1f} MB free there"
+        super().__init__(
+            f"could not write {path} (layer '{layer}'): {first}{hint}. Nothing was written; "
+            "free some space or choose another folder"
+        )
+
+
 def write_layers(
     path: Path,
     layers: dict[str, pd.DataFrame],
@@ -106,7 +125,17 @@ def write_layers(
     with atomic_output(path, overwrite=overwrite, protect=protect) as temporary:
         options: dict[str, Any] = {"dataset_options": {"VERSION": "1.2"}}
         for name, frame in layers.items():
-            pyogrio.write_dataframe(frame, temporary, layer=name, driver="GPKG", **options)
+            try:
+                pyogrio.write_dataframe(frame, temporary, layer=name, driver="GPKG", **options)
+            except (
+                OSError,
+                DataSourceError,
+                DataLayerError,
+                FeatureError,
+                FieldError,
+                GeometryError,
+            ) as exc:
+                raise OutputWriteError(path, name, exc) from exc
             options = {}
         if styles:
             geometry_types = {
@@ -116,5 +145,8 @@ def write_layers(
                 for name, frame in layers.items()
                 if isinstance(frame, gpd.GeoDataFrame) and name in STYLED_LAYERS
             }
-            write_styles(temporary, geometry_types)
+            try:
+                write_styles(temporary, geometry_types)
+            except (OSError, sqlite3.Error) as exc:
+                raise OutputWriteError(path, "layer_styles", exc) from exc
     return path

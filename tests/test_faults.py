@@ -547,3 +547,36 @@ def test_a_cluster_without_workers_is_given_up(tmp_path, monkeypatch):
     ):
         run_batch([Scenario("b", TINY)], tmp_path / "out", scheduler=empty.scheduler_address)
     assert json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 96 KB tmpfs (root and mount permitted), else the test is skipped with the reason."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(folder)],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], timeout=30, check=False)
+
+
+def test_a_full_disk_is_a_clear_error_and_leaves_nothing(tiny_disk):
+    out = tiny_disk / "tiny.gpkg"  # a GeoPackage of tiny is over 96 KB
+    source = TINY
+    before = sha256(source)
+    result = subprocess.run(
+        [sys.executable, "-m", "heatnet", "run", str(source), "-o", str(out)],
+        capture_output=True, text=True, timeout=600, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert result.returncode == 3, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"could not write {out}" in result.stderr
+    assert "MB free there" in result.stderr
+    assert list(tiny_disk.iterdir()) == []  # no output, no temporary, no journal
+    assert sha256(source) == before
