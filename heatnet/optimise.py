@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from heatnet.model.build import build_model
 from heatnet.model.data import ModelData, objective_weights, prepare
@@ -197,6 +198,8 @@ def optimise(
         if problem.reasons:  # a required element cannot be served: no design can be right
             return search.infeasible(problem.reasons)
         search.loop()
+        if search.best is None and not search.proven_infeasible and not requests.requested:
+            search.price_seed()
         if search.wants_proof():  # also when every design so far broke a rule once priced
             search.bound()
         linear = problem.parameters.pipe_model == "linear"
@@ -230,6 +233,7 @@ class _Search:
         self.rejected: list[str] = []
         self.build_s_per_column = 0.0
         self.model: Any = None
+        self.seed: dict[str, dict[Any, float]] | None = None
         self.solver: Solver | None = None
 
     def elapsed(self) -> float:
@@ -262,6 +266,7 @@ class _Search:
         if linear:
             model.relaxing = 0.0  # design iterations price pipes by the fitted line
         start: dict[str, dict[Any, float]] | None = seed_design(data)
+        self.seed = start
         relaxed = not linear  # discrete pipes with optimistic values: a relaxation
         seen: set[object] = set()
         for number in range(1, params.iteration_limit + 1):
@@ -297,6 +302,19 @@ class _Search:
                 break
             seen.add(design.key)
             start = _start_from(settled)
+
+    def price_seed(self) -> None:
+        """When no MIP gave a design in time, price the constructive seed design (if valid).
+
+        A run cut short (a tiny runtime limit, a slow machine) still writes a design as long as
+        the seed passes :func:`heatnet.model.evaluate.check_design`.
+        """
+        if self.seed is None or self.solver is None or self.solver.abandoned:
+            return
+        values = {name: pd.Series(dtype=float) for name in ("fp", "fm", "supp", "supm")}
+        values |= {name: pd.Series(v, dtype=float) for name, v in self.seed.items()}
+        free = SolveResult(SolveStatus.FEASIBLE, "seed design", None, None, None, 0.0, values)
+        self._found(len(self.history) + 1, self.data, self.model, self.solver, free, relaxed=False)
 
     def bound(self) -> None:
         """Solve the loop's model as a relaxation (from the best design, if any): a proven bound.
