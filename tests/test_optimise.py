@@ -542,9 +542,9 @@ def test_required_building_beyond_supply_capacity_names_the_supply(model):
 @pytest.mark.parametrize("model", MODELS)
 def test_runtime_spent_before_any_solve_writes_the_seed_design(model):
     # 1e-6 h = 3.6 ms is spent preparing and building the model: no MIP is solved, so the
-    # constructive seed design is priced and kept (it keeps every building of the star whose
-    # own value pays for its connector: {a, b, c}, 3000 by the STAR table, against the optimum
-    # {a, b} at 3500), with only the trivial bound (every building's value) proven: feasible
+    # constructive seed design is priced and kept ({a, b, c} here: 3000 by the STAR table,
+    # against the optimum {a, b} at 3500), with only the trivial bound (every building's
+    # value) proven: feasible
     s = solve(STAR_BUILDINGS, STAR_EDGES, [{"id": "1"}], model, {"optimiser/runtime-limit": 1e-6})
     assert s.state == "feasible"
     assert connected(s) == ABC
