@@ -197,6 +197,10 @@ def optimise(
         search = _Search(problem, options or SolverOptions(), progress, requests)
         if problem.reasons:  # a required element cannot be served: no design can be right
             return search.infeasible(problem.reasons)
+        if search.data.buildings.empty or search.data.supplies.empty:
+            empty = search.nothing_to_connect()
+            if empty is not None:
+                return empty
         search.loop()
         if search.best is None and not search.proven_infeasible and not requests.requested:
             search.price_seed()
@@ -302,6 +306,22 @@ class _Search:
                 break
             seen.add(design.key)
             start = _start_from(settled)
+
+    def nothing_to_connect(self) -> Solution | None:
+        """No building or no supply in the network: the empty design is the only one, proven.
+
+        None when it breaks a rule (a required supply, a constraint/min-* row): then the MIP
+        decides, and proves the problem infeasible.
+        """
+        empty = {name: pd.Series(dtype=float) for name in ("dvin", "svin", "ain", "fp", "fm")}
+        empty |= {name: pd.Series(dtype=float) for name in ("supp", "supm")}
+        design = evaluate(self.data, empty)
+        if check_design(self.data, design):
+            return None
+        self.best = design
+        self.upper = design.objective
+        log.info("nothing can be connected: the empty design is the only design")
+        return self.solution()
 
     def price_seed(self) -> None:
         """When no MIP gave a design in time, price the constructive seed design (if valid).

@@ -119,3 +119,17 @@ def test_a_network_without_tariffs_says_why_nothing_connected(tmp_path):
     assert written.summary["state"] == "optimal"  # nothing pays: the empty network, proven
     lines = headline(result.stdout)
     assert lines["why nothing"] == "no building earns a tariff (no tariff_id, or tariffs of 0)"
+
+
+def test_every_building_unreachable_is_the_empty_design_proven(tmp_path):
+    # a 1 mm connector limit leaves every building unreachable: the empty network is the only
+    # design, proven optimal (exit 0), and the closing lines say why nothing connected
+    out = tmp_path / "out.gpkg"
+    result = heatnet("run", TINY, "-o", out, "--set", "heatnet/max-connector-length=0.001")
+    assert result.returncode == 0, result.stderr
+    s = read_output(TINY, out).summary
+    assert s["state"] == "optimal"
+    assert s["network_building_count"] == 0
+    assert s["objective"] == 0.0
+    assert s["upper_bound"] == 0.0
+    assert headline(result.stdout)["why nothing"].startswith("no building can be reached")
