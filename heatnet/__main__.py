@@ -1,5 +1,5 @@
 """`python -m heatnet` runs the command line."""
 
-from heatnet.cli import main
+from heatnet.entry import main
 
 main()

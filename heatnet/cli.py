@@ -394,10 +394,15 @@ def run_command(
             ),
             progress=progress,
         )
+        progress.finish()
+        for issue in report.warnings:
+            log.warning("%s %s: %s", issue.table, issue.where, issue.message)
+        for key, value in report.headline().items():
+            click.echo(f"{key:<18} {value}")
     except KeyboardInterrupt:
         progress.finish()
         after = output.stat().st_mtime_ns if output.is_file() else None
-        done = "written before the interruption" if after != before else "not written"
+        done = "written and complete" if after != before else "not written"
         click.secho(f"heatnet: interrupted; {output} {done}", fg="red", err=True)
         sys.exit(EXIT_INTERRUPTED)
     finally:
@@ -406,11 +411,6 @@ def run_command(
         for used in logging.getLogger("heatnet").handlers:
             if used is not handler:
                 used.close()
-    progress.finish()
-    for issue in report.warnings:
-        log.warning("%s %s: %s", issue.table, issue.where, issue.message)
-    for key, value in report.headline().items():
-        click.echo(f"{key:<18} {value}")
     state = report.exit_state
     sys.exit(
         EXIT_OK if state == "design" else EXIT_INFEASIBLE if state == "infeasible" else EXIT_FAILED

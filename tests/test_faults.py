@@ -580,3 +580,37 @@ def test_a_full_disk_is_a_clear_error_and_leaves_nothing(tiny_disk):
     assert "MB free there" in result.stderr
     assert list(tiny_disk.iterdir()) == []  # no output, no temporary, no journal
     assert sha256(source) == before
+
+
+def test_an_interrupt_while_starting_is_quiet(tmp_path):
+    # Ctrl-C while heatnet imports its libraries (the first half second): no traceback
+    out = tmp_path / "out.gpkg"
+    with subprocess.Popen(
+        [sys.executable, "-m", "heatnet", "run", str(TINY), "-o", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    ) as process:  # fmt: skip
+        time.sleep(0.3)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    assert "interrupted" in err
+    assert not out.exists()
+
+
+def test_an_interrupt_after_the_output_is_published_says_it_is_complete(tmp_path, monkeypatch):
+    # the signal lands while the closing lines print: the output is whole, and the message
+    # says so (it used to print click's "Aborted!" and exit 1)
+    from click.testing import CliRunner
+
+    from heatnet.pipeline import RunReport
+
+    def interrupted(self: RunReport) -> dict[str, str]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunReport, "headline", interrupted)
+    out = tmp_path / "out.gpkg"
+    result = CliRunner().invoke(cli, ["run", str(TINY), "-o", str(out)])
+    assert result.exit_code == 130, result.output
+    assert f"interrupted; {out} written and complete" in result.output
+    assert pyogrio.read_dataframe(out, layer="solution_summary")["state"].iloc[0] == "optimal"
