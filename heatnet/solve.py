@@ -153,6 +153,13 @@ class SolveResult:
         return self.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
 
 
+def _log_highs(event: Any) -> None:
+    """A HiGHS log message, to the log at DEBUG (``--log FILE`` keeps it)."""
+    for line in str(event.message).splitlines():
+        if line.strip():
+            log.debug("highs: %s", line)
+
+
 class _LogStream(io.TextIOBase):
     """Solver output, line by line, to the log at DEBUG."""
 
@@ -313,6 +320,10 @@ class Solver:
         # console while Pyomo updates the model: keep it quiet unless asked
         highs = self._solver._solver_model
         highs.setOptionValue("output_flag", self.options.log_solver)
+        # HiGHS' own log (and its warnings while Pyomo updates the model) goes to heatnet's log,
+        # never to stdout, which belongs to the command's closing lines
+        highs.setOptionValue("log_to_console", False)
+        highs.cbLogging.subscribe(_log_highs)
         highs.cbMipImprovingSolution.subscribe(self._on_improved)
         highs.cbMipInterrupt.subscribe(self._on_interrupt)
         highs.cbSimplexInterrupt.subscribe(self._on_interrupt)

@@ -135,3 +135,15 @@ def test_a_second_interrupt_aborts_at_once():
     assert seen == [1]
     assert stop.count == 2
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
+def test_with_log_the_solver_log_goes_to_the_file_and_stdout_keeps_only_the_headline(tmp_path):
+    out, log_file = tmp_path / "out.gpkg", tmp_path / "run.log"
+    result = heatnet("run", TINY, "-o", out, "--log", log_file)
+    assert result.returncode == 0, result.stderr
+    assert "HiGHS" not in result.stdout
+    assert "changeCoeff" not in result.stdout
+    keys = [line[:18].strip() for line in result.stdout.splitlines() if line.strip()]
+    assert keys[0] == "state"
+    assert keys[-1] == "output"
+    assert "highs: Running HiGHS" in log_file.read_text()
