@@ -9,7 +9,6 @@ never raises because a problem is infeasible or out of time.
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import signal
 import threading
@@ -160,16 +159,6 @@ def _log_highs(event: Any) -> None:
             log.debug("highs: %s", line)
 
 
-class _LogStream(io.TextIOBase):
-    """Solver output, line by line, to the log at DEBUG."""
-
-    def write(self, text: str) -> int:
-        for line in text.splitlines():
-            if line.strip():
-                log.debug("highs: %s", line)
-        return len(text)
-
-
 class Solver:
     """A model loaded into HiGHS, solved again and again.
 
@@ -236,7 +225,7 @@ class Solver:
             "time_limit": max(float(time_limit_s), 0.01),
             "threads": self.options.threads,
             "solver_options": options,
-            "tee": [_LogStream()] if self.options.log_solver else False,
+            "tee": False,  # the log reaches heatnet through _log_highs
         }
         self._listener, self._iteration, self._bound = listener, iteration, None
         self._last = None

@@ -146,4 +146,4 @@ def test_with_log_the_solver_log_goes_to_the_file_and_stdout_keeps_only_the_head
     keys = [line[:18].strip() for line in result.stdout.splitlines() if line.strip()]
     assert keys[0] == "state"
     assert keys[-1] == "output"
-    assert "highs: Running HiGHS" in log_file.read_text()
+    assert "heatnet.solve: highs: " in log_file.read_text()  # the solver log, in the file
