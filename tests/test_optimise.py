@@ -599,3 +599,21 @@ def test_time_running_out_keeps_the_incumbent(model, status, monkeypatch):
         )
         assert s.upper_bound == pytest.approx(trivial_bound(prepare(star)))
         assert s.upper_bound > 3500
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_diversity_limit_of_zero_is_a_diversity_not_a_division_by_zero(model):
+    # f(n) = 0 + 1/n: f(2) = 0.5, the trunk carries 150 kW → 50 mm, as in the 0.62 case above:
+    # 2 × 100000 − 100 m × 200 − 2 × 10 m × 200 = 176000
+    s = solve(
+        [
+            {"id": "a", "kwh": 1000, "peak": 150, "value": 100000},
+            {"id": "b", "kwh": 1000, "peak": 150, "value": 100000},
+        ],
+        [("S:1", "J", 100), ("J", "B:a", 10), ("J", "B:b", 10)],
+        [{"id": "1"}],
+        model,
+        params={"network/diversity-limit": "0"},
+    )
+    assert_optimum(s, 176000, {"B:a", "B:b"})
+    assert s.design.edges.at["E1", "diversity"] == pytest.approx(0.5)

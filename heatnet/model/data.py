@@ -194,7 +194,9 @@ def prepare(problem: Problem) -> ModelData:
         if params.pipe_model == "discrete"
         else pd.DataFrame(columns=OPTION_COLUMNS)
     )
-    supplies = _supplies(problem, buildings, weights, loss_bound, params.diversity_limit)
+    supplies = _supplies(
+        problem, buildings, weights, loss_bound, max(params.diversity_limit, 1e-12)
+    )
     n_all = np.full(len(problem.supplies), int(problem.buildings["connections"].sum()))
     sigma = pd.Series(
         diversity(n_all, limit=params.diversity_limit, rate=params.diversity_rate),
@@ -296,7 +298,9 @@ def _aggregates(problem: Problem, buildings: pd.DataFrame, vertices: list[str]) 
     s = problem.supplies
     cap = s["peak_capacity_kw"].fillna(np.inf).to_numpy(float)
     # supply capacity is diversified: undiversified flow out can reach cap / diversity limit
-    agg.loc[s.index, "supply_kw"] = np.minimum(cap / problem.parameters.diversity_limit, 1e12)
+    # a diversity limit of 0 leaves the undiversified flow unbounded by capacity
+    floor = max(problem.parameters.diversity_limit, 1e-12)
+    agg.loc[s.index, "supply_kw"] = np.minimum(cap / floor, 1e12)
     agg.loc[s.index, "supplies"] = 1.0
     return agg
 
