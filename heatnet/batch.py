@@ -597,6 +597,9 @@ class _Cluster:
                     death_timeout=SILENT_S,  # a worker that cannot start (or reach us) gives up
                 )
             self.client = Client(self.cluster, timeout=f"{ANSWER_S:.0f}s")
+        # a scheduler that dies makes the client's background sender log a traceback before
+        # heatnet notices; heatnet reports the lost cluster itself
+        logging.getLogger("distributed.batched").setLevel(logging.CRITICAL)
         link = self.client.dashboard_link if _has_dashboard() else None
         return self.client, link
 
@@ -627,8 +630,9 @@ class _Cluster:
                         "closing %s: %s: %s", type(part).__name__, type(error).__name__, error
                     )
         finally:
-            for one, level in zip(dask_logs, levels, strict=True):
-                one.setLevel(level)
+            if kind is None:  # after an error the process ends: late complaints stay hidden
+                for one, level in zip(dask_logs, levels, strict=True):
+                    one.setLevel(level)
 
 
 def _cores() -> int:

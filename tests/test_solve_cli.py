@@ -75,10 +75,12 @@ def test_infeasible_problem_exits_4_with_reasons(problem_json, tmp_path):
 
 
 def test_no_design_in_time_exits_5(problem_json, tmp_path):
+    # no time for a MIP, and the constructive seed ({B1, B2}) breaks min-buildings 3: no design
     out = tmp_path / "s.json"
     result = run(
-        "solve", str(problem_json), "-o", str(out), "--set", "optimiser/runtime-limit=1e-9"
-    )
+        "solve", str(problem_json), "-o", str(out), "--set", "optimiser/runtime-limit=1e-9",
+        "--set", "constraint/min-buildings=3",
+    )  # fmt: skip
     assert result.exit_code == 5, result.output
     assert json.loads(out.read_text())["state"] == "no-solution"
 
@@ -266,8 +268,8 @@ def test_solve_set_gives_what_run_set_gives(
         assert (moved or npv != pytest.approx(was_npv, rel=1e-9)) is changes
     solution = json.loads(solved.read_text())
     assert solution["pipe_model"] == (value if key == "heatnet/pipe-model" else "linear")
-    if key == "optimiser/iteration-limit":  # no design iteration: every MIP was a relaxation
-        assert [it["relaxation"] for it in solution["history"]] == [True] * iterations
+    if key == "optimiser/iteration-limit":  # one loop MIP; any others are relaxations
+        assert [it["relaxation"] for it in solution["history"]].count(False) == 1
 
 
 @pytest.mark.parametrize("key", sorted(BAKED_VALUES))
