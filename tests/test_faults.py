@@ -37,6 +37,7 @@ from heatnet.cli import cli
 from heatnet.errors import InputError, ValidationError
 from heatnet.scenarios import LONGEST_NAME, Scenario, read_scenarios
 from tests.conftest import ROOT, SAMPLE, TINY, sha256
+from tests.runs import heatnet as run_heatnet
 from tests.runs import pump_lines
 
 HEATNET = (sys.executable, "-m", "heatnet")
@@ -70,14 +71,7 @@ main()
 
 
 def heatnet(*args: object, timeout: float = WAIT_S) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*HEATNET, *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        check=False,
-    )
+    return run_heatnet(*args, timeout=timeout)
 
 
 def start(command: list[str], **kwargs: object) -> subprocess.Popen[str]:
