@@ -26,58 +26,30 @@ import numpy as np
 import pandas as pd
 
 from heatnet.model.build import build_model
-from heatnet.model.data import ModelData, objective_weights, prepare
+from heatnet.model.data import ModelData, prepare
 from heatnet.model.evaluate import Design, check_design, evaluate
 from heatnet.model.heuristic import seed_design
 from heatnet.model.infeasible import elastic_reasons
+from heatnet.model.proof import (
+    OPTIMAL_GAP,
+    curve_slack,
+    honest_bound,
+    proven_state,
+    relative_gap,
+    trivial_bound,
+)
 from heatnet.model.tune import reset_parameters, set_parameters
-from heatnet.problem import SUPPLY_CLASSES, Problem
+from heatnet.problem import Problem
 from heatnet.progress import Progress
 from heatnet.solve import Solver, SolveResult, SolverOptions, SolveStatus, Stop, stop_on_signals
 
 log = logging.getLogger(__name__)
 
-OPTIMAL_GAP = 1e-4
-"""``optimal`` means the written design is proven within this relative gap of the best design."""
 SETTLE_ROUNDS = 10
 FINAL_GRACE_S = 1.0
 """The runtime limit is hard for searching; pricing the best design found may take this long."""
 PRICING_RESERVE_S = 5.0
 """The proving MIP stops this long (at most 5 % of the limit) before it, to price its design."""
-BOUND_RTOL = 1e-6
-"""A bound below a priced design by at most this (relative) is solver tolerance, not a bug."""
-
-
-def relative_gap(upper: float | None, lower: float | None) -> float | None:
-    """(upper − lower) / max(|lower|, 1): the proven relative distance from the best design.
-
-    None without a bound or a design. The denominator is at least 1 (¤, or kWh) so that a
-    design worth 0 has a finite gap, in ¤; for |lower| ≥ 1 it is (upper − lower)/|lower|.
-    """
-    if upper is None or lower is None or not np.isfinite(upper):
-        return None
-    return max(0.0, (upper - lower) / max(abs(lower), 1.0))
-
-
-def proven_state(gap: float | None) -> str:
-    """``optimal`` at a proven gap of at most :data:`OPTIMAL_GAP`, else ``feasible``."""
-    return "optimal" if gap is not None and gap <= OPTIMAL_GAP else "feasible"
-
-
-def honest_bound(upper: float | None, lower: float) -> float | None:
-    """The bound to write beside a design worth ``lower``.
-
-    A bound is never below a design that exists; one below it by solver tolerance is raised to
-    it (logged), a larger shortfall is kept as it is (it would be a bug, and tests look for it).
-    """
-    if upper is None:
-        return None
-    if upper < lower and lower - upper <= BOUND_RTOL * max(1.0, abs(lower)):
-        log.debug("bound %.12g raised to the design's %.12g (solver tolerance)", upper, lower)
-        return lower
-    if upper < lower:
-        log.error("bound %.12g is below a priced design %.12g: please report this", upper, lower)
-    return upper
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,12 +134,10 @@ def optimise(
 ) -> Solution:
     """Find the best design of a problem within its runtime limit, and prove how good it is.
 
-    The first MIP holds the most optimistic diversity, losses and pipe prices any design can
-    have, so it is a relaxation of exact pricing and its bound is the upper bound reported.
-    Later MIPs hold corrected values: they find better designs but prove nothing. When the
-    proven gap is still above ``optimiser/mip-gap`` (and above :data:`OPTIMAL_GAP`) and time
-    is left, a ``discrete`` relaxation (every diameter's exact price, optimistic diversity and
-    losses), started from the best design, tightens the bound and may find a better design.
+    Design first, bounds after (docs/bounds.md): the loop finds designs; then, while the proven
+    gap is above ``optimiser/mip-gap`` (and :data:`OPTIMAL_GAP`) and time is left, the loop's
+    model as a relaxation and then a ``discrete`` relaxation, both started from the best
+    design, tighten the bound and may find a better design.
 
     Parameters
     ----------
@@ -313,9 +283,7 @@ class _Search:
         None when it breaks a rule (a required supply, a constraint/min-* row): then the MIP
         decides, and proves the problem infeasible.
         """
-        empty = {name: pd.Series(dtype=float) for name in ("dvin", "svin", "ain", "fp", "fm")}
-        empty |= {name: pd.Series(dtype=float) for name in ("supp", "supm")}
-        design = evaluate(self.data, empty)
+        design = evaluate(self.data, _values({}))
         if check_design(self.data, design):
             return None
         self.best = design
@@ -331,9 +299,9 @@ class _Search:
         """
         if self.seed is None or self.solver is None or self.solver.abandoned:
             return
-        values = {name: pd.Series(dtype=float) for name in ("fp", "fm", "supp", "supm")}
-        values |= {name: pd.Series(v, dtype=float) for name, v in self.seed.items()}
-        free = SolveResult(SolveStatus.FEASIBLE, "seed design", None, None, None, 0.0, values)
+        free = SolveResult(
+            SolveStatus.FEASIBLE, "seed design", None, None, None, 0.0, _values(self.seed)
+        )
         self._found(len(self.history) + 1, self.data, self.model, self.solver, free, relaxed=False)
 
     def bound(self) -> None:
@@ -343,21 +311,24 @@ class _Search:
         bound holds for every design; the design it finds is priced and kept if better.
         """
         assert self.solver is not None
-        model, data, solver = self.model, self.data, self.solver
+        reset_parameters(self.model, self.data)
+        if hasattr(self.model, "relaxing"):
+            self.model.relaxing = 1.0
+        self._relaxation(self.data, self.model, self.solver)
+        if hasattr(self.model, "relaxing"):
+            self.model.relaxing = 0.0
+
+    def _relaxation(self, data: ModelData, model: Any, solver: Solver) -> None:
+        """Solve a relaxation from the best design to half the target, leaving time to price."""
         remaining = self.budget - self.elapsed() - min(PRICING_RESERVE_S, 0.05 * self.budget)
         if remaining <= 0:
             return
-        reset_parameters(model, data)
-        if hasattr(model, "relaxing"):
-            model.relaxing = 1.0
         number = len(self.history) + 1
         free = solver.solve(
             time_limit_s=remaining, mip_gap=self.target() / 2.0,
             start=None if self.best is None else _start_of(data, self.best),
             listener=self.progress.solver if self.progress else None, iteration=number,
         )  # fmt: skip
-        if hasattr(model, "relaxing"):
-            model.relaxing = 0.0
         self._found(number, data, model, solver, free, relaxed=True)
 
     def _found(
@@ -439,18 +410,7 @@ class _Search:
             "proving: discrete relaxation with %d diameter options built in %.2f s",
             len(data.options), self.elapsed() - began,
         )  # fmt: skip
-        # leave time to settle and price what it finds inside the limit
-        remaining = self.budget - self.elapsed() - min(PRICING_RESERVE_S, 0.05 * self.budget)
-        if remaining <= 0:
-            return
-        solver = Solver(model, self.options, self.stop)
-        free = solver.solve(
-            time_limit_s=remaining, mip_gap=self.target() / 2.0,
-            start=_start_of(data, self.best),
-            listener=self.progress.solver if self.progress else None,
-            iteration=len(self.history) + 1,
-        )  # fmt: skip
-        self._found(len(self.history) + 1, data, model, solver, free, relaxed=True)
+        self._relaxation(data, model, Solver(model, self.options, self.stop))
 
     def solution(self) -> Solution:
         """What was found, with its proven bound and gap."""
@@ -497,6 +457,13 @@ class _Search:
         )  # fmt: skip
 
 
+def _values(given: dict[str, dict[Any, float]]) -> dict[str, pd.Series]:
+    """Solver-like values from decisions alone (flows and supplies' outputs empty: zero)."""
+    values = {name: pd.Series(dtype=float) for name in ("dvin", "svin", "ain", "fp", "fm")}
+    values |= {name: pd.Series(dtype=float) for name in ("supp", "supm")}
+    return values | {name: pd.Series(v, dtype=float) for name, v in given.items()}
+
+
 def _columns(data: ModelData) -> int:
     """A model's size in the terms its build time scales with: arcs, edges and options."""
     return len(data.arcs) + len(data.edges) + len(data.options) + len(data.buildings)
@@ -533,49 +500,6 @@ def _start_of(data: ModelData, design: Design) -> dict[str, dict[Any, float]]:
         "svin": {v: float(x) for v, x in s["in_network"].astype(bool).items()},
         "ain": ain,
     }
-
-
-def curve_slack(data: ModelData) -> float:
-    """How much the model's supply cost curves may overstate exact PV (added to the bound).
-
-    The model prices a ¤/kW curve by chords through breakpoints; exact pricing between two
-    breakpoints may be dearer or cheaper. Every supply's largest shortfall, objective-weighted
-    (:data:`heatnet.problem.SUPPLY_COLUMNS` ``curve_slack_*``), is added, so the bound stays a
-    bound of exact prices.
-    """
-    s = data.problem.supplies
-    weights = objective_weights(data.params)
-    total = 0.0
-    for c in SUPPLY_CLASSES:
-        column = f"curve_slack_{c}"
-        if column in s:
-            total += (
-                float(np.nan_to_num(s[column].to_numpy(float)).clip(min=0.0).sum()) * weights[c]
-            )
-    return total if data.params.objective == "npv" else 0.0
-
-
-def trivial_bound(data: ModelData) -> float | None:
-    """A bound no design can beat, known before any MIP: everything that can pay, summed.
-
-    NPV: every building worth connecting (its value, folded connector included, if positive)
-    and every path's positive ``extra_pv``, with pipes and supplies free; valid while supplies
-    only cost (no positive supply PV) and pipes only cost. kWh: every building that can be
-    connected. A run stopped before the first MIP proves anything still has this bound.
-    """
-    b = data.buildings
-    can = ~b["too_big"].to_numpy(bool)
-    if data.params.objective == "kwh":
-        return float(b["kwh"].to_numpy(float)[can].sum())
-    s = data.supplies
-    paid = [s["fixed"], s["per_kw"], s["per_kwh"]]
-    if any((col.to_numpy(float) > 0).any() for col in paid) or any(
-        max(curve, default=0.0) > 0 for curve in s["curve_value"]
-    ):
-        return None
-    extra = data.problem.edges["extra_pv"].to_numpy(float)
-    value = b["value"].to_numpy(float)[can]
-    return float(value.clip(min=0.0).sum() + extra.clip(min=0.0).sum()) + curve_slack(data)
 
 
 def _left_out(data: ModelData) -> tuple[tuple[str, str, str | None], ...]:

@@ -33,7 +33,8 @@ from heatnet.economics import building_items, schedule_for, switches
 from heatnet.economics.money import cashflow, present_value
 from heatnet.economics.prices import pipe_items, supply_items
 from heatnet.issues import Issue, Severity
-from heatnet.optimise import Solution, honest_bound, proven_state, relative_gap
+from heatnet.model.proof import honest_bound, proven_state, relative_gap
+from heatnet.optimise import Solution
 from heatnet.params import parameters_table
 from heatnet.problem import Problem
 from heatnet.topology import Network

@@ -19,7 +19,8 @@ import pytest
 import heatnet.optimise
 from heatnet.economics.physics import capacity_kw
 from heatnet.model.data import prepare
-from heatnet.optimise import Solution, optimise, trivial_bound
+from heatnet.model.proof import trivial_bound
+from heatnet.optimise import Solution, optimise
 from heatnet.solve import Solver, SolveStatus
 from tests.problems import make_problem
 

@@ -65,7 +65,7 @@ class ModelData:
     edges
         Non-folded edges by id: ``u``, ``v``, ``length_m``, ``required``, ``max_kw`` (largest
         pipe), ``existing_kw`` (NaN: none), linear-model coefficients ``fixed``, ``per_kw``,
-        ``existing_fixed`` (objective PV), the fit range ``kw_low``, ``kw_high``.
+        ``existing_fixed`` (objective PV).
     arcs
         By arc id ``<edge>+`` (u → v) / ``<edge>-`` (v → u): ``edge``, ``tail``, ``head``,
         ``peak_ub``, ``mean_ub``, ``floor_kw``, ``connections``.
@@ -406,8 +406,6 @@ def _edges(
             "fixed": line_fixed + extra,
             "per_kw": line_per_kw,
             "existing_fixed": keep,
-            "kw_low": low,
-            "kw_high": high,
         },
         index=net.index,
     )
