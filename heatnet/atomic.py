@@ -117,7 +117,7 @@ def check_output(
     if suffixes and target.suffix.lower() not in suffixes:
         raise InputError(f"{target}: the output must be a {' or '.join(suffixes)} file")
     if target.exists() and not overwrite:
-        raise OutputExistsError(f"{target} exists; use --overwrite to replace it")
+        raise _exists(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -170,7 +170,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temporaries(target: Path) -> list[Path]:
+def _own_prefix(target: Path) -> str:
+    """The start of this machine's temporary names for ``target`` (the pid follows)."""
+    return f"{_temporary_prefix(target)}{_host()}-"
+
+
+def remove_stale_temporaries(target: Path, prefix: str | None = None) -> list[Path]:
     """Remove the temporary files of ``target`` whose writer (on this machine) is gone.
 
     A writer killed while writing (``kill -9``, a crash, the out-of-memory killer) cannot clean
@@ -183,7 +188,7 @@ def remove_stale_temporaries(target: Path) -> list[Path]:
         The files removed.
     """
     target = Path(target)
-    prefix = f"{_temporary_prefix(target)}{_host()}-"
+    prefix = prefix or _own_prefix(target)
     try:
         names = [entry.name for entry in os.scandir(target.parent)]
     except OSError:
@@ -280,11 +285,12 @@ def atomic_output(
     """
     target = Path(target)
     check_output(target, overwrite=overwrite, protect=protect)
-    remove_stale_temporaries(target)
+    prefix = _own_prefix(target)
+    remove_stale_temporaries(target, prefix)
     suffix = target.suffix if len(os.fsencode(target.suffix)) <= _STEM_BYTES else ""
     with _signals_deferred():
         handle, name = tempfile.mkstemp(
-            prefix=f"{_temporary_prefix(target)}{_host()}-{os.getpid()}-",
+            prefix=f"{prefix}{os.getpid()}-",
             suffix=suffix,
             dir=target.parent,
         )

@@ -172,8 +172,12 @@ def _explain(exc: Exception, readable: Path, shown: Path) -> str:
     return why
 
 
-def _gpkg_layers(path: Path, readable: Path | None = None) -> dict[str, str | None]:
-    """Layer names of a GeoPackage with their geometry type; refuses anything else."""
+def _gpkg_layers(path: Path, readable: Path) -> dict[str, str | None]:
+    """Layer names of a GeoPackage with their geometry type; refuses anything else.
+
+    ``path`` is the file named by the user (checked and named in errors); ``readable`` is what
+    is opened: the file itself, or its private copy when it has SQLite side files.
+    """
     if not path.exists():
         raise _unreadable(path, "file not found")
     if not path.is_file():
@@ -181,7 +185,6 @@ def _gpkg_layers(path: Path, readable: Path | None = None) -> dict[str, str | No
     with path.open("rb") as handle:
         if handle.read(16) != _SQLITE_MAGIC:
             raise _unreadable(path, "not a GeoPackage (not an SQLite file)")
-    readable = readable or path
     try:
         listed = pyogrio.list_layers(readable)
         driver = (
