@@ -15,8 +15,8 @@ import pandas as pd
 
 from heatnet.economics import build_catalogue, building_items, pv_by_class, schedule_for
 from heatnet.economics.prices import pipe_line_coefficients
-from heatnet.params import parse_parameters
-from heatnet.schema import load_schemas
+from heatnet.inputs.params import parse_parameters
+from heatnet.inputs.schema import load_schemas
 
 SEED = 7
 

@@ -1,4 +1,4 @@
-"""One measured ``heatnet.optimise.optimise`` run; prints its figures as one JSON line on stdout.
+"""One measured ``heatnet.optimise.loop.optimise`` run; prints its figures as one JSON line on stdout.
 
 Run by ``bench/optimise.py`` in a fresh interpreter per case (see ``bench/measure.py`` for why)::
 
@@ -7,7 +7,7 @@ Run by ``bench/optimise.py`` in a fresh interpreter per case (see ``bench/measur
 
 The input goes through ``heatnet.pipeline.check`` (with the ``--set`` overrides), then
 ``build_network`` and ``network_problem`` (each timed), then ``optimise`` (timed as a whole).
-Inside ``optimise`` timing wrappers are put around the names ``heatnet.optimise`` looks up
+Inside ``optimise`` timing wrappers are put around the names ``heatnet.optimise.loop`` looks up
 (``prepare``, ``build_model``, ``evaluate``, ``_settle``) and around the Pyomo persistent HiGHS
 interface the ``Solver`` holds (``set_instance``: the model handed to HiGHS; ``update`` /
 ``update_parameters``: the changes sent before a re-solve; ``_solve``: HiGHS' run, then
@@ -45,15 +45,15 @@ import pyogrio  # noqa: E402, F401
 import pyomo.environ  # noqa: E402, F401
 import shapely  # noqa: E402, F401
 
-import heatnet.optimise  # noqa: E402
+import heatnet.optimise.highs  # noqa: E402
+import heatnet.optimise.loop  # noqa: E402
 import heatnet.pipeline  # noqa: E402
-import heatnet.solve  # noqa: E402
+from heatnet.problem.from_network import network_problem  # noqa: E402
 from heatnet.topology import build_network  # noqa: E402
-from heatnet.topology.problem import network_problem  # noqa: E402
 
 T_IMPORTED = time.perf_counter()
 
-#: Names ``heatnet.optimise`` looks up, timed (seconds summed over calls, and call counts).
+#: Names ``heatnet.optimise.loop`` looks up, timed (seconds summed over calls, and call counts).
 WRAPPED = ("prepare", "build_model", "seed_design", "evaluate", "_settle")
 #: Methods of the Pyomo persistent HiGHS interface a ``Solver`` calls (``solve`` calls
 #: ``update`` again, then ``_solve``: HiGHS' own run, then ``_postsolve``).
@@ -110,7 +110,7 @@ class Clock:
 
 
 def _instrument(clock: Clock, profile: Path | None) -> None:
-    module = heatnet.optimise
+    module = heatnet.optimise.loop
     for name in WRAPPED:
         func = getattr(module, name, None)
         if func is None:  # renamed in heatnet: time what is still there
@@ -142,7 +142,7 @@ def _wrap_methods(clock: Clock, obj: Any, names: tuple[str, ...], prefix: str) -
 
 
 def _timed_solver(clock: Clock, base: Any, profile: Path | None) -> Any:
-    """``heatnet.solve.Solver`` with every solve recorded and its HiGHS interface timed."""
+    """``heatnet.optimise.highs.Solver`` with every solve recorded and its HiGHS interface timed."""
 
     class TimedSolver(base):  # type: ignore[misc, valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -204,14 +204,14 @@ class BuildOnly(Exception):
 
 def _build_only(clock: Clock) -> None:
     """Make the first solve stop right after the model is handed to HiGHS."""
-    solver_class = heatnet.optimise.Solver
+    solver_class = heatnet.optimise.loop.Solver
 
     class Stop(solver_class):  # type: ignore[misc, valid-type]
         def solve(self, **kwargs: Any) -> Any:
             self._solver.set_instance(self.model)
             raise BuildOnly
 
-    heatnet.optimise.Solver = Stop
+    heatnet.optimise.loop.Solver = Stop
 
 
 def _setup_log(path: Path | None) -> None:
@@ -248,7 +248,7 @@ def measure(
     start = time.perf_counter()
     solution = None
     with contextlib.suppress(BuildOnly):
-        solution = heatnet.optimise.optimise(problem)
+        solution = heatnet.optimise.loop.optimise(problem)
     optimise_s = time.perf_counter() - start
     params = problem.parameters
     out: dict[str, Any] = {
@@ -268,7 +268,7 @@ def measure(
             "runtime_limit_s": params.runtime_limit_h * 3600.0,
             "iteration_limit": params.iteration_limit,
         },
-        "threads": heatnet.solve.SolverOptions().threads,
+        "threads": heatnet.optimise.highs.SolverOptions().threads,
         "import_s": T_IMPORTED - T_START,
         "check_s": check_s,
         "network_s": network_s,

@@ -10,7 +10,7 @@ peak RSS is its own; its INFO log is kept under ``build/bench/run-*.log`` and it
 
 * the sample district ``sample_data/district.gpkg`` end to end, as ``heatnet run`` does it and
   with the file's own parameters (``linear`` pipes, 1 % gap, 0.05 h limit): seconds per stage
-  (validate, topology, optimise, write; from a ``heatnet.progress.Progress`` subclass noting
+  (validate, topology, optimise, write; from a ``heatnet.core.progress.Progress`` subclass noting
   ``perf_counter`` at each ``stage`` call), the output file's size, its ``cashflow`` rows, peak
   RSS (quick and full);
 * the write stage at scale, on the optimiser benchmark's looped grids (``bench/looped.py
@@ -25,10 +25,10 @@ peak RSS is its own; its INFO log is kept under ``build/bench/run-*.log`` and it
   and ``heatnet.pipeline.run`` writes a design built by hand (below).
 
 A design built by hand (also used, and said so in the output, should the optimiser find none
-within its limit on a loaded machine): ``heatnet.model.heuristic.seed_design`` connects
+within its limit on a loaded machine): ``heatnet.optimise.heuristic.seed_design`` connects
 buildings along shortest-path trees from the supplies (``all``: with every building worth more
 than any path, so every reachable one joins), flows are summed along those trees and
-``heatnet.model.evaluate.evaluate`` prices the design; ``heatnet.pipeline.run``'s ``optimise``
+``heatnet.optimise.evaluate.evaluate`` prices the design; ``heatnet.pipeline.run``'s ``optimise``
 is replaced by that construction, every other stage is the real one.
 
 Targets (printed, never asserted): write stage (``results()`` + ``write_layers``) ≤ 10 s at
@@ -71,7 +71,7 @@ class Case:
     label: str
     path: Path
     n_buildings: int | None = None
-    #: ``optimiser`` (``heatnet.optimise.optimise``; the seed design if it finds none),
+    #: ``optimiser`` (``heatnet.optimise.loop.optimise``; the seed design if it finds none),
     #: ``seed`` (the seed design straight away) or ``all`` (every building connected).
     design: str = "optimiser"
     limit_s: float | None = None
@@ -313,10 +313,10 @@ def _seed_solution(problem: Any, *, everyone: bool = False) -> Any:
 
     import numpy as np
 
-    from heatnet.model.data import prepare
-    from heatnet.model.evaluate import evaluate
-    from heatnet.model.heuristic import seed_design
-    from heatnet.optimise import Solution
+    from heatnet.optimise.evaluate import evaluate
+    from heatnet.optimise.heuristic import seed_design
+    from heatnet.optimise.loop import Solution
+    from heatnet.optimise.prepare import prepare
 
     began = time.perf_counter()
     data = prepare(problem)
@@ -350,7 +350,7 @@ class _Child:
         self.profiler: Any = None
 
     def progress(self) -> Any:
-        from heatnet.progress import Progress
+        from heatnet.core.progress import Progress
 
         child = self
 
@@ -367,15 +367,15 @@ class _Child:
     def instrument(self) -> None:
         import pyogrio
 
+        import heatnet.outputs.gpkg
         import heatnet.pipeline
-        import heatnet.write
 
         pipeline = heatnet.pipeline
         pipeline.optimise = self._optimise(pipeline.optimise)
         pipeline.results = self._results(pipeline.results)
         pipeline.write_layers = self._write_layers(pipeline.write_layers)
         pyogrio.write_dataframe = self._timed(pyogrio.write_dataframe, "layer")
-        heatnet.write.write_styles = self._timed(heatnet.write.write_styles, "styles")
+        heatnet.outputs.gpkg.write_styles = self._timed(heatnet.outputs.gpkg.write_styles, "styles")
 
     def _optimise(self, real: Any) -> Any:
         def optimise_or_seed(problem: Any, options: Any = None, *, progress: Any = None) -> Any:

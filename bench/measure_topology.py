@@ -33,10 +33,10 @@ import pyarrow  # noqa: E402, F401
 import pyogrio  # noqa: E402, F401
 import shapely  # noqa: E402, F401
 
-import heatnet.load  # noqa: E402
+import heatnet.inputs.load  # noqa: E402
+import heatnet.inputs.validate  # noqa: E402
 import heatnet.topology  # noqa: E402
 import heatnet.topology.build  # noqa: E402
-import heatnet.validate  # noqa: E402
 
 T_IMPORTED = time.perf_counter()
 
@@ -84,7 +84,7 @@ def _wrap_stages(times: dict[str, float], calls: Counter[str]) -> None:
 def measure(path: Path, profile: Path | None) -> dict[str, Any]:
     baseline_mb = _peak_rss_mb()
     start = time.perf_counter()
-    inputs = heatnet.validate.validate_inputs(heatnet.load.read_inputs(path))
+    inputs = heatnet.inputs.validate.validate_inputs(heatnet.inputs.load.read_inputs(path))
     load_validate = time.perf_counter() - start
     before_peak_mb = _peak_rss_mb()
     times: dict[str, float] = {}

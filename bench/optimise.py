@@ -1,4 +1,4 @@
-"""Benchmark ``heatnet.optimise.optimise``: time to a proven optimum and gap within a limit.
+"""Benchmark ``heatnet.optimise.loop.optimise``: time to a proven optimum and gap within a limit.
 
 Part of ``make bench`` (``bench/run.py``), or on its own::
 
@@ -377,7 +377,7 @@ def run_section(
     for n in sizes:
         generate(n)
     print(
-        "optimise: heatnet.optimise.optimise after validate → build_network → network_problem "
+        "optimise: heatnet.optimise.loop.optimise after validate → build_network → network_problem "
         f"(one fresh process per case; heatnet at {_revision()})"
     )
     problems = []

@@ -10,7 +10,7 @@
   (``bench/measure_topology.py``, inputs from ``bench/looped.py``);
 * economics: building money coefficients for 100,000 buildings and linear pipe-model
   coefficients for 200,000 edges (``bench/economics.py``);
-* optimise: ``heatnet.optimise.optimise`` on the sample district (time to a proven optimum,
+* optimise: ``heatnet.optimise.loop.optimise`` on the sample district (time to a proven optimum,
   ``discrete`` and ``linear`` pipes) and on looped street grids with 2 supplies (gap reached
   within a runtime limit, model build time, Pyomo share, peak memory) (``bench/optimise.py``,
   one child per case: ``bench/measure_optimise.py``). ``--quick`` (the default): the district and

@@ -14,7 +14,7 @@ EXIT_INTERRUPTED = 130
 def main() -> None:
     """Import the command line and run it; exit 130 quietly on an interrupt while importing."""
     try:
-        from heatnet.cli import main as run  # deferred on purpose
+        from heatnet.cli.commands import main as run  # deferred on purpose
     except KeyboardInterrupt:
         sys.stderr.write("heatnet: interrupted while starting; nothing done\n")
         sys.exit(EXIT_INTERRUPTED)

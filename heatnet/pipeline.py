@@ -8,22 +8,23 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from heatnet.atomic import check_output
-from heatnet.errors import ValidationError
-from heatnet.issues import Issue
-from heatnet.load import read_inputs
-from heatnet.optimise import Solution, optimise
-from heatnet.outputs import RunInfo, results, solution_issues
-from heatnet.params import override_parameters
-from heatnet.problem import Problem
-from heatnet.problem_json import read_problem, write_problem, write_solution
-from heatnet.progress import Progress
-from heatnet.schema import load_schemas
-from heatnet.solve import SolverOptions
+from heatnet.core.atomic import check_output
+from heatnet.core.errors import ValidationError
+from heatnet.core.issues import Issue
+from heatnet.core.progress import Progress
+from heatnet.inputs.load import read_inputs
+from heatnet.inputs.params import override_parameters
+from heatnet.inputs.schema import load_schemas
+from heatnet.inputs.validate import Inputs, check_inputs
+from heatnet.optimise.highs import SolverOptions
+from heatnet.optimise.loop import Solution, optimise
+from heatnet.outputs.gpkg import topology_layers, write_layers
+from heatnet.outputs.results import RunInfo, results, solution_issues
+from heatnet.outputs.solution_json import write_solution
+from heatnet.problem.definition import Problem
+from heatnet.problem.from_network import network_problem
+from heatnet.problem.json_form import read_problem, write_problem
 from heatnet.topology import Network, build_network
-from heatnet.topology.problem import network_problem
-from heatnet.validate import Inputs, check_inputs
-from heatnet.write import topology_layers, write_layers
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Builders for small inputs: GeoDataFrames from WKT, written to a GeoPackage in tmp_path.
 
-Also a check on every optimisation of the suite: each :class:`~heatnet.optimise.Solution` that
-``heatnet.optimise.optimise`` returns (wherever it is called from in this process) must keep the
+Also a check on every optimisation of the suite: each :class:`~heatnet.optimise.loop.Solution` that
+``heatnet.optimise.loop.optimise`` returns (wherever it is called from in this process) must keep the
 bounds' definitions (:func:`bound_problems`), or the test fails.
 """
 
@@ -239,7 +239,7 @@ def bound_problems(state: str, objective: Any, lower: Any, upper: Any, gap: Any)
 
 
 def solution_bound_problems(solution: Any) -> list[str]:
-    """:func:`bound_problems` of a :class:`~heatnet.optimise.Solution`."""
+    """:func:`bound_problems` of a :class:`~heatnet.optimise.loop.Solution`."""
     return bound_problems(
         solution.state,
         solution.objective,
@@ -253,10 +253,10 @@ def solution_bound_problems(solution: Any) -> list[str]:
 def _every_solution_keeps_its_bounds(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Wrap ``heatnet.optimise.optimise`` in every module holding it: check what it returns."""
-    import heatnet.optimise
+    """Wrap ``heatnet.optimise.loop.optimise`` in every module holding it: check what it returns."""
+    import heatnet.optimise.loop
 
-    real = heatnet.optimise.optimise
+    real = heatnet.optimise.loop.optimise
     found = request.node.stash.setdefault(BOUND_PROBLEMS, [])
 
     def checked(*args: Any, **kwargs: Any) -> Any:

@@ -23,8 +23,9 @@ import numpy as np
 import pandas as pd
 
 from heatnet.economics import build_catalogue
-from heatnet.params import parse_parameters
-from heatnet.problem import (
+from heatnet.inputs.params import parse_parameters
+from heatnet.inputs.schema import load_schemas
+from heatnet.problem.definition import (
     BUILDING_COLUMNS,
     EDGE_COLUMNS,
     PV_CLASSES,
@@ -32,7 +33,6 @@ from heatnet.problem import (
     SUPPLY_COLUMNS,
     Problem,
 )
-from heatnet.schema import load_schemas
 
 CIVIL = pd.DataFrame(
     {

@@ -33,8 +33,8 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from heatnet.cli import cli
-from heatnet.load import LAYERS, TABLES
+from heatnet.cli.commands import cli
+from heatnet.inputs.load import LAYERS, TABLES
 from tests.conftest import SAMPLE, TINY, sha256, write_gpkg
 from tests.runs import heatnet
 

@@ -35,10 +35,10 @@ import pyogrio
 import pytest
 
 from heatnet import __version__
-from heatnet.batch import BatchProgress, BatchReport, ScenarioResult, run_batch
-from heatnet.cli import cli
-from heatnet.errors import InputError, ValidationError
-from heatnet.scenarios import Scenario, read_scenarios
+from heatnet.batch.runner import BatchProgress, BatchReport, ScenarioResult, run_batch
+from heatnet.batch.scenarios import Scenario, read_scenarios
+from heatnet.cli.commands import cli
+from heatnet.core.errors import InputError, ValidationError
 from tests.batch_runners import crashing_runner, failing_runner, pid_files, slow_runner
 from tests.conftest import ROOT, TINY, base_frames, sha256, write_gpkg
 

@@ -13,8 +13,8 @@ import pyogrio
 import pytest
 import shapely
 
-from heatnet.cli import cli
-from heatnet.schema import load_schemas
+from heatnet.cli.commands import cli
+from heatnet.inputs.schema import load_schemas
 from tests.conftest import ROOT, SAMPLE, TINY, base_frames, sha256
 
 
@@ -137,7 +137,7 @@ def test_internal_error_is_exit_1_without_traceback(runner, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr("heatnet.cli.check", boom)
+    monkeypatch.setattr("heatnet.cli.commands.check", boom)
     result = runner.invoke(cli, ["validate", str(TINY)])
     assert result.exit_code == 1
     assert "internal error" in result.output
@@ -169,7 +169,7 @@ def test_wheel_ships_the_schemas(tmp_path):
     shipped = {n.rsplit("/", 1)[-1] for n in names if n.startswith("heatnet/schemas/")}
     expected = {p.name for p in (ROOT / "schemas").glob("*.schema.json")}
     assert shipped == expected
-    assert "heatnet/cli.py" in names
+    assert "heatnet/cli/commands.py" in names
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ import pyogrio
 import pytest
 from pyproj import CRS
 
-from heatnet.geometry import harmonise_crs
+from heatnet.inputs.geometry import harmonise_crs
 from heatnet.pipeline import check
 from heatnet.topology import build_network
 from tests.conftest import ROOT, write_gpkg

@@ -28,10 +28,10 @@ from heatnet.economics import (
 from heatnet.economics.money import ANNUAL, ONCE, items_frame, repex_pattern, series_pattern
 from heatnet.economics.physics import capacity_kw, heat_loss_w_per_m
 from heatnet.economics.prices import curve_breakpoints, curve_pv, curve_total
-from heatnet.load import read_inputs
-from heatnet.params import parse_parameters
-from heatnet.schema import load_schemas
-from heatnet.validate import validate_inputs
+from heatnet.inputs.load import read_inputs
+from heatnet.inputs.params import parse_parameters
+from heatnet.inputs.schema import load_schemas
+from heatnet.inputs.validate import validate_inputs
 from tests.conftest import TINY
 
 # reference section 4.2: DN, kW (3 m/s cap), W/m at 90/60/8 °C

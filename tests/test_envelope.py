@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from heatnet.model.envelope import Cuts, concave_cuts, step_values
+from heatnet.optimise.envelope import Cuts, concave_cuts, step_values
 
 CAPACITY = np.array([24.0, 261.0, 1486.0, 8224.0])
 COST = np.array([-100.0, -200.0, -400.0, -800.0])  # PV per metre (negative: costs)

@@ -16,12 +16,12 @@ import types
 
 import pytest
 
-import heatnet.optimise
+import heatnet.optimise.loop
 from heatnet.economics.physics import capacity_kw
-from heatnet.model.data import prepare
-from heatnet.model.proof import trivial_bound
-from heatnet.optimise import Solution, optimise
-from heatnet.solve import Solver, SolveStatus
+from heatnet.optimise.highs import Solver, SolveStatus
+from heatnet.optimise.loop import Solution, optimise
+from heatnet.optimise.prepare import prepare
+from heatnet.optimise.proof import trivial_bound
 from tests.problems import make_problem
 
 MODELS = ("linear", "discrete")
@@ -582,7 +582,7 @@ def test_time_running_out_keeps_the_incumbent(model, status, monkeypatch):
 
     monkeypatch.setattr(Solver, "solve", solve_then_run_out)
     monkeypatch.setattr(
-        heatnet.optimise,
+        heatnet.optimise.loop,
         "time",
         types.SimpleNamespace(perf_counter=lambda: time.perf_counter() + clock.offset),
     )

@@ -3,7 +3,7 @@
 With ``optimiser/prevent-loops`` a design is a tree holding the supply in which every building is
 a leaf and every other leaf is the supply, or nothing at all. Small networks (at most 12 edges)
 have few enough edge subsets to price every such tree with the pricer below, which follows the
-conventions of :mod:`heatnet.model.evaluate` but shares no code with it:
+conventions of :mod:`heatnet.optimise.evaluate` but shares no code with it:
 
 - a connected building is worth tariff − connection cost + extra;
 - a used edge carries the peaks (and mean kW) of the buildings below it (no diversity, no losses
@@ -39,7 +39,7 @@ import pandas as pd
 import pytest
 
 from heatnet.economics.physics import capacity_kw, heat_loss_w_per_m
-from heatnet.optimise import Solution, optimise
+from heatnet.optimise.loop import Solution, optimise
 from tests.problems import CIVIL, make_problem
 
 TERM = 10
@@ -442,7 +442,7 @@ def test_a_folded_connector_carries_the_mean_load_too() -> None:
 # --- with diversity and heat losses -------------------------------------------------------------
 #
 # The same enumeration with ``network/diversity-limit`` < 1 and the ground colder than the water,
-# priced by a second hand pricer (again sharing no code with heatnet.model.evaluate). Its
+# priced by a second hand pricer (again sharing no code with heatnet.optimise.evaluate). Its
 # conventions, on a tree (flows are unique):
 #
 # - f(n) = a + (1 − a) / max(1, k·n) rounded half up to 2 decimals (decimal arithmetic), f(0) = 1;

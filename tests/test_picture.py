@@ -17,11 +17,11 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
-from heatnet.atomic import OutputExistsError
-from heatnet.errors import InputError
+from heatnet.core.atomic import OutputExistsError
+from heatnet.core.errors import InputError
 from heatnet.picture import headline, render_report
-from heatnet.picture.data import _npv_rate, cashflow_table, cumulative_npv, read_output
 from heatnet.picture.draw import CONNECTED, _diameter_bands
+from heatnet.picture.read import _npv_rate, cashflow_table, cumulative_npv, read_output
 from heatnet.picture.render import _sheet_figure
 from tests.conftest import layer, sha256, write_gpkg
 

@@ -13,24 +13,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from heatnet.atomic import OutputExistsError
-from heatnet.errors import InputError
-from heatnet.optimise import Solution, optimise
+from heatnet.core.atomic import OutputExistsError
+from heatnet.core.errors import InputError
+from heatnet.core.units import HOURS_PER_YEAR
+from heatnet.inputs.schema import load_schemas
+from heatnet.optimise.loop import Solution, optimise
+from heatnet.outputs.solution_json import solution_to_json, write_solution
 from heatnet.pipeline import check
-from heatnet.problem import PV_CLASSES, SUPPLY_CLASSES, Problem
-from heatnet.problem_json import (
+from heatnet.problem.definition import PV_CLASSES, SUPPLY_CLASSES, Problem
+from heatnet.problem.from_network import network_problem
+from heatnet.problem.json_form import (
     json_schema,
     problem_from_json,
     problem_to_json,
     read_problem,
-    solution_to_json,
     write_problem,
-    write_solution,
 )
-from heatnet.schema import load_schemas
 from heatnet.topology.build import build_network
-from heatnet.topology.problem import network_problem
-from heatnet.units import HOURS_PER_YEAR
 from tests.conftest import SAMPLE, TINY
 from tests.problems import CIVIL, make_problem
 

@@ -19,9 +19,9 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from heatnet.errors import HeatnetError
-from heatnet.styles import STYLE_NAME, buildings_qml, symbol_kind, write_styles
-from heatnet.write import write_layers
+from heatnet.core.errors import HeatnetError
+from heatnet.outputs.gpkg import write_layers
+from heatnet.outputs.styles import STYLE_NAME, buildings_qml, symbol_kind, write_styles
 from tests.conftest import layer
 
 QGIS_PYTHON = os.environ.get("HEATNET_QGIS_PYTHON", "/usr/bin/python3")

@@ -118,7 +118,7 @@ def test_optimal_only_at_a_proven_gap(tmp_path):
 
 def test_a_second_interrupt_aborts_at_once():
     # in-process: the first SIGINT only asks the search to stop, the second raises
-    from heatnet.solve import Stop, stop_on_signals
+    from heatnet.optimise.highs import Stop, stop_on_signals
 
     stop = Stop()
     seen = []
@@ -146,4 +146,4 @@ def test_with_log_the_solver_log_goes_to_the_file_and_stdout_keeps_only_the_head
     keys = [line[:18].strip() for line in result.stdout.splitlines() if line.strip()]
     assert keys[0] == "state"
     assert keys[-1] == "output"
-    assert "heatnet.solve: highs: " in log_file.read_text()  # the solver log, in the file
+    assert "heatnet.optimise.highs: highs: " in log_file.read_text()  # the solver log, in the file

@@ -8,8 +8,8 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from heatnet.load import LAYERS, TABLES, read_inputs
-from heatnet.validate import validate_inputs
+from heatnet.inputs.load import LAYERS, TABLES, read_inputs
+from heatnet.inputs.validate import validate_inputs
 from tests.conftest import ROOT, SAMPLE, TINY, write_gpkg
 
 

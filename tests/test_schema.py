@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from heatnet.checker import RowContext, check_table
-from heatnet.params import parameter_fields
-from heatnet.schema import load_schemas, schema_dir
+from heatnet.inputs.checker import RowContext, check_table
+from heatnet.inputs.params import parameter_fields
+from heatnet.inputs.schema import load_schemas, schema_dir
 
 FORMAT = Path(__file__).parent / "data" / "network-model-tables.txt"
 

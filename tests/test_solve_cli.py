@@ -10,12 +10,12 @@ import pytest
 import shapely
 from click.testing import CliRunner
 
-from heatnet.cli import cli
+from heatnet.cli.commands import cli
+from heatnet.inputs.schema import load_schemas
 from heatnet.pipeline import check
-from heatnet.problem_json import problem_to_json
-from heatnet.schema import load_schemas
+from heatnet.problem.from_network import network_problem
+from heatnet.problem.json_form import problem_to_json
 from heatnet.topology.build import build_network
-from heatnet.topology.problem import network_problem
 from tests.conftest import TINY, base_frames, sha256, write_gpkg
 
 

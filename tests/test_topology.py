@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from heatnet.load import read_inputs
+from heatnet.inputs.load import read_inputs
+from heatnet.inputs.validate import validate_inputs
+from heatnet.problem.from_network import network_problem
 from heatnet.topology import build_network
-from heatnet.topology.problem import network_problem
-from heatnet.validate import validate_inputs
 from tests.conftest import SAMPLE, base_frames, layer, write_gpkg
 
 ROOT = Path(__file__).resolve().parent.parent

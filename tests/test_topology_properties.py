@@ -17,10 +17,10 @@ import shapely
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from heatnet.load import read_inputs
+from heatnet.inputs.load import read_inputs
+from heatnet.inputs.validate import Inputs, validate_inputs
 from heatnet.topology import Network, build_network
 from heatnet.topology.noding import NODE_EPS_M
-from heatnet.validate import Inputs, validate_inputs
 from tests.conftest import base_frames, layer, write_gpkg
 
 SETTINGS = settings(

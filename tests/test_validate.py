@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from heatnet.errors import ValidationError
-from heatnet.load import read_inputs
-from heatnet.validate import check_inputs, validate_inputs
+from heatnet.core.errors import ValidationError
+from heatnet.inputs.load import read_inputs
+from heatnet.inputs.validate import check_inputs, validate_inputs
 from tests.conftest import base_frames, layer, write_gpkg
 
 HEATNET = Path(__file__).resolve().parent.parent / "heatnet"
@@ -360,8 +360,8 @@ def test_input_frames_are_not_mutated(make_input):
 
 
 def test_parameters_table_round_trips(make_input):
-    from heatnet.params import parameters_table, parse_parameters
-    from heatnet.schema import load_schemas
+    from heatnet.inputs.params import parameters_table, parse_parameters
+    from heatnet.inputs.schema import load_schemas
 
     inputs = validate_inputs(read_inputs(make_input()), overrides={"constraint/max-buildings": "3"})
     table = parameters_table(inputs.parameter_values)

@@ -16,7 +16,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from heatnet.economics.physics import capacity_kw, heat_loss_w_per_m
-from heatnet.params import Parameters
+from heatnet.inputs.params import Parameters
 
 
 @dataclass(frozen=True, slots=True)

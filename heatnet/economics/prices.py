@@ -28,7 +28,7 @@ from heatnet.economics.money import (
     series_pattern,
 )
 from heatnet.economics.pipes import PipeCatalogue
-from heatnet.params import Parameters
+from heatnet.inputs.params import Parameters
 
 log = logging.getLogger(__name__)
 

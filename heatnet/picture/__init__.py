@@ -21,7 +21,7 @@ is only missing from files written by something else.
 Drawing uses :class:`matplotlib.figure.Figure` with the Agg canvas and never pyplot, so it leaves
 no global state and is safe to call from several threads.
 
-Modules: :mod:`~heatnet.picture.data` reads and checks the output and formats the figures,
+Modules: :mod:`~heatnet.picture.read` reads and checks the output and formats the figures,
 :mod:`~heatnet.picture.draw` draws the map, the figures panel and the cashflow chart on given
 axes, and :mod:`~heatnet.picture.render` lays them out and writes the PNG or HTML file.
 """

@@ -26,7 +26,7 @@ from matplotlib.ticker import FuncFormatter
 from numpy.typing import NDArray
 from shapely.geometry.polygon import orient
 
-from heatnet.picture.data import (
+from heatnet.picture.read import (
     NPV_RATE_KEY,
     OutputData,
     cashflow_table,

@@ -12,12 +12,12 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from heatnet.atomic import atomic_output
-from heatnet.errors import InputError
-from heatnet.picture.data import NPV_RATE_KEY, OutputData, headline_figures, provenance, read_output
-from heatnet.picture.data import text as cell_text
-from heatnet.picture.data import title as map_title
+from heatnet.core.atomic import atomic_output
+from heatnet.core.errors import InputError
 from heatnet.picture.draw import draw_cashflow, draw_figures, draw_map, has_cashflow
+from heatnet.picture.read import NPV_RATE_KEY, OutputData, headline_figures, provenance, read_output
+from heatnet.picture.read import text as cell_text
+from heatnet.picture.read import title as map_title
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def render_report(gpkg: Path, output: Path, *, overwrite: bool = False) -> Path:
     InputError
         If the suffix is neither ``.png`` nor ``.html``, ``gpkg`` is not a readable heatnet
         output (the message names the missing layers, tables or columns), ``output`` exists and
-        ``overwrite`` is false (:class:`heatnet.atomic.OutputExistsError`), or ``output`` is
+        ``overwrite`` is false (:class:`heatnet.core.atomic.OutputExistsError`), or ``output`` is
         ``gpkg``.
     """
     gpkg, output = Path(gpkg), Path(output)

@@ -13,7 +13,8 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from heatnet.issues import Issue, error, warning
+from heatnet.core.issues import Issue, error, warning
+from heatnet.inputs.validate import Inputs
 from heatnet.topology.connect import Connections, connect
 from heatnet.topology.graph import (
     EDGE_COLUMNS,
@@ -33,7 +34,6 @@ from heatnet.topology.noding import (
     snap_requests,
     split,
 )
-from heatnet.validate import Inputs
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,583 @@
+"""Read the input GeoPackage (and an optional tables source) exactly as stored.
+
+Nothing is coerced here: validation needs the raw cells to say precisely what is wrong with them.
+The GeoPackage feature id is kept as the index (``fid``) so every issue can point at a feature a
+QGIS user can find; CSV rows are indexed by the file line they start on (blank lines count).
+
+Reading never changes a file. A GeoPackage with SQLite side files (``-wal`` frames not yet
+checkpointed, or a ``-journal``) is read from a private copy of the database and those files:
+GDAL, on closing a database it opened read-only, reopens it read-write to tidy a ``-wal`` away,
+which checkpoints the frames into the input and deletes its ``-wal`` and ``-shm``; and SQLite's
+``immutable`` mode (GDAL's ``IMMUTABLE=YES``) would keep the files but ignore the pending frames,
+reading stale data. The copy reads exactly what SQLite would, and leaves the input, its ``-wal``
+and its ``-shm`` byte-for-byte as they were.
+
+CSV files are read strictly as UTF-8 (a byte-order mark is allowed), with ``,`` between fields and
+``"`` around fields holding a comma, quote or line break: a file that is empty, binary, UTF-16,
+not UTF-8, or has an unclosed quote, a row with more or fewer fields than the header, or a
+column named twice is an error naming the file, line and column, never a guess.
+
+Curved geometries (CircularString, CompoundCurve, CurvePolygon, MultiCurve, MultiSurface) are
+read as GDAL linearises them, in chords of at most :data:`ARC_STEP_DEGREES`, and noted so that
+validation warns (``linearised_geometry``) on every such row, forbidden ones too; a TIN,
+polyhedral surface or collection holding curves cannot be read and is an error. M values are
+read and then dropped by validation (``dropped_m``), as Z is.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import difflib
+import io
+import logging
+import re
+import shutil
+import struct
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pyogrio.errors
+import pyogrio.raw
+import shapely
+import shapely.errors
+
+from heatnet.core.errors import ValidationError
+from heatnet.core.issues import Issue, RowKind, error
+
+log = logging.getLogger(__name__)
+
+LAYERS = ("buildings", "paths", "supplies")
+TABLES = (
+    "tariffs",
+    "connection_costs",
+    "civil_costs",
+    "civil_cost_names",
+    "supply_costs",
+    "parameters",
+)
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_SQLITE_SIDE_FILES = ("-wal", "-journal")
+"""Side files holding data not yet in the database file; ``-shm`` is only an index of ``-wal``."""
+_READ_ERRORS = (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError)
+_WKB_TYPES = {
+    1: "Point", 2: "LineString", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString",
+    6: "MultiPolygon", 7: "GeometryCollection", 8: "CircularString", 9: "CompoundCurve",
+    10: "CurvePolygon", 11: "MultiCurve", 12: "MultiSurface", 13: "Curve", 14: "Surface",
+    15: "PolyhedralSurface", 16: "TIN", 17: "Triangle",
+}  # fmt: skip
+ARC_STEP_DEGREES = 1.0
+"""Curves are read as straight segments spanning at most this much arc (GDAL's default is 4°).
+
+A chord of 1° lies within R·(1 − cos 0.5°) ≈ 0.0038 % of the arc's radius R of the arc (4 mm on
+a 100 m bend) and is ≈ 0.0013 % shorter than it; the ends of every curve are kept exactly.
+"""
+_LINEARISED = (
+    f"its arcs were read as straight segments of at most {ARC_STEP_DEGREES:g}° of arc "
+    "(within 0.004 % of each arc's radius of the arc, and at most 0.002 % shorter), as heatnet "
+    "works with straight lines; the output holds the segments"
+)
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+
+
+@dataclass(frozen=True, slots=True)
+class RawInputs:
+    """Layers and tables as read, before any checking.
+
+    Attributes
+    ----------
+    source
+        The input GeoPackage.
+    layers
+        ``buildings``, ``paths``, ``supplies``: a GeoDataFrame, or ``None`` when absent.
+    tables
+        The non-spatial tables: a DataFrame, or ``None`` when absent.
+    origins
+        For every layer and table read, the file it came from.
+    row_kinds
+        What each frame's index counts (``fid`` or CSV ``line``).
+    issues
+        Problems found while reading (missing or unreadable layers, malformed CSV).
+    damaged
+        Layers and tables that could not be read completely (their issues say why): a reference
+        into one is not checked, since the row it names may be the one that could not be read.
+    geometry_notes
+        Per layer, by fid, features whose stored geometry was read as something else:
+        ``("linearised_geometry", message)`` for a curve read as straight segments (a
+        warning), or ``("bad_geometry_type", message)`` for a type heatnet cannot read at all
+        (a TIN, a polyhedral surface; an error, and the frame's geometry is ``None``).
+    """
+
+    source: Path
+    layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame | None]
+    tables: Mapping[str, pd.DataFrame | None]
+    origins: Mapping[str, Path]
+    row_kinds: Mapping[str, RowKind]
+    issues: tuple[Issue, ...]
+    damaged: frozenset[str] = frozenset()
+    geometry_notes: Mapping[str, Mapping[int, tuple[str, str]]] = field(default_factory=dict)
+
+
+def _unreadable(path: Path, why: str) -> ValidationError:
+    return ValidationError([error("unreadable_input", "input", f"{path}: {why}")])
+
+
+@contextlib.contextmanager
+def read_only(path: Path) -> Iterator[Path]:
+    """The file to read for ``path``: itself, or a private copy when SQLite side files exist.
+
+    GDAL would checkpoint a ``-wal`` into the file when it closes it (see the module notes);
+    the copy (database, ``-wal`` and ``-journal``, never the ``-shm`` index, which SQLite
+    rebuilds) is read instead and removed when the context ends. Use it around every GDAL read
+    of a GeoPackage heatnet must not change.
+
+    Raises
+    ------
+    ValidationError
+        When the copy cannot be made (``unreadable_input``).
+    """
+    sides = [side for side in _SQLITE_SIDE_FILES if Path(f"{path}{side}").is_file()]
+    if not sides or not path.is_file():
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="heatnet-read-") as folder:
+        copy = Path(folder) / path.name
+        try:
+            shutil.copyfile(path, copy)
+            for side in sides:
+                shutil.copyfile(f"{path}{side}", f"{copy}{side}")
+        except OSError as exc:
+            why = f"cannot copy it (and its {', '.join(sides)}) to read it unchanged: {exc}"
+            raise _unreadable(path, why) from exc
+        log.info("%s has a %s file: reading a copy so it stays untouched", path, "/".join(sides))
+        yield copy
+
+
+def _explain(exc: Exception, readable: Path, shown: Path) -> str:
+    """A read error's text about ``shown`` (not the private copy), with a hint for damage."""
+    why = str(exc).replace(str(readable), str(shown))
+    if "malformed" in why or "not a database" in why:
+        why += (
+            " — the file is damaged: restore it from a backup, or try "
+            f"sqlite3 {shown.name} .recover"
+        )
+    return why
+
+
+def _gpkg_layers(path: Path, readable: Path) -> dict[str, str | None]:
+    """Layer names of a GeoPackage with their geometry type; refuses anything else.
+
+    ``path`` is the file named by the user (checked and named in errors); ``readable`` is what
+    is opened: the file itself, or its private copy when it has SQLite side files.
+    """
+    if not path.exists():
+        raise _unreadable(path, "file not found")
+    if not path.is_file():
+        raise _unreadable(path, "not a file")
+    with path.open("rb") as handle:
+        if handle.read(16) != _SQLITE_MAGIC:
+            raise _unreadable(path, "not a GeoPackage (not an SQLite file)")
+    try:
+        listed = pyogrio.list_layers(readable)
+        driver = (
+            pyogrio.read_info(readable, layer=listed[0][0])["driver"] if len(listed) else "GPKG"
+        )
+    except _READ_ERRORS as exc:
+        why = _explain(exc, readable, path)
+        raise _unreadable(path, f"not a readable GeoPackage ({why})") from exc
+    if driver != "GPKG":
+        raise _unreadable(path, f"not a GeoPackage (GDAL reads it as {driver})")
+    return {str(name): (None if kind is None else str(kind)) for name, kind in listed}
+
+
+def _read_layer(
+    readable: Path, name: str, shown: Path
+) -> tuple[gpd.GeoDataFrame | pd.DataFrame | None, dict[int, tuple[str, str]], list[Issue]]:
+    """A layer or table indexed by fid, notes on geometries read as something else, any error."""
+    notes: dict[int, tuple[str, str]] = {}
+    try:
+        try:
+            frame = pyogrio.read_dataframe(readable, layer=name, fid_as_index=True, use_arrow=True)
+            curved = _collection_holds_curves(frame)
+        except (NotImplementedError, shapely.errors.ShapelyError):
+            curved = True
+        if curved:
+            frame, notes = _read_odd_geometries(readable, name)
+    except _READ_ERRORS as exc:
+        message = f"{shown}: '{name}' cannot be read ({_explain(exc, readable, shown)})"
+        return None, {}, [error("unreadable_input", name, message)]
+    frame.index = frame.index.astype("int64")
+    return frame, notes, []
+
+
+def _read_odd_geometries(
+    path: Path, name: str
+) -> tuple[gpd.GeoDataFrame, dict[int, tuple[str, str]]]:
+    """A layer holding geometries shapely cannot (curves), each noted (see ``geometry_notes``).
+
+    Curves are read as GDAL linearises them (:data:`ARC_STEP_DEGREES`); a type that is still
+    unreadable then becomes ``None``. Only taken when the fast read fails, so the usual input
+    pays nothing for it.
+    """
+    frame = pyogrio.read_dataframe(
+        path, layer=name, fid_as_index=True, use_arrow=True, read_geometry=False
+    )
+    frame.index = frame.index.astype("int64")
+    meta, table = pyogrio.read_arrow(path, layer=name, columns=[], return_fids=True)
+    stored = dict(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
+    previous = pyogrio.get_gdal_config_option("OGR_ARC_STEPSIZE")
+    pyogrio.set_gdal_config_options({"OGR_ARC_STEPSIZE": str(ARC_STEP_DEGREES)})
+    try:
+        _, fids, linear, _ = pyogrio.raw.read(path, layer=name, columns=[], return_fids=True)
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_ARC_STEPSIZE": previous})
+    geoms = np.full(len(fids), None, dtype=object)
+    notes: dict[int, tuple[str, str]] = {}
+    for pos, (fid, flat) in enumerate(zip(fids, linear, strict=True)):
+        blob = stored.get(int(fid))
+        if blob is not None and flat is not None:
+            geoms[pos], note = _parse_wkb(bytes(blob), bytes(flat))
+            if note is not None:
+                notes[int(fid)] = note
+    series = gpd.GeoSeries(geoms, index=pd.Index(fids, dtype="int64"), crs=meta["crs"])
+    return gpd.GeoDataFrame(frame, geometry=series.reindex(frame.index)), notes
+
+
+def _holds_curves(geom: shapely.Geometry) -> bool:
+    """Whether a geometry collection holds a curve, however deeply (shapely reads those)."""
+    try:
+        parts = shapely.get_parts(geom)
+    except NotImplementedError:  # shapely makes no object of a curve
+        return True
+    return any(_holds_curves(part) for part in parts if shapely.get_type_id(part) == 7)
+
+
+def _collection_holds_curves(frame: pd.DataFrame) -> bool:
+    """Whether any geometry of a layer read by the fast path is a collection holding curves."""
+    if not isinstance(frame, gpd.GeoDataFrame):
+        return False
+    geoms = frame.geometry.to_numpy()
+    collections = geoms[np.asarray(shapely.get_type_id(geoms)) == 7]
+    return any(_holds_curves(geom) for geom in collections)
+
+
+def _parse_wkb(blob: bytes, flat: bytes) -> tuple[shapely.Geometry | None, tuple[str, str] | None]:
+    """A stored geometry (or its linearised form, ``flat``) and a note when it is not as stored."""
+
+    def unreadable(why: str) -> tuple[None, tuple[str, str]]:
+        message = f"geometry is a {_wkb_name(blob)}, which heatnet cannot read ({why})"
+        return None, ("bad_geometry_type", message)
+
+    try:
+        geom = shapely.from_wkb(blob)
+    except NotImplementedError:  # a curve
+        geom = None
+    except shapely.errors.ShapelyError as exc:
+        return unreadable(str(exc))
+    if geom is not None and not (shapely.get_type_id(geom) == 7 and _holds_curves(geom)):
+        return geom, None
+    try:
+        linear = shapely.from_wkb(flat)
+    except (NotImplementedError, shapely.errors.ShapelyError) as exc:
+        return unreadable(str(exc))
+    if shapely.get_type_id(linear) == 7 and _holds_curves(linear):  # GDAL leaves those curved
+        return unreadable("it holds curves; a layer holds points, lines or polygons")
+    return linear, ("linearised_geometry", f"geometry is a {_wkb_name(blob)}: {_LINEARISED}")
+
+
+def _wkb_name(blob: bytes) -> str:
+    """The geometry type a WKB (ISO or extended) holds, e.g. ``CircularString Z``."""
+    if len(blob) < 5 or blob[0] not in (0, 1):
+        return "geometry of unknown type"
+    code = struct.unpack("<I" if blob[0] == 1 else ">I", blob[1:5])[0]
+    iso = code & 0x0FFFFFFF
+    kind, dims = iso % 1000, iso // 1000
+    z = dims in (1, 3) or bool(code & 0x80000000)
+    m = dims in (2, 3) or bool(code & 0x40000000)
+    suffix = f" {'Z' * z}{'M' * m}" if z or m else ""
+    return _WKB_TYPES.get(kind, f"geometry of WKB type {kind}") + suffix
+
+
+def _csv_text_problem(data: bytes) -> str | None:
+    """Why these bytes are not UTF-8 CSV text at all (empty, UTF-16, binary), or ``None``."""
+    if not data.removeprefix(codecs.BOM_UTF8):
+        return "is empty: a CSV table needs at least its header line"
+    for bom, name in ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
+                      (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16")):  # fmt: skip
+        if data.startswith(bom):
+            return f"is {name} text: heatnet reads CSV files as UTF-8 (save it as 'CSV UTF-8')"
+    if data.startswith(_SQLITE_MAGIC):
+        return "is an SQLite database (a GeoPackage?), not a CSV file"
+    if b"\x00" in data:
+        return (
+            "holds NUL bytes: it is a binary file (or UTF-16 text without a byte-order mark), "
+            "not a UTF-8 CSV file"
+        )
+    return None
+
+
+def _read_csv(path: Path, table: str) -> tuple[pd.DataFrame | None, list[Issue], bool]:
+    """A CSV table as strings indexed by the file line each row starts on.
+
+    Returns
+    -------
+    tuple
+        The frame (``None`` when the file is not CSV text at all), every problem found, and
+        whether rows may be missing from the frame (a row was refused or the rest of the file
+        could not be read).
+    """
+    issues: list[Issue] = []
+
+    def problem(message: str, line: int | None = None, column: str | None = None) -> None:
+        where = {"row": line, "column": column, "row_kind": "line"}
+        issues.append(error("bad_csv", table, f"{path.name}: {message}", **where))
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        problem(f"the file cannot be read ({exc})")
+        return None, issues, True
+    refused = _csv_text_problem(data)
+    if refused:
+        problem(f"the file {refused}")
+        return None, issues, True
+    text = data.decode("utf-8-sig", errors="surrogateescape")
+    records, damaged = _csv_records(text, problem)
+    nonblank = [(line, cells) for line, cells in records if any(c.strip() for c in cells)]
+    if not nonblank:
+        if not damaged:
+            problem("the file has only blank lines: a CSV table needs at least its header line")
+        return None, issues, True
+    (header_line, header), rows = nonblank[0], nonblank[1:]
+    if _NOT_UTF8.search(text):
+        header, rows = _undecodable_cells(header_line, header, rows, problem)
+    if len(header) == 1 and any(sep in header[0] for sep in ";\t|"):
+        sep = next(s for s in ";\t|" if s in header[0])
+        problem(
+            f"the header is one column, {header[0]!r}: fields must be separated by commas "
+            f"(this file looks {sep!r}-separated)",
+            header_line,
+        )
+        return None, issues, True
+    width = len(header)
+    keep: list[tuple[int, list[str]]] = []
+    for line, cells in rows:
+        if len(cells) > width and not any(c.strip() for c in cells[width:]):
+            cells = cells[:width]  # trailing empty fields hold nothing
+        if len(cells) != width:
+            hint = ": is a value holding a comma not quoted?" if len(cells) > width else ""
+            problem(f"the row has {len(cells)} fields but the header has {width}{hint}", line)
+            damaged = True
+            continue
+        keep.append((line, cells))
+    columns = _csv_columns(header, header_line, keep, problem)
+    frame = pd.DataFrame(
+        {name: [cells[pos] for _, cells in keep] for pos, name in columns},
+        index=pd.Index([line for line, _ in keep], dtype="int64", name="line"),
+        dtype=object,
+    )
+    return frame, issues, damaged
+
+
+def _csv_records(
+    text: str, problem: Callable[..., None]
+) -> tuple[list[tuple[int, list[str]]], bool]:
+    """``(first line, fields)`` of every record; whether the rest could not be read."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records: list[tuple[int, list[str]]] = []
+    end = 0
+    try:
+        for cells in reader:
+            records.append((end + 1, cells))
+            end = reader.line_num
+    except csv.Error as exc:
+        if "end of data" in str(exc):
+            why = "a quoted field starting on this line is never closed (an unbalanced '\"')"
+        else:
+            why = (
+                f"the row is not valid CSV ({exc}): a field holding a comma, quote or line break must "
+                'be quoted, with quotes inside it doubled ("")'
+            )
+        problem(f"{why}; nothing from this line on was read", end + 1)
+        return records, True
+    return records, False
+
+
+def _undecodable_cells(
+    header_line: int,
+    header: list[str],
+    rows: list[tuple[int, list[str]]],
+    problem: Callable[..., None],
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Report every cell holding bytes that are not UTF-8; show them as U+FFFD from then on."""
+    hint = "save the file as 'CSV UTF-8' (it looks Latin-1 / Windows-1252 encoded)"
+
+    def fixed(line: int, cells: list[str], names: list[str] | None) -> list[str]:
+        out = []
+        for pos, cell in enumerate(cells):
+            found = _NOT_UTF8.findall(cell)
+            if found:
+                shown = " ".join(f"0x{ord(c) - 0xDC00:02X}" for c in dict.fromkeys(found))
+                column = names[pos] if names is not None and pos < len(names) else None
+                where = f"field {pos + 1}" if column is None else f"column '{column}'"
+                problem(f"byte {shown} in {where} is not UTF-8: {hint}", line, column)
+                cell = cell.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            out.append(cell)
+        return out
+
+    header = fixed(header_line, header, None)
+    return header, [(line, fixed(line, cells, header)) for line, cells in rows]
+
+
+def _csv_columns(
+    header: list[str],
+    header_line: int,
+    rows: list[tuple[int, list[str]]],
+    problem: Callable[..., None],
+) -> list[tuple[int, str]]:
+    """``(position, name)`` of the columns to read: each name once; unnamed empty ones dropped."""
+    seen: dict[str, list[int]] = {}
+    for pos, name in enumerate(header):
+        seen.setdefault(name, []).append(pos)
+    columns = []
+    for name, positions in seen.items():
+        if not name.strip():
+            filled = [p for p in positions if any(cells[p].strip() for _, cells in rows)]
+            if filled:
+                fields = ", ".join(str(p + 1) for p in filled)
+                problem(
+                    f"field(s) {fields} of the header have no name but hold values", header_line
+                )
+            continue
+        if len(positions) > 1:
+            fields = ", ".join(str(p + 1) for p in positions)
+            problem(
+                f"the header names column '{name}' {len(positions)} times (fields {fields}); "
+                "each column may appear once",
+                header_line,
+                name,
+            )
+        columns.append((positions[0], name))
+    return sorted(columns)
+
+
+def _missing(name: str, available: list[str], where: Path) -> Issue:
+    close = difflib.get_close_matches(name, available, n=1, cutoff=0.7)
+    lowered = {a.lower(): a for a in available}
+    hint = close[0] if close else lowered.get(name.lower())
+    tip = f" (found '{hint}': the name must match exactly)" if hint else ""
+    return error("missing_layer", name, f"layer '{name}' is missing from {where.name}{tip}")
+
+
+def read_inputs(path: Path, *, tables: Path | None = None) -> RawInputs:
+    """Read every layer and table heatnet uses.
+
+    Parameters
+    ----------
+    path
+        The input GeoPackage with ``buildings``, ``paths`` and ``supplies`` layers and, usually,
+        the non-spatial tables.
+    tables
+        Optional second source for the non-spatial tables: a GeoPackage or a folder of
+        ``<table>.csv`` files. A table found there is used instead of the input's own.
+
+    Returns
+    -------
+    RawInputs
+        The frames as stored, with read problems as issues.
+
+    Raises
+    ------
+    ValidationError
+        When ``path`` (or ``tables``) is not a readable GeoPackage or folder at all.
+    """
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(warnings.catch_warnings())
+        # pyogrio warns that it lists a PointM layer as Point: validation reports M (dropped_m)
+        warnings.filterwarnings("ignore", "Measured \\(M\\) geometry types", UserWarning)
+        readable = {path: stack.enter_context(read_only(path))}
+        available = _gpkg_layers(path, readable[path])
+        extra: dict[str, Path] = {}
+        if tables is not None:
+            readable[tables] = stack.enter_context(read_only(tables))
+            extra = _table_source(tables, readable[tables])
+        return _read_all(path, available, extra, readable)
+
+
+def _read_all(
+    path: Path,
+    available: Mapping[str, str | None],
+    extra: Mapping[str, Path],
+    readable: Mapping[Path, Path],
+) -> RawInputs:
+    """Read every layer and table, each from the file ``readable`` maps its source to."""
+    issues: list[Issue] = []
+    layers: dict[str, gpd.GeoDataFrame | pd.DataFrame | None] = {}
+    frames: dict[str, pd.DataFrame | None] = {}
+    origins: dict[str, Path] = {}
+    row_kinds: dict[str, RowKind] = {}
+    damaged: set[str] = set()
+    geometry_notes: dict[str, Mapping[int, tuple[str, str]]] = {}
+    for name in LAYERS:
+        layers[name] = None
+        if name not in available:
+            issues.append(_missing(name, list(available), path))
+            continue
+        layers[name], notes, found = _read_layer(readable[path], name, path)
+        origins[name], row_kinds[name] = path, "fid"
+        if notes:
+            geometry_notes[name] = notes
+        if found:
+            issues += found
+            damaged.add(name)
+    for name in TABLES:
+        frames[name] = None
+        origin = extra.get(name, path if name in available else None)
+        if origin is None:
+            continue
+        origins[name] = origin
+        if origin.suffix.lower() == ".csv" and origin not in readable:
+            frames[name], found, broken = _read_csv(origin, name)
+            row_kinds[name] = "line"
+        else:
+            frames[name], _, found = _read_layer(readable[origin], name, origin)
+            row_kinds[name], broken = "fid", bool(found)
+        issues += found
+        if broken:
+            damaged.add(name)
+        frame = frames[name]
+        if frame is not None:
+            log.debug("read %s from %s (%d rows)", name, origins[name], len(frame))
+    return RawInputs(
+        path,
+        layers,
+        frames,
+        origins,
+        row_kinds,
+        tuple(issues),
+        damaged=frozenset(damaged),
+        geometry_notes=geometry_notes,
+    )
+
+
+def _table_source(source: Path, readable: Path) -> dict[str, Path]:
+    """Which non-spatial tables a ``--tables`` source provides, and from which file."""
+    if source.is_dir():
+        found = {
+            name: source / f"{name}.csv" for name in TABLES if (source / f"{name}.csv").is_file()
+        }
+        if not found:
+            raise _unreadable(
+                source, f"no table CSV files ({', '.join(TABLES)}.csv) in this folder"
+            )
+        return found
+    available = _gpkg_layers(source, readable)
+    return {name: source for name in TABLES if name in available}

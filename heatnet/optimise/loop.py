@@ -1,0 +1,588 @@
+"""The solve loop: MIP → honest prices → corrected diversity and losses → MIP again.
+
+Diversity depends on how many connections end up downstream of a pipe and heat loss on the
+pipe's size, so neither can be a constant of one MILP. As in the reference (section 9), the loop
+solves the MIP with assumed values, prices the design it found (:mod:`heatnet.optimise.evaluate`),
+puts the implied values of the *used* elements back into the model (unused elements keep their
+optimistic assumptions) and solves again, warm-started from the design it has. It stops when
+the parameters reproduce themselves, when correcting them moves the objective by at most
+``optimiser/param-gap``, when a design repeats, at ``optimiser/iteration-limit`` or when
+``optimiser/runtime-limit`` is spent; it returns the best design *as priced*, never a MIP value.
+
+Each design is settled before it is priced: its decisions are fixed and the model re-solved with
+the values the design implies (diversity from downstream counts, losses of the diameters it
+needs), until the diameters stop changing, so the flows, losses, diameters and costs written
+agree with each other.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from heatnet.core.progress import Progress
+from heatnet.optimise.build import build_model
+from heatnet.optimise.evaluate import Design, check_design, evaluate
+from heatnet.optimise.heuristic import seed_design
+from heatnet.optimise.highs import (
+    Solver,
+    SolveResult,
+    SolverOptions,
+    SolveStatus,
+    Stop,
+    stop_on_signals,
+)
+from heatnet.optimise.infeasible import elastic_reasons
+from heatnet.optimise.prepare import ModelData, prepare
+from heatnet.optimise.proof import (
+    OPTIMAL_GAP,
+    curve_slack,
+    honest_bound,
+    proven_state,
+    relative_gap,
+    trivial_bound,
+)
+from heatnet.optimise.tune import reset_parameters, set_parameters
+from heatnet.problem.definition import Problem
+
+log = logging.getLogger(__name__)
+
+SETTLE_ROUNDS = 10
+FINAL_GRACE_S = 1.0
+"""The runtime limit is hard for searching; pricing the best design found may take this long."""
+PRICING_RESERVE_S = 5.0
+"""The proving MIP stops this long (at most 5 % of the limit) before it, to price its design."""
+
+
+@dataclass(frozen=True, slots=True)
+class Iteration:
+    """One pass of the loop (for logs and the solution's history).
+
+    ``relaxation`` says whether this MIP was a relaxation of exact pricing (its bound is then a
+    proven bound); ``settled`` whether the design's flows, losses and diameters agreed within
+    :data:`SETTLE_ROUNDS`; ``rejected`` why the design was not kept (None: it was priced).
+    """
+
+    number: int
+    status: str
+    mip_objective: float | None
+    mip_bound: float | None
+    settled_objective: float | None
+    objective: float | None
+    runtime_s: float
+    relaxation: bool = False
+    settled: bool = True
+    rejected: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Solution:
+    """What the optimiser found.
+
+    Attributes
+    ----------
+    state
+        ``optimal`` (the written design is proven within :data:`OPTIMAL_GAP` of every design,
+        under exact pricing), ``feasible`` (a design, with a larger or unknown gap),
+        ``infeasible`` (proven: no design meets the rules), ``no-solution`` (none found in
+        time, or every one found broke a rule once priced exactly) or ``error``.
+    design
+        The best design, priced (None without one).
+    objective
+        Its objective (objective NPV with the ``objective/use-*`` switches, or delivered kWh).
+    network_npv
+        Its NPV over every cost class.
+    mip_gap, lower_bound, upper_bound
+        Lower bound: the design's objective. Upper bound: a proven bound on the objective of
+        any design under exact pricing (the best bound of a MIP that is a relaxation of it,
+        docs/bounds.md), None when none was proven. Gap: :func:`relative_gap` of the two.
+    runtime_s, iterations
+        Wall time of the whole optimisation and MIPs solved.
+    pipe_model
+        ``linear`` or ``discrete``.
+    reasons
+        ``(reason_type, message)`` when infeasible.
+    history
+        Every iteration.
+    warnings
+        ``(code, message, building_id or None)`` about elements the optimiser had to leave out
+        (a building no catalogue pipe can carry), designs it rejected, an interrupted search.
+    interrupted
+        The search was stopped on request: the design is the best found until then.
+    """
+
+    state: str
+    design: Design | None
+    objective: float | None
+    network_npv: float | None
+    mip_gap: float | None
+    lower_bound: float | None
+    upper_bound: float | None
+    runtime_s: float
+    iterations: int
+    pipe_model: str
+    reasons: tuple[tuple[str, str], ...] = ()
+    history: tuple[Iteration, ...] = field(default_factory=tuple)
+    warnings: tuple[tuple[str, str, str | None], ...] = ()
+    interrupted: bool = False
+
+
+def optimise(
+    problem: Problem,
+    options: SolverOptions | None = None,
+    *,
+    progress: Progress | None = None,
+    stop: Stop | None = None,
+) -> Solution:
+    """Find the best design of a problem within its runtime limit, and prove how good it is.
+
+    Design first, bounds after (docs/bounds.md): the loop finds designs; then, while the proven
+    gap is above ``optimiser/mip-gap`` (and :data:`OPTIMAL_GAP`) and time is left, the loop's
+    model as a relaxation and then a ``discrete`` relaxation, both started from the best
+    design, tighten the bound and may find a better design.
+
+    Parameters
+    ----------
+    problem
+        The network problem.
+    options
+        Threads, seed, solver log.
+    progress
+        Hears of the solver's incumbents and bounds, and of every priced design.
+
+    stop
+        Stop requests from the caller (e.g. a cancel button); Ctrl-C and SIGTERM make them
+        too while this runs in the main thread. The first stops the search and keeps the best
+        design (``interrupted``), a second aborts.
+
+    Returns
+    -------
+    Solution
+        Never raises for infeasible or timed-out problems: see ``state``.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        On a second stop request, or on a first one before any design was found.
+    """
+    with stop_on_signals(stop or Stop()) as requests:
+        search = _Search(problem, options or SolverOptions(), progress, requests)
+        if problem.reasons:  # a required element cannot be served: no design can be right
+            return search.infeasible(problem.reasons)
+        if search.data.buildings.empty or search.data.supplies.empty:
+            empty = search.nothing_to_connect()
+            if empty is not None:
+                return empty
+        search.loop()
+        if search.best is None and not search.proven_infeasible and not requests.requested:
+            search.price_seed()
+        if search.wants_proof():  # also when every design so far broke a rule once priced
+            search.bound()
+        linear = problem.parameters.pipe_model == "linear"
+        if search.best is not None and search.wants_proof() and linear:
+            search.prove()
+        if requests.requested and search.best is None:
+            raise KeyboardInterrupt  # nothing worth writing
+        return search.solution()
+
+
+class _Search:
+    """The state of one optimisation: the models, the best design and the proven bound."""
+
+    def __init__(
+        self, problem: Problem, options: SolverOptions, progress: Progress | None, stop: Stop
+    ) -> None:
+        self.stop = stop
+        self.began = time.perf_counter()
+        self.problem, self.options, self.progress = problem, options, progress
+        self.params = problem.parameters
+        self.budget = self.params.runtime_limit_h * 3600.0
+        self.data = prepare(problem)
+        self.warnings = _left_out(self.data)
+        self.claims_bound = self.params.max_npv is None
+        self.slack = curve_slack(self.data)
+        self.best: Design | None = None
+        self.upper: float | None = trivial_bound(self.data) if self.claims_bound else None
+        self.proven_infeasible = False
+        self.first: SolveResult | None = None
+        self.history: list[Iteration] = []
+        self.rejected: list[str] = []
+        self.build_s_per_column = 0.0
+        self.model: Any = None
+        self.seed: dict[str, dict[Any, float]] | None = None
+        self.solver: Solver | None = None
+
+    def elapsed(self) -> float:
+        """Seconds since the search began."""
+        return time.perf_counter() - self.began
+
+    def infeasible(self, reasons: tuple[tuple[str, str], ...]) -> Solution:
+        """The solution of a problem known to be infeasible before any MIP."""
+        return Solution(
+            "infeasible", None, None, None, None, None, None, self.elapsed(), 0,
+            self.params.pipe_model, tuple(dict.fromkeys(reasons)), (), self.warnings,
+        )  # fmt: skip
+
+    def loop(self) -> None:
+        """MIP → settle → price → corrected values → MIP again (module docstring)."""
+        params, data = self.params, self.data
+        began = self.elapsed()
+        model = build_model(data, discrete=params.pipe_model == "discrete")
+        self.build_s_per_column = (self.elapsed() - began) / max(1, _columns(data))
+        log.info(
+            "model: %d buildings, %d edges, %d arcs, %d supplies (%s pipes), built in %.2f s",
+            len(data.buildings), len(data.edges), len(data.arcs), len(data.supplies),
+            params.pipe_model, self.elapsed(),
+        )  # fmt: skip
+        if not self.claims_bound:
+            log.warning("constraint/max-npv is not a relaxation of exact pricing: no bound")
+        solver = Solver(model, self.options, self.stop)
+        self.model, self.solver = model, solver
+        linear = hasattr(model, "relaxing")
+        if linear:
+            model.relaxing = 0.0  # design iterations price pipes by the fitted line
+        start: dict[str, dict[Any, float]] | None = seed_design(data)
+        self.seed = start
+        relaxed = not linear  # discrete pipes with optimistic values: a relaxation
+        seen: set[object] = set()
+        for number in range(1, params.iteration_limit + 1):
+            remaining = self.budget - self.elapsed()
+            if remaining <= 0 or self.stop.requested:
+                break
+            free = solver.solve(
+                time_limit_s=remaining, mip_gap=params.mip_gap, start=start,
+                listener=self.progress.solver if self.progress else None, iteration=number,
+            )  # fmt: skip
+            if number == 1 and not relaxed and free.status is SolveStatus.INFEASIBLE:
+                # the fitted line may price a design out of a constraint/*-npv row: only the
+                # relaxation can prove there is no design
+                model.relaxing = 1.0
+                free = solver.solve(
+                    time_limit_s=self.budget - self.elapsed(), mip_gap=params.mip_gap
+                )
+                model.relaxing = 0.0
+                relaxed = True
+            self.first = self.first or free
+            found = self._found(number, data, model, solver, free, relaxed=relaxed)
+            relaxed = False  # settling put a design's own values into the model
+            if found is None or self.stop.requested:
+                break
+            design, settled = found
+            if design is None or settled is None:
+                start = None
+                continue
+            change = _relative_change(settled.objective, free.objective)
+            if design.key in seen or (
+                change <= params.param_gap and self.history[-1].rejected is None
+            ):
+                break
+            seen.add(design.key)
+            start = _start_from(settled)
+
+    def nothing_to_connect(self) -> Solution | None:
+        """No building or no supply in the network: the empty design is the only one, proven.
+
+        None when it breaks a rule (a required supply, a constraint/min-* row): then the MIP
+        decides, and proves the problem infeasible.
+        """
+        design = evaluate(self.data, _values({}))
+        if check_design(self.data, design):
+            return None
+        self.best = design
+        self.upper = design.objective
+        log.info("nothing can be connected: the empty design is the only design")
+        return self.solution()
+
+    def price_seed(self) -> None:
+        """When no MIP gave a design in time, price the constructive seed design (if valid).
+
+        A run cut short (a tiny runtime limit, a slow machine) still writes a design as long as
+        the seed passes :func:`heatnet.optimise.evaluate.check_design`.
+        """
+        if self.seed is None or self.solver is None or self.solver.abandoned:
+            return
+        free = SolveResult(
+            SolveStatus.FEASIBLE, "seed design", None, None, None, 0.0, _values(self.seed)
+        )
+        self._found(len(self.history) + 1, self.data, self.model, self.solver, free, relaxed=False)
+
+    def bound(self) -> None:
+        """Solve the loop's model as a relaxation (from the best design, if any): a proven bound.
+
+        Its optimistic values go back in (and in ``linear`` the envelope prices pipes), so its
+        bound holds for every design; the design it finds is priced and kept if better.
+        """
+        assert self.solver is not None
+        reset_parameters(self.model, self.data)
+        if hasattr(self.model, "relaxing"):
+            self.model.relaxing = 1.0
+        self._relaxation(self.data, self.model, self.solver)
+        if hasattr(self.model, "relaxing"):
+            self.model.relaxing = 0.0
+
+    def _relaxation(self, data: ModelData, model: Any, solver: Solver) -> None:
+        """Solve a relaxation from the best design to half the target, leaving time to price."""
+        remaining = self.budget - self.elapsed() - min(PRICING_RESERVE_S, 0.05 * self.budget)
+        if remaining <= 0:
+            return
+        number = len(self.history) + 1
+        free = solver.solve(
+            time_limit_s=remaining, mip_gap=self.target() / 2.0,
+            start=None if self.best is None else _start_of(data, self.best),
+            listener=self.progress.solver if self.progress else None, iteration=number,
+        )  # fmt: skip
+        self._found(number, data, model, solver, free, relaxed=True)
+
+    def _found(
+        self,
+        number: int,
+        data: ModelData,
+        model: Any,
+        solver: Solver,
+        free: SolveResult,
+        *,
+        relaxed: bool,
+    ) -> tuple[Design | None, SolveResult | None] | None:
+        """Take a MIP's bound and design; None when the MIP has no design (stop)."""
+        if relaxed and self.claims_bound and free.bound is not None and np.isfinite(free.bound):
+            bound = free.bound + self.slack
+            self.upper = bound if self.upper is None else min(self.upper, bound)
+        if relaxed and free.status is SolveStatus.INFEASIBLE:
+            self.proven_infeasible = True
+        if not free.has_solution:
+            self.history.append(
+                Iteration(number, free.status, None, free.bound, None, None, self.elapsed(), relaxed)
+            )  # fmt: skip
+            return None
+        design, settled, converged = _settle(
+            data, model, solver, free, self.budget - self.elapsed()
+        )
+        why = _rejection(data, design, converged)
+        self.history.append(
+            Iteration(
+                number, free.status, free.objective, free.bound,
+                settled.objective if settled else None,
+                design.objective if design is not None and why is None else None,
+                self.elapsed(), relaxed, converged, why,
+            )
+        )  # fmt: skip
+        if why is not None:
+            log.warning("iteration %d: design rejected: %s", number, why)
+            self.rejected.append(why)
+            return design, settled
+        assert design is not None
+        if self.best is None or design.objective > self.best.objective + 1e-9:
+            self.best = design
+        if self.progress:
+            self.progress.design(number, design.objective, self.best.objective)
+        log.info(
+            "iteration %d: MIP %.6g (its bound %s%s), priced %.6g, best %.6g, proven bound %s",
+            number, free.objective, free.bound, ", a relaxation" if relaxed else "",
+            design.objective, self.best.objective, self.upper,
+        )  # fmt: skip
+        return design, settled
+
+    def target(self) -> float:
+        """The proven gap at which the search may stop."""
+        return max(self.params.mip_gap, OPTIMAL_GAP)
+
+    def wants_proof(self) -> bool:
+        """Whether the bound should be tightened: a gap above target, a bound to claim, time."""
+        left = self.budget - self.elapsed()
+        if self.stop.requested:
+            return False
+        if self.best is None:  # nothing kept: try the relaxation unless nothing can come of it
+            return self.solver is not None and not self.proven_infeasible and left > 0
+        gap = relative_gap(self.upper, self.best.objective)
+        return self.claims_bound and (gap is None or gap > self.target()) and left > 0
+
+    def prove(self) -> None:
+        """Solve a ``discrete`` relaxation from the best design: a tighter bound, maybe a design."""
+        assert self.best is not None
+        params = replace(self.params, pipe_model="discrete")
+        data = prepare(replace(self.problem, parameters=params))
+        # building a model is not interruptible: skip one that would eat the time left
+        expected = self.build_s_per_column * _columns(data)
+        if expected > 0.5 * (self.budget - self.elapsed()):
+            log.info("proving skipped: its model would take ~%.0f s to build", expected)
+            return
+        began = self.elapsed()
+        model = build_model(data, discrete=True)
+        log.info(
+            "proving: discrete relaxation with %d diameter options built in %.2f s",
+            len(data.options), self.elapsed() - began,
+        )  # fmt: skip
+        self._relaxation(data, model, Solver(model, self.options, self.stop))
+
+    def solution(self) -> Solution:
+        """What was found, with its proven bound and gap."""
+        runtime = self.elapsed()
+        best, model = self.best, self.params.pipe_model
+        if self.stop.requested:
+            self.warnings += (
+                (
+                    "run_interrupted",
+                    "the search was interrupted: the design written is the best found until "
+                    "then, with its proven gap",
+                    None,
+                ),
+            )
+        if best is not None:
+            upper = honest_bound(self.upper, best.objective)
+            gap = relative_gap(upper, best.objective)
+            return Solution(
+                proven_state(gap), best, best.objective, best.network_npv, gap, best.objective,
+                upper, runtime, len(self.history), model, (), tuple(self.history), self.warnings,
+                self.stop.requested,
+            )  # fmt: skip
+        warnings = self.warnings + tuple(
+            ("design_rejected", f"a design was found but not kept: {why}", None)
+            for why in dict.fromkeys(self.rejected)
+        )
+        reasons: list[tuple[str, str]] = []
+        if self.proven_infeasible:
+            options = self.options
+            reasons += elastic_reasons(
+                self.data,
+                solve=lambda m, limit: Solver(m, options).solve(time_limit_s=limit, mip_gap=1e-6),
+                time_limit_s=max(self.budget - self.elapsed(), 10.0),
+            )
+            state = "infeasible"
+        elif self.first is not None and self.first.status is SolveStatus.ERROR:
+            state = "error"
+        else:
+            state = "no-solution"
+        upper = None if state == "infeasible" else self.upper  # no design: nothing to bound
+        return Solution(
+            state, None, None, None, None, None, upper, self.elapsed(), len(self.history),
+            model, tuple(dict.fromkeys(reasons)), tuple(self.history), warnings,
+        )  # fmt: skip
+
+
+def _values(given: dict[str, dict[Any, float]]) -> dict[str, pd.Series]:
+    """Solver-like values from decisions alone (flows and supplies' outputs empty: zero)."""
+    values = {name: pd.Series(dtype=float) for name in ("dvin", "svin", "ain", "fp", "fm")}
+    values |= {name: pd.Series(dtype=float) for name in ("supp", "supm")}
+    return values | {name: pd.Series(v, dtype=float) for name, v in given.items()}
+
+
+def _columns(data: ModelData) -> int:
+    """A model's size in the terms its build time scales with: arcs, edges and options."""
+    return len(data.arcs) + len(data.edges) + len(data.options) + len(data.buildings)
+
+
+def _rejection(data: ModelData, design: Design | None, converged: bool) -> str | None:
+    """Why a settled design may not be written (None: it may)."""
+    if design is None:
+        return "infeasible with its own diversity and losses"
+    problems = check_design(data, design)
+    if problems:
+        return "; ".join(problems)
+    if not converged:
+        return f"its diameters still changed after {SETTLE_ROUNDS} rounds of correcting losses"
+    return None
+
+
+def _start_of(data: ModelData, design: Design) -> dict[str, dict[Any, float]]:
+    """A MIP start (connections, supplies, arcs) from a priced design, for prepared ``data``."""
+    b, s, e = design.buildings, design.supplies, design.edges
+    arcs = data.arcs
+    on = e[e["in_network"].to_numpy(bool)]
+    direction = {(str(i), str(t)) for i, t in zip(on.index, on["tail"], strict=True)}
+    ain = {
+        a: float((str(edge), str(tail)) in direction)
+        for a, edge, tail in zip(arcs.index, arcs["edge"], arcs["tail"], strict=True)
+    }
+    return {
+        "dvin": {
+            v: float(x)
+            for v, x in b["in_network"].astype(bool).items()
+            if v in data.buildings.index
+        },
+        "svin": {v: float(x) for v, x in s["in_network"].astype(bool).items()},
+        "ain": ain,
+    }
+
+
+def _left_out(data: ModelData) -> tuple[tuple[str, str, str | None], ...]:
+    """Warnings about buildings no catalogue pipe can carry (they cannot be connected)."""
+    b = data.buildings
+    big = b[b["too_big"].to_numpy(bool)]
+    names = data.problem.buildings["building_id"].astype(str)
+    top = float(data.problem.catalogue.max_capacity_kw)
+    return tuple(
+        (
+            "building_exceeds_largest_pipe",
+            f"building {names[v]}: its peak {peak:.6g} kW is more than the largest pipe in "
+            f"civil_costs carries ({top:.6g} kW): it cannot be connected",
+            str(names[v]),
+        )
+        for v, peak in zip(big.index, big["given_peak_kw"].to_numpy(float), strict=True)
+    )
+
+
+def _relative_change(settled: float | None, free: float | None) -> float:
+    if settled is None or free is None:
+        return float("inf")
+    return abs(settled - free) / (1.0 + abs(max(settled, free)))
+
+
+def _settle(
+    data: ModelData, model: Any, solver: Solver, free: SolveResult, remaining_s: float
+) -> tuple[Design | None, SolveResult | None, bool]:
+    """Settle and price a free solution.
+
+    Fix its decisions and re-solve with the values it implies until its diameters agree with
+    its flows. None if it is infeasible once corrected; the flag says whether the diameters
+    agreed within :data:`SETTLE_ROUNDS` rounds.
+    """
+    design = evaluate(data, free.values)
+    settled: SolveResult | None = None
+    converged = False
+    solver.fix(free.values)
+    model.settling = 0.0
+    try:
+        for _ in range(SETTLE_ROUNDS):
+            set_parameters(model, data, design)
+            settled = solver.solve(
+                time_limit_s=max(remaining_s, FINAL_GRACE_S), mip_gap=1e-9, start=None,
+                interruptible=False,
+            )  # fmt: skip
+            if not settled.has_solution:
+                log.info("design is infeasible with its own diversity and losses")
+                return None, None, False
+            again = evaluate(data, settled.values)
+            converged = _same_sizes(design, again)
+            design = again
+            if converged:
+                break
+    finally:
+        solver.unfix()
+        model.settling = 1.0
+    if not converged:
+        log.warning(
+            "a design's diameters still changed after %d rounds of correcting its losses",
+            SETTLE_ROUNDS,
+        )
+    return design, settled, converged
+
+
+def _same_sizes(a: Design, b: Design) -> bool:
+    x = a.edges["diameter_mm"].to_numpy(dtype=float)
+    y = b.edges["diameter_mm"].to_numpy(dtype=float)
+    return bool(np.array_equal(np.nan_to_num(x, nan=-1), np.nan_to_num(y, nan=-1)))
+
+
+def _start_from(result: SolveResult) -> dict[str, dict[Any, float]]:
+    """A MIP start from a solve's binaries (HiGHS completes the continuous part)."""
+    out: dict[str, dict[Any, float]] = {}
+    for name in ("dvin", "svin", "ain", "eup", "y"):
+        series = result.values.get(name)
+        if series is not None:
+            out[name] = {k: float(round(v)) for k, v in series.items()}
+    return out

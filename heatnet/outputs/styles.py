@@ -1,0 +1,405 @@
+"""Default QGIS styles for the output layers, stored in the GeoPackage's ``layer_styles`` table.
+
+QGIS opens a GeoPackage layer with the row of ``layer_styles`` marked ``useAsDefault`` for it, so
+the output shows the design straight away (DECISIONS 5): pipes coloured and sized by
+``diameter_mm``, connectors dashed, paths outside the network faint, buildings and supplies by
+``in_network``. The styles are QML (QGIS 3.22 and later) built with ElementTree, so every value
+is escaped; ``layer_styles`` has exactly the columns QGIS 3.22 itself creates (through GDAL) and
+is registered in ``gpkg_contents``, without which QGIS ignores it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from heatnet.core.errors import HeatnetError
+
+logger = logging.getLogger(__name__)
+
+SymbolKind = Literal["marker", "line", "fill"]
+
+STYLE_NAME = "heatnet"
+"""``styleName`` of the rows written here; rewriting a file replaces them."""
+
+_KEYS = uuid.UUID("0b7c6a55-2f1e-4d8e-9a51-6f3f4d1c2b7a")
+# QGIS's own layerGeometryType codes (QgsWkbTypes::GeometryType).
+_GEOMETRY_CODES: dict[SymbolKind, int] = {"marker": 0, "line": 1, "fill": 2}
+_DEFAULT_KINDS: dict[str, SymbolKind] = {"paths": "line", "buildings": "fill", "supplies": "marker"}
+
+# Upper bounds (mm) of the diameter classes, with a colour (light to dark) and a line width (mm)
+# each; the catalogue's DN sizes fall inside, the last class is open-ended.
+_DIAMETER_CLASSES: tuple[tuple[float | None, str, float], ...] = (
+    (32.0, "253,190,133,255", 0.4),
+    (50.0, "253,141,60,255", 0.6),
+    (80.0, "241,105,19,255", 0.85),
+    (125.0, "217,72,1,255", 1.1),
+    (200.0, "166,54,3,255", 1.5),
+    (300.0, "127,39,4,255", 2.0),
+    (None, "84,20,0,255", 2.6),
+)
+_UNREACHABLE = "170,0,170,255"
+
+# Columns and DDL exactly as QGIS 3.22 creates them (saveStyleToDatabase through GDAL's GPKG
+# driver); the triggers keep GDAL's cached feature count in gpkg_ogr_contents right.
+_LAYER_STYLES_DDL = (
+    'CREATE TABLE IF NOT EXISTS "layer_styles" ( "id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,'
+    ' "f_table_catalog" TEXT(256), "f_table_schema" TEXT(256), "f_table_name" TEXT(256),'
+    ' "f_geometry_column" TEXT(256), "styleName" TEXT(30), "styleQML" TEXT, "styleSLD" TEXT,'
+    ' "useAsDefault" BOOLEAN, "description" TEXT, "owner" TEXT(30), "ui" TEXT(30),'
+    " \"update_time\" DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))",
+    'CREATE TRIGGER IF NOT EXISTS "trigger_insert_feature_count_layer_styles" AFTER INSERT ON'
+    ' "layer_styles" BEGIN UPDATE gpkg_ogr_contents SET feature_count = feature_count + 1'
+    " WHERE lower(table_name) = lower('layer_styles'); END",
+    'CREATE TRIGGER IF NOT EXISTS "trigger_delete_feature_count_layer_styles" AFTER DELETE ON'
+    ' "layer_styles" BEGIN UPDATE gpkg_ogr_contents SET feature_count = feature_count - 1'
+    " WHERE lower(table_name) = lower('layer_styles'); END",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Look:
+    """How one symbol looks: colours as ``r,g,b,a``, widths and sizes in mm."""
+
+    color: str
+    stroke: str = "0,0,0,0"
+    width: float = 0.26
+    style: str = "solid"
+    shape: str = "circle"
+    size: float = 2.0
+    stroke_expression: str | None = None
+    width_expression: str | None = None
+    centroid: _Look | None = None  # fills only: a marker drawn at the centroid as well
+
+
+def symbol_kind(geometry_type: str) -> SymbolKind | None:
+    """The QGIS symbol kind that draws a geometry type.
+
+    Parameters
+    ----------
+    geometry_type
+        A geometry type name as shapely, pyogrio or ``gpkg_geometry_columns`` spell it
+        (``"LineString"``, ``"MultiPolygon"``, ``"POINT"``, ``"Point Z"``, ...).
+
+    Returns
+    -------
+    SymbolKind or None
+        ``"marker"``, ``"line"`` or ``"fill"``; None for an unknown or mixed type.
+    """
+    name = geometry_type.upper()
+    if "COLLECTION" in name:
+        return None
+    kinds: tuple[tuple[str, SymbolKind], ...] = (
+        ("POINT", "marker"),
+        ("LINESTRING", "line"),
+        ("POLYGON", "fill"),
+    )
+    return next((kind for token, kind in kinds if token in name), None)
+
+
+def _data_defined(element: ET.Element, expressions: Mapping[str, str]) -> None:
+    outer = ET.SubElement(ET.SubElement(element, "data_defined_properties"), "Option", type="Map")
+    ET.SubElement(outer, "Option", type="QString", name="name", value="")
+    properties = ET.SubElement(outer, "Option", type="Map", name="properties")
+    for key, expression in expressions.items():
+        prop = ET.SubElement(properties, "Option", type="Map", name=key)
+        ET.SubElement(prop, "Option", type="bool", name="active", value="true")
+        ET.SubElement(prop, "Option", type="QString", name="expression", value=expression)
+        ET.SubElement(prop, "Option", type="int", name="type", value="3")
+    ET.SubElement(outer, "Option", type="QString", name="type", value="collection")
+
+
+def _symbol_layer(
+    symbol: ET.Element, cls: str, props: Mapping[str, str], look: _Look
+) -> ET.Element:
+    element = ET.SubElement(symbol, "layer", {"class": cls, "enabled": "1", "locked": "0"})
+    element.set("pass", "0")
+    options = ET.SubElement(element, "Option", type="Map")
+    for key, value in props.items():
+        ET.SubElement(options, "Option", type="QString", name=key, value=value)
+    expressions = {"outlineColor": look.stroke_expression, "outlineWidth": look.width_expression}
+    _data_defined(element, {k: v for k, v in expressions.items() if v is not None})
+    return element
+
+
+def _symbol(name: str, kind: SymbolKind, look: _Look) -> ET.Element:
+    symbol = ET.Element("symbol", type=kind, name=name, alpha="1", clip_to_extent="1")
+    symbol.set("force_rhr", "0")
+    stroke = {"outline_color": look.stroke, "outline_width": f"{look.width:g}"}
+    stroke |= {"outline_width_unit": "MM", "outline_style": look.style, "joinstyle": "round"}
+    if kind == "line":
+        line = {"line_color": look.color, "line_width": f"{look.width:g}", "capstyle": "round"}
+        line |= {"line_width_unit": "MM", "line_style": look.style, "joinstyle": "round"}
+        _symbol_layer(symbol, "SimpleLine", line, look)
+    elif kind == "fill":
+        _symbol_layer(symbol, "SimpleFill", {"color": look.color, "style": "solid", **stroke}, look)
+        if look.centroid is not None:
+            centre = {"point_on_surface": "1", "point_on_all_parts": "0", "clip_points": "0"}
+            layer = _symbol_layer(symbol, "CentroidFill", centre, _Look(""))
+            layer.append(_symbol(f"@{name}@1", "marker", look.centroid))
+    else:
+        marker = {"name": look.shape, "color": look.color, "size": f"{look.size:g}"}
+        _symbol_layer(symbol, "SimpleMarker", {**marker, "size_unit": "MM", **stroke}, look)
+    return symbol
+
+
+def _renderer(kind: str, symbols: Iterable[ET.Element], **attributes: str) -> ET.Element:
+    renderer = ET.Element("renderer-v2", type=kind, symbollevels="0", forceraster="0")
+    renderer.attrib |= {"referencescale": "-1", "enableorderby": "0", **attributes}
+    ET.SubElement(renderer, "symbols").extend(symbols)
+    return renderer
+
+
+def _document(kind: SymbolKind, renderer: ET.Element) -> str:
+    root = ET.Element("qgis", version="3.22.0", styleCategories="Symbology", labelsEnabled="0")
+    root.append(renderer)
+    ET.SubElement(root, "blendMode").text = "0"
+    ET.SubElement(root, "featureBlendMode").text = "0"
+    # QGIS refuses a style whose geometry type differs from the layer's instead of drawing nothing
+    ET.SubElement(root, "layerGeometryType").text = str(_GEOMETRY_CODES[kind])
+    ET.indent(root, space=" ")
+    body = ET.tostring(root, encoding="unicode")
+    return f"<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n{body}\n"
+
+
+def _rule(parent: ET.Element, label: str, expression: str, symbol: str | None) -> ET.Element:
+    # deterministic, and unique across the tree: a child's key hashes its parent's key too
+    key = "{" + str(uuid.uuid5(_KEYS, f"{parent.get('key')}|{label}|{expression}")) + "}"
+    rule = ET.SubElement(parent, "rule", key=key, label=label, filter=expression)
+    if symbol is not None:
+        rule.set("symbol", symbol)
+    return rule
+
+
+def _diameter_rules(parent: ET.Element, prefix: str, style: str) -> list[ET.Element]:
+    symbols = []
+    lower: float | None = None
+    for index, (upper, color, width) in enumerate(_DIAMETER_CLASSES):
+        above = "" if lower is None else f'"diameter_mm" > {lower:g}'
+        below = "" if upper is None else f'"diameter_mm" <= {upper:g}'
+        label = f"DN ≤ {upper:g}" if upper is not None else f"DN > {lower:g}"
+        name = f"{prefix}-{index}"
+        _rule(parent, label, " AND ".join(s for s in (above, below) if s), name)
+        symbols.append(_symbol(name, "line", _Look(color, width=width, style=style)))
+        lower = upper
+    name = f"{prefix}-unknown"
+    _rule(parent, "DN unknown", '"diameter_mm" IS NULL', name)
+    symbols.append(_symbol(name, "line", _Look("230,0,230,255", width=0.6, style=style)))
+    return symbols
+
+
+def paths_qml() -> str:
+    """The default style of the ``paths`` layer: a rule-based renderer.
+
+    Pipes in the network are drawn in seven ``diameter_mm`` classes (≤ 32, 50, 80, 125, 200,
+    300 mm and above), thin and light to thick and dark; connectors use the same classes
+    dashed. Paths outside the network are thin, light grey and half transparent; unreachable
+    ones are dotted purple-grey. Features are drawn in increasing diameter, so big mains stay
+    on top.
+
+    Returns
+    -------
+    str
+        The QML document.
+    """
+    rules = ET.Element("rules", key="{" + str(uuid.uuid5(_KEYS, "paths")) + "}")
+    network = 'coalesce("in_network", false)'
+    outside = f'NOT {network} AND NOT coalesce("unreachable", false)'
+    _rule(rules, "Not in network", outside, "outside")
+    unreachable = f'NOT {network} AND coalesce("unreachable", false)'
+    _rule(rules, "Unreachable", unreachable, "unreachable")
+    mains = _rule(rules, "Pipes", f'{network} AND NOT coalesce("connector", false)', None)
+    connectors = _rule(rules, "Connectors", f'{network} AND coalesce("connector", false)', None)
+    symbols = [
+        _symbol("outside", "line", _Look("150,150,150,110", width=0.25)),
+        _symbol("unreachable", "line", _Look("190,120,170,150", width=0.35, style="dot")),
+        *_diameter_rules(mains, "pipe", "solid"),
+        *_diameter_rules(connectors, "connector", "dash"),
+    ]
+    renderer = _renderer("RuleRenderer", symbols, enableorderby="1")
+    renderer.insert(0, rules)
+    order = ET.SubElement(renderer, "orderby")
+    ET.SubElement(
+        order, "orderByClause", asc="1", nullsFirst="1"
+    ).text = 'coalesce("diameter_mm", 0)'
+    return _document("line", renderer)
+
+
+def _categorized(kind: SymbolKind, looks: Mapping[str, tuple[str, _Look]]) -> str:
+    categories = ET.Element("categories")
+    symbols = []
+    for index, (value, (label, look)) in enumerate(looks.items()):
+        attributes = {"render": "true", "symbol": str(index), "value": value, "label": label}
+        ET.SubElement(categories, "category", attributes)
+        symbols.append(_symbol(str(index), kind, look))
+    renderer = _renderer("categorizedSymbol", symbols, attr="in_network")
+    renderer.insert(0, categories)
+    return _document(kind, renderer)
+
+
+def buildings_qml(geometry_type: str) -> str:
+    """The default style of the ``buildings`` layer, categorised by ``in_network``.
+
+    Buildings in the network are a strong red, the others light grey; unreachable buildings get
+    a thick purple outline (a data-defined stroke, so the two categories stay the legend).
+
+    Parameters
+    ----------
+    geometry_type
+        The layer's geometry type (polygons or points; anything else is drawn as polygons).
+
+    Returns
+    -------
+    str
+        The QML document.
+    """
+    kind = symbol_kind(geometry_type) or "fill"
+    flagged = 'coalesce("unreachable", false)'
+    width = f"if({flagged}, 0.8, 0.3)"
+
+    def look(color: str, stroke: str) -> _Look:
+        outline = f"if({flagged}, '{_UNREACHABLE}', '{stroke}')"
+        return _Look(
+            color, stroke, 0.3, size=2.6, stroke_expression=outline, width_expression=width
+        )
+
+    return _categorized(
+        kind,
+        {
+            "true": ("In network", look("215,48,39,255", "120,20,15,255")),
+            "false": ("Not in network", look("225,225,225,255", "160,160,160,255")),
+        },
+    )
+
+
+def supplies_qml(geometry_type: str) -> str:
+    """The default style of the ``supplies`` layer, categorised by ``in_network``.
+
+    Points are large stars, dark red when used by the network and grey otherwise; polygons get
+    the same colours as a translucent fill with a heavy outline and the star at their centre.
+
+    Parameters
+    ----------
+    geometry_type
+        The layer's geometry type (points or polygons; anything else is drawn as points).
+
+    Returns
+    -------
+    str
+        The QML document.
+    """
+    kind = symbol_kind(geometry_type) or "marker"
+    used = _Look("200,0,0,255", "60,0,0,255", 0.6, shape="star", size=7.0)
+    unused = _Look("200,200,200,255", "110,110,110,255", 0.6, shape="star", size=5.0)
+    if kind == "fill":
+        used = _Look("200,0,0,120", "60,0,0,255", 1.2, centroid=used)
+        unused = _Look("200,200,200,120", "110,110,110,255", 1.0, centroid=unused)
+    return _categorized(kind, {"true": ("In network", used), "false": ("Not used", unused)})
+
+
+def style_qml(layer: str, geometry_type: str) -> str:
+    """The default QML of one styled layer (``paths``, ``buildings`` or ``supplies``).
+
+    Raises
+    ------
+    HeatnetError
+        If ``layer`` has no heatnet style.
+    """
+    if layer == "paths":
+        return paths_qml()
+    if layer == "buildings":
+        return buildings_qml(geometry_type)
+    if layer == "supplies":
+        return supplies_qml(geometry_type)
+    raise HeatnetError(f"no default style for layer {layer!r}")
+
+
+def write_styles(path: Path, geometry_types: Mapping[str, str]) -> None:
+    """Store the default QGIS styles of ``paths``, ``buildings`` and ``supplies`` in a GeoPackage.
+
+    Creates ``layer_styles`` (if missing) as QGIS does, registers it in ``gpkg_contents`` as an
+    attributes table, and writes one ``useAsDefault`` row per styled layer, replacing earlier
+    heatnet rows and demoting any other default of the layer. The file must be closed by GDAL.
+
+    Parameters
+    ----------
+    path
+        A GeoPackage written by GDAL.
+    geometry_types
+        Layer name → geometry type (``"LineString"``, ``"Polygon"``, ``"Point"``, ...). Names
+        other than the three styled layers are skipped; an unrecognised type (``"Unknown"`` for
+        an empty layer) falls back to the type GDAL registered, then to the layer's usual one.
+
+    Raises
+    ------
+    HeatnetError
+        If a named layer is not a spatial layer of the file.
+    """
+    wanted = {name: kind for name, kind in geometry_types.items() if name in _DEFAULT_KINDS}
+    # isolation_level=None and an explicit BEGIN: sqlite3 would otherwise commit the CREATE
+    # statements on their own, and a failure could leave a half-written layer_styles behind.
+    with closing(sqlite3.connect(path, isolation_level=None)) as connection:
+        connection.execute("BEGIN")
+        try:
+            _write_rows(connection, path, wanted)
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+
+def _write_rows(connection: sqlite3.Connection, path: Path, wanted: Mapping[str, str]) -> None:
+    registered = {
+        str(table): (str(column), str(kind))
+        for table, column, kind in connection.execute(
+            "SELECT table_name, column_name, geometry_type_name FROM gpkg_geometry_columns"
+        )
+    }
+    missing = sorted(set(wanted) - set(registered))
+    if missing:
+        raise HeatnetError(f"cannot style {missing}: no such spatial layer in {path}")
+    _create_layer_styles(connection)
+    for name, geometry_type in sorted(wanted.items()):
+        column, gpkg_type = registered[name]
+        if symbol_kind(geometry_type) is None:
+            geometry_type = gpkg_type if symbol_kind(gpkg_type) else _DEFAULT_KINDS[name]
+        _insert_style(connection, name, column, style_qml(name, geometry_type))
+        logger.debug("default QGIS style written for %s (%s)", name, geometry_type)
+
+
+def _create_layer_styles(connection: sqlite3.Connection) -> None:
+    for statement in _LAYER_STYLES_DDL:
+        connection.execute(statement)
+    connection.execute(
+        "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description,"
+        " last_change, srs_id) VALUES ('layer_styles', 'attributes', 'layer_styles', '',"
+        " strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 0)"
+    )
+    has_counts = connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'gpkg_ogr_contents'"
+    ).fetchone()
+    if has_counts:
+        connection.execute(
+            "INSERT OR IGNORE INTO gpkg_ogr_contents (table_name, feature_count)"
+            " SELECT 'layer_styles', count(*) FROM layer_styles"
+        )
+
+
+def _insert_style(connection: sqlite3.Connection, table: str, column: str, qml: str) -> None:
+    connection.execute(
+        "DELETE FROM layer_styles WHERE f_table_name = ? AND styleName = ?", (table, STYLE_NAME)
+    )
+    connection.execute("UPDATE layer_styles SET useAsDefault = 0 WHERE f_table_name = ?", (table,))
+    connection.execute(
+        "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name,"
+        " f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, owner)"
+        " VALUES ('', '', ?, ?, ?, ?, '', 1, ?, '')",
+        (table, column, STYLE_NAME, qml, "heatnet default style"),
+    )
