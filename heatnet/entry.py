@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-EXIT_INTERRUPTED = 130
+from heatnet.core.exits import ExitCode
 
 
 def main() -> None:
@@ -17,5 +17,5 @@ def main() -> None:
         from heatnet.cli.commands import main as run  # deferred on purpose
     except KeyboardInterrupt:
         sys.stderr.write("heatnet: interrupted while starting; nothing done\n")
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(ExitCode.INTERRUPTED)
     run()

@@ -10,6 +10,7 @@ from typing import Any
 
 from heatnet.core.atomic import check_output
 from heatnet.core.errors import ValidationError
+from heatnet.core.exits import ExitCode, outcome_code
 from heatnet.core.issues import Issue
 from heatnet.core.progress import Progress
 from heatnet.inputs.load import read_inputs
@@ -195,6 +196,11 @@ class SolveReport:
     problem: Problem
     solution: Solution
 
+    @property
+    def exit_code(self) -> ExitCode:
+        """The command's exit code: 0 with a design, 4 proven infeasible, else 5."""
+        return outcome_code(self.solution.state, has_design=self.solution.design is not None)
+
     def summary(self) -> dict[str, str]:
         """Headline figures for the command's closing lines."""
         s = self.solution
@@ -274,11 +280,9 @@ class RunReport:
     building_count: int
 
     @property
-    def exit_state(self) -> str:
-        """``design`` (a design was written), ``infeasible`` or ``failed``."""
-        if self.solution.design is not None:
-            return "design"
-        return "infeasible" if self.solution.state == "infeasible" else "failed"
+    def exit_code(self) -> ExitCode:
+        """The command's exit code: 0 with a design written, 4 proven infeasible, else 5."""
+        return outcome_code(self.solution.state, has_design=self.solution.design is not None)
 
     def headline(self) -> dict[str, str]:
         """The closing lines: state, money, what got connected, how big, how sure, where."""

@@ -137,7 +137,7 @@ def test_internal_error_is_exit_1_without_traceback(runner, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr("heatnet.cli.commands.check", boom)
+    monkeypatch.setattr("heatnet.pipeline.check", boom)
     result = runner.invoke(cli, ["validate", str(TINY)])
     assert result.exit_code == 1
     assert "internal error" in result.output
@@ -230,3 +230,43 @@ def test_topology_never_writes_over_its_input(runner, tmp_path):
     assert result.exit_code == 3
     assert "refusing to write over the input" in result.output
     assert sha256(copy) == before
+
+
+HEAVY = ("geopandas", "pandas", "pyogrio", "shapely", "pyomo", "highspy", "dask", "distributed")
+
+
+@pytest.mark.timeout(120)
+def test_the_command_line_imports_no_heavy_library_until_a_command_needs_it():
+    # `heatnet --help` and `--version` stay quick: importing the command line loads none of the
+    # libraries that take a second to import; each command imports what it needs
+    code = (
+        "import sys, heatnet.cli, heatnet.entry\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=100
+    )
+    assert done.stdout.strip() == "[]"
+    help_run = subprocess.run(
+        [sys.executable, "-m", "heatnet", "--help"], capture_output=True, text=True, timeout=100
+    )
+    assert help_run.returncode == 0
+    assert "validate" in help_run.stdout
+
+
+@pytest.mark.parametrize(
+    ("state", "has_design", "code"),
+    [
+        ("optimal", True, 0),
+        ("feasible", True, 0),  # a time-limited design is still written: exit 0
+        ("infeasible", False, 4),
+        ("no-solution", False, 5),
+        ("error", False, 5),
+        ("optimal", False, 5),  # never claimed without a design, but no design is never 0
+    ],
+)
+def test_one_outcome_to_exit_code_mapping(state, has_design, code):
+    from heatnet.core.exits import ExitCode, outcome_code
+
+    assert outcome_code(state, has_design=has_design) == code
+    assert ExitCode(code).status in {"design", "infeasible", "no-design"}

@@ -358,7 +358,7 @@ def test_library_report_is_what_was_written(tmp_path):
     out = tmp_path / "tiny.gpkg"
     report = run(TINY, out)
     assert report.output == out
-    assert report.exit_state == "design"
+    assert report.exit_code == 0
     written = read_output(TINY, out).summary
     for key, value in report.summary.items():
         assert written[key] == (

@@ -58,6 +58,7 @@ from heatnet import __version__
 from heatnet.batch.scenarios import Scenario
 from heatnet.core.atomic import SQLITE_SIDE_FILES, atomic_output, name_max
 from heatnet.core.errors import HeatnetError, InputError, ValidationError
+from heatnet.core.exits import SEVERITY, ExitCode
 from heatnet.optimise.highs import SolverOptions
 from heatnet.pipeline import run
 
@@ -77,16 +78,6 @@ NO_WORKERS_S = 300.0
 """A cluster without a single worker for this long is lost (nothing would ever run)."""
 CLOSE_S = 30.0
 """How long closing the client, and the local cluster, may take."""
-EXIT_OK, EXIT_BUG, EXIT_INVALID, EXIT_INFEASIBLE, EXIT_FAILED = 0, 1, 3, 4, 5
-SEVERITY = (EXIT_OK, EXIT_INFEASIBLE, EXIT_FAILED, EXIT_INVALID, EXIT_BUG)
-"""Scenario exit codes from best to worst: the batch exits with the worst one."""
-STATUS = {
-    EXIT_OK: "design",
-    EXIT_INVALID: "invalid-input",
-    EXIT_INFEASIBLE: "infeasible",
-    EXIT_FAILED: "no-design",
-    EXIT_BUG: "error",
-}
 
 
 class ClusterLost(HeatnetError):
@@ -108,7 +99,8 @@ class ScenarioResult:
     @property
     def status(self) -> str:
         """``design``, ``invalid-input``, ``infeasible``, ``no-design`` or ``error``."""
-        return STATUS.get(self.exit_code, "error")
+        known = self.exit_code in ExitCode.__members__.values()
+        return ExitCode(self.exit_code).status if known else "error"
 
 
 # --- one scenario, in a worker ------------------------------------------------------------------
@@ -128,7 +120,7 @@ def run_scenario(scenario: Scenario, folder: str) -> ScenarioResult:
     package = logging.getLogger("heatnet")
     package.addHandler(handler)
     package.setLevel(logging.INFO)
-    code, message, summary, written = EXIT_BUG, "", {}, None
+    code, message, summary, written = ExitCode.BUG, "", {}, None
     try:
         report = run(
             scenario.input,
@@ -141,18 +133,11 @@ def run_scenario(scenario: Scenario, folder: str) -> ScenarioResult:
         )
         summary = {k: _plain(v) for k, v in report.summary.items()}
         written = str(output)
-        state = report.exit_state
-        code = (
-            EXIT_OK
-            if state == "design"
-            else EXIT_INFEASIBLE
-            if state == "infeasible"
-            else EXIT_FAILED
-        )
+        code = report.exit_code
         message = "; ".join(f"{kind}: {text}" for kind, text in report.solution.reasons)
     except ValidationError as exc:
         errors = [i for i in exc.issues if i.is_error]
-        code = EXIT_INVALID
+        code = ExitCode.INVALID
         message = "; ".join(
             f"{i.table}{'' if i.row is None else f' row {i.row}'}"
             f"{'' if i.column is None else f' {i.column}'}: {i.message}"
@@ -162,7 +147,7 @@ def run_scenario(scenario: Scenario, folder: str) -> ScenarioResult:
         code, message = exc.exit_code, str(exc)
     except Exception as exc:  # a bug in heatnet: recorded, the batch goes on
         log.exception("scenario %s failed", scenario.name)
-        code, message = EXIT_BUG, f"internal error: {exc!r}"
+        code, message = ExitCode.BUG, f"internal error: {exc!r}"
     finally:
         package.removeHandler(handler)
         handler.close()
@@ -256,7 +241,7 @@ class BatchReport:
     @property
     def exit_code(self) -> int:
         """The worst scenario exit code (0 < 4 < 5 < 3 < 1)."""
-        codes = [r.exit_code for r in self.results] or [EXIT_OK]
+        codes = [r.exit_code for r in self.results] or [ExitCode.OK]
         return max(codes, key=lambda c: SEVERITY.index(c) if c in SEVERITY else len(SEVERITY))
 
 
@@ -428,7 +413,7 @@ def _collect(
             result = _outcome(future, scenario, watch)
             future.release()  # a finished result must not be recomputed if its worker dies
             done += 1
-            failed += result.exit_code not in (EXIT_OK, EXIT_INFEASIBLE)
+            failed += result.exit_code not in (ExitCode.OK, ExitCode.INFEASIBLE)
             plan.record(scenario, result)
             report(done=done, running=watch.running(), failed=failed, last=result)
     except ClusterLost as exc:
@@ -510,7 +495,7 @@ def _crashed(scenario: Scenario, exc: BaseException) -> ScenarioResult:
         else str(exc)
     )
     log.error("scenario %s: %s: %s", scenario.name, name, text)
-    return ScenarioResult(scenario.name, EXIT_BUG, f"{name}: {text}", 0.0, {}, None, "")
+    return ScenarioResult(scenario.name, ExitCode.BUG, f"{name}: {text}", 0.0, {}, None, "")
 
 
 @contextlib.contextmanager

@@ -1,8 +1,9 @@
 """The ``heatnet`` command line: a thin shell over :mod:`heatnet.pipeline`.
 
-Commands parse flags, call the library, print a short report and pick an exit code (DECISIONS 5):
-0 success, 1 internal error (a bug), 2 usage error, 3 invalid input, 4 infeasible, 5 solver
-failure. A traceback is shown only with ``--debug``.
+Commands parse flags, call the library, print a short report and pick an exit code from
+:class:`heatnet.core.exits.ExitCode`: 0 success, 1 internal error (a bug), 2 usage error,
+3 invalid input, 4 infeasible, 5 solver failure, 130 interrupted. A traceback is shown only
+with ``--debug``.
 """
 
 from __future__ import annotations
@@ -21,20 +22,17 @@ import click
 from heatnet import __version__
 from heatnet.cli.console import ConsoleHandler, ConsoleProgress, console_stream
 from heatnet.core.errors import HeatnetError, ValidationError
-from heatnet.inputs.findings import render_json, render_text
-from heatnet.inputs.helptext import describe_schema, list_schemas
-from heatnet.inputs.template import write_template
-from heatnet.optimise.highs import SolverOptions
-from heatnet.pipeline import check, problem, run, solve, topology
+from heatnet.core.exits import ExitCode
+
+# The library is imported by the command that needs it (pandas, GDAL, Pyomo and Dask take about
+# a second to import), so `heatnet --help` and `--version` stay quick: tests/test_cli.py checks
+# that importing this module loads none of them.
 
 if TYPE_CHECKING:
     from heatnet.batch.runner import BatchProgress
 
 log = logging.getLogger("heatnet")
 F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_OK, EXIT_BUG, EXIT_INVALID = 0, 1, 3
-EXIT_INFEASIBLE, EXIT_FAILED, EXIT_INTERRUPTED = 4, 5, 130
 
 
 def _configure_logging(verbose: int, quiet: bool, debug: bool) -> None:
@@ -76,6 +74,8 @@ def handle_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except ValidationError as exc:
+            from heatnet.inputs.findings import render_text
+
             click.echo(render_text("input", exc.issues, {}), err=True, nl=False)
             sys.exit(exc.exit_code)
         except HeatnetError as exc:
@@ -87,7 +87,7 @@ def handle_errors(command: F) -> F:
             raise
         except BrokenPipeError:  # `heatnet ... | head`: the reader left; not a bug
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            sys.exit(EXIT_BUG)
+            sys.exit(ExitCode.BUG)
         except Exception as exc:
             if debug:
                 raise
@@ -96,7 +96,7 @@ def handle_errors(command: F) -> F:
                 fg="red",
                 err=True,
             )
-            sys.exit(EXIT_BUG)
+            sys.exit(ExitCode.BUG)
 
     return wrapper  # type: ignore[return-value]
 
@@ -141,6 +141,9 @@ def cli(verbose: int, quiet: bool, debug: bool) -> None:
 @handle_errors
 def validate(input_path: Path, tables: Path | None, overrides: dict[str, str], fmt: str) -> None:
     """Check INPUT against the schemas and report every problem at once (exit 0 or 3)."""
+    from heatnet.inputs.findings import render_json, render_text
+    from heatnet.pipeline import check
+
     try:
         report = check(input_path, tables=tables, overrides=overrides)
         issues, summary = report.issues, report.summary()
@@ -148,7 +151,7 @@ def validate(input_path: Path, tables: Path | None, overrides: dict[str, str], f
         issues, summary = exc.issues, {}
     render = render_json if fmt == "json" else render_text
     click.echo(render(str(input_path), issues, summary), nl=False)
-    sys.exit(EXIT_INVALID if any(i.is_error for i in issues) else EXIT_OK)
+    sys.exit(ExitCode.INVALID if any(i.is_error for i in issues) else ExitCode.OK)
 
 
 @cli.command()
@@ -165,6 +168,8 @@ def validate(input_path: Path, tables: Path | None, overrides: dict[str, str], f
 @handle_errors
 def init(output: Path, crs: str, building_geometry: str, overwrite: bool) -> None:
     """Write an empty input GeoPackage with every layer, table and column, ready to fill in QGIS."""
+    from heatnet.inputs.template import write_template
+
     write_template(
         output,
         crs=crs,
@@ -182,6 +187,8 @@ def init(output: Path, crs: str, building_geometry: str, overwrite: bool) -> Non
 @handle_errors
 def schema(table: str | None, output_schema: bool) -> None:
     """Describe the input format: every table, or one TABLE's columns (and parameters)."""
+    from heatnet.inputs.helptext import describe_schema, list_schemas
+
     if table is None:
         click.echo(list_schemas())
         return
@@ -205,6 +212,8 @@ def topology_command(
     input_path: Path, output: Path, tables: Path | None, overrides: dict[str, str], overwrite: bool
 ) -> None:
     """Node the paths, connect buildings and supplies, and write the network to inspect in QGIS."""
+    from heatnet.pipeline import topology
+
     report = topology(input_path, output, tables=tables, overrides=overrides, overwrite=overwrite)
     for issue in report.warnings:
         log.warning("%s %s: %s", issue.table, issue.where, issue.message)
@@ -225,6 +234,8 @@ def problem_command(
     input_path: Path, output: Path, tables: Path | None, overrides: dict[str, str], overwrite: bool
 ) -> None:
     """Write the optimiser's problem for INPUT as JSON (no geometry), to solve or share alone."""
+    from heatnet.pipeline import problem
+
     built = problem(input_path, output, tables=tables, overrides=overrides, overwrite=overwrite)
     click.echo(
         f"wrote {output}: {len(built.buildings)} buildings, {len(built.supplies)} supplies, "
@@ -258,6 +269,9 @@ def solve_command(
     design, 4 when proven infeasible (reasons in the output), 5 when the solver failed or found
     no design in time.
     """
+    from heatnet.optimise.highs import SolverOptions
+    from heatnet.pipeline import solve
+
     debug = click.get_current_context().find_root().params.get("debug", False)
     report = solve(
         problem_path,
@@ -268,8 +282,7 @@ def solve_command(
     )
     for key, value in report.summary().items():
         click.echo(f"{key:<14} {value}")
-    state = report.solution.state
-    sys.exit(EXIT_OK if report.solution.design is not None else 4 if state == "infeasible" else 5)
+    sys.exit(report.exit_code)
 
 
 def _run_logging(verbose: int, quiet: bool, log_file: Path | None) -> ConsoleHandler:
@@ -365,6 +378,9 @@ def run_command(
     design or twice (nothing written). A first Ctrl-C / SIGTERM once a design exists stops the
     search and writes that design (exit 0, flagged as interrupted).
     """
+    from heatnet.optimise.highs import SolverOptions
+    from heatnet.pipeline import run
+
     if log_file is not None and any(
         log_file.resolve() == p.resolve() for p in (input_path, output, tables) if p is not None
     ):
@@ -404,17 +420,14 @@ def run_command(
         after = output.stat().st_mtime_ns if output.is_file() else None
         done = "written and complete" if after != before else "not written"
         click.secho(f"heatnet: interrupted; {output} {done}", fg="red", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(ExitCode.INTERRUPTED)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
         for used in logging.getLogger("heatnet").handlers:
             if used is not handler:
                 used.close()
-    state = report.exit_state
-    sys.exit(
-        EXIT_OK if state == "design" else EXIT_INFEASIBLE if state == "infeasible" else EXIT_FAILED
-    )
+    sys.exit(report.exit_code)
 
 
 @cli.command("report")
@@ -506,7 +519,7 @@ def batch_command(
             f"\nheatnet: batch interrupted; finished scenarios are in {folder} (--resume)",
             fg="red", err=True,
         )  # fmt: skip
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(ExitCode.INTERRUPTED)
     if interactive:
         click.echo("", err=True)
     counts: dict[str, int] = {}

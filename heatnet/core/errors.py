@@ -1,13 +1,15 @@
 """The one exception hierarchy of heatnet.
 
 Every error a user can cause derives from :class:`HeatnetError` and carries the process exit code
-the command line uses for it (DECISIONS 5), so the CLI never needs to guess.
+the command line uses for it (:class:`heatnet.core.exits.ExitCode`), so the CLI never guesses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
+
+from heatnet.core.exits import ExitCode
 
 if TYPE_CHECKING:
     from heatnet.core.issues import Issue
@@ -16,19 +18,19 @@ if TYPE_CHECKING:
 class HeatnetError(Exception):
     """Base class of every error heatnet raises on purpose."""
 
-    exit_code: ClassVar[int] = 1
+    exit_code: ClassVar[ExitCode] = ExitCode.BUG
 
 
 class InputError(HeatnetError):
     """The input cannot be used (unreadable file, refused output path, ...); exit code 3."""
 
-    exit_code: ClassVar[int] = 3
+    exit_code: ClassVar[ExitCode] = ExitCode.INVALID
 
 
 class SchemaError(HeatnetError):
     """A schema file shipped with heatnet is broken: a bug, so exit code 1."""
 
-    exit_code: ClassVar[int] = 1
+    exit_code: ClassVar[ExitCode] = ExitCode.BUG
 
 
 class ValidationError(InputError):
@@ -44,9 +46,3 @@ class ValidationError(InputError):
         self.issues = tuple(issues)
         n_errors = sum(1 for issue in self.issues if issue.is_error)
         super().__init__(f"{n_errors} error(s) in the input")
-
-
-class SolverError(HeatnetError):
-    """The solver failed or found no design in time; exit code 5."""
-
-    exit_code: ClassVar[int] = 5
