@@ -37,8 +37,8 @@ Figures (printed against the targets, never asserted):
   ``heatnet.pipeline.run``) and to its log, and starts ``scenario_runtime_s`` before; each worker's idle time splits into start-up (launch to
   its first scenario), between scenarios, and end (its last scenario to the batch's exit);
 * cluster start-up, measured on its own in a child (``--child-cluster``) with
-  ``heatnet.batch.runner._Cluster`` as ``heatnet batch`` uses it: ``LocalCluster`` + ``Client``, the
-  workers' import of ``heatnet.batch.runner`` (what the first task costs them), and the close;
+  ``heatnet.batch.cluster.Cluster`` as ``heatnet batch`` uses it: ``LocalCluster`` + ``Client``, the
+  workers' import of ``heatnet.batch.worker`` (what the first task costs them), and the close;
 * contention: the optimiser's own ``runtime`` (``solution_summary``) alone in (a) and two at a
   time in (b). Two solvers on two cores can slow each other down (shared caches, memory
   bandwidth, the host: two plain ``heatnet run`` processes side by side do too), which caps the speed-up below 2 whatever the machinery does; the speed-up the
@@ -353,15 +353,15 @@ def timeline(result: dict[str, Any]) -> dict[str, float]:
 def _import_batch() -> float:
     """Runs on each worker: what deserialising the first task's function costs it."""
     began = time.perf_counter()
-    import heatnet.batch.runner  # noqa: F401
+    import heatnet.batch.worker  # noqa: F401
 
     return time.perf_counter() - began
 
 
 def cluster_child() -> dict[str, Any]:
-    """``heatnet.batch.runner._Cluster`` as ``heatnet batch`` starts it, timed step by step."""
+    """``heatnet.batch.cluster.Cluster`` as ``heatnet batch`` starts it, timed step by step."""
     began = time.perf_counter()
-    from heatnet.batch.runner import _Cluster
+    from heatnet.batch.cluster import Cluster as _Cluster
 
     imported = time.perf_counter()
     cluster = _Cluster(None, WORKERS)
@@ -463,7 +463,7 @@ def report(
     imports = ", ".join(f"{s:.2f}" for s in cluster["worker_import_s"])
     print(
         f"  cluster       LocalCluster + Client {cluster['start_s']:.2f} s, then the workers "
-        f"import heatnet.batch.runner {cluster['warm_s']:.2f} s ({imports} s each), close "
+        f"import heatnet.batch.worker {cluster['warm_s']:.2f} s ({imports} s each), close "
         f"{cluster['close_s']:.2f} s (heatnet.batch.runner import in the client {cluster['import_s']:.2f}"
         f" s; measured alone, one child)"
     )

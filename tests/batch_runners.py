@@ -13,8 +13,8 @@ import os
 import time
 from pathlib import Path
 
-from heatnet.batch.runner import ScenarioResult, run_scenario
 from heatnet.batch.scenarios import Scenario
+from heatnet.batch.worker import ScenarioResult, run_scenario
 
 SLOW_S = 2.0
 """How long ``slow_runner`` waits before running a ``slow-*`` scenario: time to kill its worker."""

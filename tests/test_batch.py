@@ -35,8 +35,9 @@ import pyogrio
 import pytest
 
 from heatnet import __version__
-from heatnet.batch.runner import BatchProgress, BatchReport, ScenarioResult, run_batch
+from heatnet.batch.runner import BatchProgress, BatchReport, run_batch
 from heatnet.batch.scenarios import Scenario, read_scenarios
+from heatnet.batch.worker import ScenarioResult
 from heatnet.cli.commands import cli
 from heatnet.core.errors import InputError, ValidationError
 from tests.batch_runners import crashing_runner, failing_runner, pid_files, slow_runner

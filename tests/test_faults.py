@@ -24,8 +24,9 @@ import psutil
 import pyogrio
 import pytest
 
-from heatnet.batch import runner as batch_module
-from heatnet.batch.runner import ClusterLost, run_batch
+from heatnet.batch import cluster as batch_cluster
+from heatnet.batch.cluster import ClusterLost
+from heatnet.batch.runner import run_batch
 from heatnet.batch.scenarios import LONGEST_NAME, Scenario, read_scenarios
 from heatnet.cli.commands import cli
 from heatnet.core import atomic as atomic_module
@@ -533,8 +534,8 @@ def test_a_batch_whose_scheduler_dies_stops_with_a_message(tmp_path, reaped, sch
 def test_a_cluster_without_workers_is_given_up(tmp_path, monkeypatch):
     from distributed import LocalCluster
 
-    monkeypatch.setattr(batch_module, "POLL_S", 0.2)
-    monkeypatch.setattr(batch_module, "NO_WORKERS_S", 1.0)
+    monkeypatch.setattr(batch_cluster, "POLL_S", 0.2)
+    monkeypatch.setattr(batch_cluster, "NO_WORKERS_S", 1.0)
     with (
         LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as empty,
         pytest.raises(ClusterLost, match="no workers for 1 s"),
