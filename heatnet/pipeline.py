@@ -19,7 +19,8 @@ from heatnet.inputs.schema import load_schemas
 from heatnet.inputs.validate import Inputs, check_inputs
 from heatnet.optimise.highs import SolverOptions
 from heatnet.optimise.loop import Solution, optimise
-from heatnet.outputs.gpkg import topology_layers, write_layers
+from heatnet.outputs.gpkg import write_layers
+from heatnet.outputs.network_layers import topology_layers
 from heatnet.outputs.results import RunInfo, results, solution_issues
 from heatnet.outputs.solution_json import write_solution
 from heatnet.problem.definition import Problem
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class CheckReport:
+class CheckOutcome:
     """The outcome of validating an input: every issue, and the typed inputs when usable."""
 
     source: Path
@@ -66,7 +67,7 @@ class CheckReport:
 
 def check(
     path: Path, *, tables: Path | None = None, overrides: Mapping[str, str] | None = None
-) -> CheckReport:
+) -> CheckOutcome:
     """Read and validate an input GeoPackage, collecting every issue.
 
     Parameters
@@ -80,7 +81,7 @@ def check(
 
     Returns
     -------
-    CheckReport
+    CheckOutcome
         Issues and, when there are no errors, the typed inputs.
 
     Raises
@@ -91,11 +92,11 @@ def check(
     raw = read_inputs(path, tables=tables)
     inputs, issues = check_inputs(raw, overrides=overrides)
     log.info("validated %s: %d issue(s)", path, len(issues))
-    return CheckReport(path, issues, inputs)
+    return CheckOutcome(path, issues, inputs)
 
 
 @dataclass(frozen=True, slots=True)
-class TopologyReport:
+class TopologyOutcome:
     """The network built from an input, and where it was written."""
 
     output: Path
@@ -123,7 +124,7 @@ def topology(
     tables: Path | None = None,
     overrides: Mapping[str, str] | None = None,
     overwrite: bool = False,
-) -> TopologyReport:
+) -> TopologyOutcome:
     """Validate an input, build its network and write it for inspection in QGIS.
 
     Parameters
@@ -141,7 +142,7 @@ def topology(
 
     Returns
     -------
-    TopologyReport
+    TopologyOutcome
         The network, the output path and every warning (input and topology).
 
     Raises
@@ -154,12 +155,12 @@ def topology(
     write_layers(
         output, dict(topology_layers(inputs, network)), overwrite=overwrite, protect=protect
     )
-    return TopologyReport(output, network, report.issues + network.issues)
+    return TopologyOutcome(output, network, report.issues + network.issues)
 
 
 def _network(
     path: Path, tables: Path | None, overrides: Mapping[str, str] | None
-) -> tuple[CheckReport, Inputs, Network]:
+) -> tuple[CheckOutcome, Inputs, Network]:
     """Validated inputs and their network; ValidationError when the input has errors."""
     report = check(path, tables=tables, overrides=overrides)
     if report.inputs is None:
@@ -189,7 +190,7 @@ def problem(
 
 
 @dataclass(frozen=True, slots=True)
-class SolveReport:
+class SolveOutcome:
     """A solved problem and where the solution went."""
 
     output: Path
@@ -244,7 +245,7 @@ def solve(
     overrides: Mapping[str, str] | None = None,
     overwrite: bool = False,
     options: SolverOptions | None = None,
-) -> SolveReport:
+) -> SolveOutcome:
     """Solve a problem saved as JSON and write the solution as JSON.
 
     Only parameters read when solving can be overridden: a key marked ``x-baked`` in the
@@ -265,11 +266,11 @@ def solve(
         given = replace(given, parameters=params)
     solution = optimise(given, options)
     write_solution(solution, given, output, overwrite=overwrite)
-    return SolveReport(output, given, solution)
+    return SolveOutcome(output, given, solution)
 
 
 @dataclass(frozen=True, slots=True)
-class RunReport:
+class RunOutcome:
     """A whole run: what was solved, what was found and what was written."""
 
     output: Path
@@ -328,7 +329,7 @@ def run(
     run_name: str | None = None,
     options: SolverOptions | None = None,
     progress: Progress | None = None,
-) -> RunReport:
+) -> RunOutcome:
     """Validate, build the network, optimise and write the output GeoPackage.
 
     Parameters
@@ -352,7 +353,7 @@ def run(
 
     Returns
     -------
-    RunReport
+    RunOutcome
         The solution and the summary written.
 
     Raises
@@ -383,4 +384,4 @@ def run(
         inputs, network=network, problem=built, solution=solution, info=info, warnings=warnings
     )
     write_layers(output, written.layers, overwrite=overwrite, protect=protect, styles=True)
-    return RunReport(output, built, solution, written.summary, warnings, len(inputs.buildings))
+    return RunOutcome(output, built, solution, written.summary, warnings, len(inputs.buildings))

@@ -35,7 +35,7 @@ import pyogrio
 import pytest
 
 from heatnet import __version__
-from heatnet.batch.runner import BatchProgress, BatchReport, run_batch
+from heatnet.batch.runner import BatchProgress, BatchOutcome, run_batch
 from heatnet.batch.scenarios import Scenario, read_scenarios
 from heatnet.batch.worker import ScenarioResult
 from heatnet.cli.commands import cli
@@ -112,7 +112,7 @@ def connected(path: Path) -> set[str]:
     return set(buildings.loc[buildings["in_network"].astype(bool), "building_id"])
 
 
-def by_name(report: BatchReport) -> dict[str, ScenarioResult]:
+def by_name(report: BatchOutcome) -> dict[str, ScenarioResult]:
     return {r.name: r for r in report.results}
 
 
@@ -293,9 +293,9 @@ def test_the_cli_reports_a_bad_scenarios_file_with_exit_3(tmp_path, runner):
 
 
 def test_the_batch_exit_code_is_the_worst_scenario_code():
-    def report(*codes: int) -> BatchReport:
+    def report(*codes: int) -> BatchOutcome:
         results = tuple(ScenarioResult(f"s{i}", c, "", 0.0, {}, None) for i, c in enumerate(codes))
-        return BatchReport(Path(), results, (), 0.0, None)
+        return BatchOutcome(Path(), results, (), 0.0, None)
 
     assert report().exit_code == 0
     assert report(0, 4, 0).exit_code == 4
@@ -327,7 +327,7 @@ def cluster() -> Iterator[str]:
 class Batch:
     folder: Path
     scenarios: list[Scenario]
-    report: BatchReport
+    report: BatchOutcome
 
 
 @pytest.fixture(scope="module")
@@ -640,7 +640,7 @@ class Resumed:
     finished: list[str]  # before the interruption
     after_interrupt: dict[str, Any]  # the manifest
     times_before: dict[str, int]
-    report: BatchReport
+    report: BatchOutcome
 
 
 def stop_after(finished: int) -> Any:

@@ -607,12 +607,12 @@ def test_an_interrupt_after_the_output_is_published_says_it_is_complete(tmp_path
     # says so (it used to print click's "Aborted!" and exit 1)
     from click.testing import CliRunner
 
-    from heatnet.pipeline import RunReport
+    from heatnet.pipeline import RunOutcome
 
-    def interrupted(self: RunReport) -> dict[str, str]:
+    def interrupted(self: RunOutcome) -> dict[str, str]:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(RunReport, "headline", interrupted)
+    monkeypatch.setattr(RunOutcome, "headline", interrupted)
     out = tmp_path / "out.gpkg"
     result = CliRunner().invoke(cli, ["run", str(TINY), "-o", str(out)])
     assert result.exit_code == 130, result.output

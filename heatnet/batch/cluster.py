@@ -8,13 +8,9 @@ scheduler, the scheduler has not answered for :data:`SILENT_S` seconds, or had n
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import signal
-import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from heatnet.batch.scenarios import Scenario
@@ -132,35 +128,6 @@ def crashed(scenario: Scenario, exc: BaseException) -> ScenarioResult:
     )
     log.error("scenario %s: %s: %s", scenario.name, name, text)
     return ScenarioResult(scenario.name, ExitCode.BUG, f"{name}: {text}", 0.0, {}, None, "")
-
-
-@contextlib.contextmanager
-def sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM raises :class:`KeyboardInterrupt`, as Ctrl-C does; later ones while stopping are ignored.
-
-    Only in the main thread, and not when SIGTERM is ignored (``nohup``-style launchers).
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous is signal.SIG_IGN:
-        yield
-        return
-    stopping = False
-
-    def stop(_signum: int, _frame: object) -> None:
-        nonlocal stopping
-        if stopping:  # already stopping (no logging here: a handler may interrupt logging)
-            return
-        stopping = True
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 class Cluster:

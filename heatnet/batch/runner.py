@@ -47,7 +47,7 @@ from typing import Any
 
 from heatnet import __version__
 from heatnet.batch import cluster as dask_side
-from heatnet.batch.cluster import Cluster, ClusterLost, Watch, outcome, sigterm_interrupts
+from heatnet.batch.cluster import Cluster, ClusterLost, Watch, outcome
 from heatnet.batch.files import (
     MANIFEST,
     check_names,
@@ -65,6 +65,7 @@ from heatnet.batch.scenarios import Scenario
 from heatnet.batch.worker import ScenarioResult, run_scenario
 from heatnet.core.errors import InputError
 from heatnet.core.exits import SEVERITY, ExitCode
+from heatnet.core.signals import sigterm_interrupts
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ class BatchProgress:
 
 
 @dataclass(frozen=True, slots=True)
-class BatchReport:
+class BatchOutcome:
     """A finished (or interrupted) batch."""
 
     folder: Path
@@ -117,7 +118,7 @@ def run_batch(
     overwrite: bool = False,
     on_progress: Callable[[BatchProgress], None] | None = None,
     runner: Runner = run_scenario,
-) -> BatchReport:
+) -> BatchOutcome:
     """Run scenarios on Dask and write their outputs, the manifest and the summary.
 
     Parameters
@@ -142,7 +143,7 @@ def run_batch(
 
     Returns
     -------
-    BatchReport
+    BatchOutcome
         Every result (skipped ones from the manifest), in scenario order.
 
     Raises
@@ -176,7 +177,7 @@ def run_batch(
             raise
         ordered = plan.ordered(scenarios)
         write_summary(plan.folder, scenarios, ordered)
-        return BatchReport(
+        return BatchOutcome(
             plan.folder, ordered, tuple(plan.skipped), time.perf_counter() - began, dashboard
         )
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +22,7 @@ from heatnet import __version__
 from heatnet.cli.console import ConsoleHandler, ConsoleProgress, console_stream
 from heatnet.core.errors import HeatnetError, ValidationError
 from heatnet.core.exits import ExitCode
+from heatnet.core.signals import sigterm_interrupts
 
 # The library is imported by the command that needs it (pandas, GDAL, Pyomo and Dask take about
 # a second to import), so `heatnet --help` and `--version` stay quick: tests/test_cli.py checks
@@ -145,8 +145,8 @@ def validate(input_path: Path, tables: Path | None, overrides: dict[str, str], f
     from heatnet.pipeline import check
 
     try:
-        report = check(input_path, tables=tables, overrides=overrides)
-        issues, summary = report.issues, report.summary()
+        outcome = check(input_path, tables=tables, overrides=overrides)
+        issues, summary = outcome.issues, outcome.summary()
     except ValidationError as exc:  # the file could not be read at all
         issues, summary = exc.issues, {}
     render = render_json if fmt == "json" else render_text
@@ -214,10 +214,10 @@ def topology_command(
     """Node the paths, connect buildings and supplies, and write the network to inspect in QGIS."""
     from heatnet.pipeline import topology
 
-    report = topology(input_path, output, tables=tables, overrides=overrides, overwrite=overwrite)
-    for issue in report.warnings:
+    outcome = topology(input_path, output, tables=tables, overrides=overrides, overwrite=overwrite)
+    for issue in outcome.warnings:
         log.warning("%s %s: %s", issue.table, issue.where, issue.message)
-    for key, value in report.summary().items():
+    for key, value in outcome.summary().items():
         click.echo(f"{key:<14} {value}")
 
 
@@ -273,16 +273,16 @@ def solve_command(
     from heatnet.pipeline import solve
 
     debug = click.get_current_context().find_root().params.get("debug", False)
-    report = solve(
+    outcome = solve(
         problem_path,
         output,
         overrides=overrides,
         overwrite=overwrite,
         options=SolverOptions(threads=threads, seed=seed, log_solver=debug),
     )
-    for key, value in report.summary().items():
+    for key, value in outcome.summary().items():
         click.echo(f"{key:<14} {value}")
-    sys.exit(report.exit_code)
+    sys.exit(outcome.exit_code)
 
 
 def _run_logging(verbose: int, quiet: bool, log_file: Path | None) -> ConsoleHandler:
@@ -329,10 +329,6 @@ def _run_logging(verbose: int, quiet: bool, log_file: Path | None) -> ConsoleHan
         to_file.setLevel(logging.DEBUG)
         package.addHandler(to_file)
     return handler
-
-
-def _terminate(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 @cli.command("run")
@@ -395,26 +391,25 @@ def run_command(
     handler.progress = progress
     debug = click.get_current_context().find_root().params.get("debug", False)
     before = output.stat().st_mtime_ns if output.is_file() else None
-    ignored = signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
-    previous = None if ignored else signal.signal(signal.SIGTERM, _terminate)
     try:
-        report = run(
-            input_path,
-            output,
-            tables=tables,
-            overrides=overrides,
-            overwrite=overwrite,
-            run_name=run_name,
-            options=SolverOptions(
-                threads=threads, seed=seed, log_solver=debug or log_file is not None
-            ),
-            progress=progress,
-        )
-        progress.finish()
-        for issue in report.warnings:
-            log.warning("%s %s: %s", issue.table, issue.where, issue.message)
-        for key, value in report.headline().items():
-            click.echo(f"{key:<18} {value}")
+        with sigterm_interrupts():
+            outcome = run(
+                input_path,
+                output,
+                tables=tables,
+                overrides=overrides,
+                overwrite=overwrite,
+                run_name=run_name,
+                options=SolverOptions(
+                    threads=threads, seed=seed, log_solver=debug or log_file is not None
+                ),
+                progress=progress,
+            )
+            progress.finish()
+            for issue in outcome.warnings:
+                log.warning("%s %s: %s", issue.table, issue.where, issue.message)
+            for key, value in outcome.headline().items():
+                click.echo(f"{key:<18} {value}")
     except KeyboardInterrupt:
         progress.finish()
         after = output.stat().st_mtime_ns if output.is_file() else None
@@ -422,12 +417,10 @@ def run_command(
         click.secho(f"heatnet: interrupted; {output} {done}", fg="red", err=True)
         sys.exit(ExitCode.INTERRUPTED)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
         for used in logging.getLogger("heatnet").handlers:
             if used is not handler:
                 used.close()
-    sys.exit(report.exit_code)
+    sys.exit(outcome.exit_code)
 
 
 @cli.command("report")
@@ -510,7 +503,7 @@ def batch_command(
         click.echo(("\r\x1b[K" + counts) if interactive else counts, err=True, nl=not interactive)
 
     try:
-        report = run_batch(
+        outcome = run_batch(
             scenarios, folder, workers=workers, scheduler=scheduler, resume=resume,
             overwrite=overwrite, on_progress=show,
         )  # fmt: skip
@@ -523,16 +516,16 @@ def batch_command(
     if interactive:
         click.echo("", err=True)
     counts: dict[str, int] = {}
-    for result in report.results:
+    for result in outcome.results:
         counts[result.status] = counts.get(result.status, 0) + 1
     click.echo(
-        f"{'scenarios':<12} {len(report.results)} ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})"
+        f"{'scenarios':<12} {len(outcome.results)} ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})"
     )
-    if report.skipped:
-        click.echo(f"{'skipped':<12} {len(report.skipped)} (already done: --resume)")
-    click.echo(f"{'runtime':<12} {report.runtime_s:.1f} s")
+    if outcome.skipped:
+        click.echo(f"{'skipped':<12} {len(outcome.skipped)} (already done: --resume)")
+    click.echo(f"{'runtime':<12} {outcome.runtime_s:.1f} s")
     click.echo(f"{'summary':<12} {folder / 'summary.csv'}")
-    sys.exit(report.exit_code)
+    sys.exit(outcome.exit_code)
 
 
 def main() -> None:

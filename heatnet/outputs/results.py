@@ -38,7 +38,7 @@ from heatnet.inputs.params import parameters_table
 from heatnet.inputs.validate import Inputs
 from heatnet.optimise.loop import Solution
 from heatnet.optimise.proof import honest_bound, proven_state, relative_gap
-from heatnet.outputs.gpkg import topology_layers
+from heatnet.outputs.network_layers import topology_layers
 from heatnet.problem.definition import Problem
 from heatnet.topology import Network
 
