@@ -39,8 +39,9 @@ KEY = {"buildings": "building_id", "paths": "path_id", "supplies": "supply_id"}
 REL = 1e-6
 ONE_SECOND_H = "0.000278"  # optimiser/runtime-limit is in hours
 
-# The objective/use-* class of each kind of cashflow row, by (cost, type). DECISIONS 2:
-# use-supply-opex gates the heat bought as well; extra_pv is always in the objective.
+# The objective/use-* class of each kind of cashflow row, by (cost, type).
+# docs/decisions.md §2: use-supply-opex gates the heat bought as well; extra_pv is always in
+# the objective.
 CLASS_OF = {
     ("revenue", "building"): "tariffs",
     ("extra", "building"): "extra",

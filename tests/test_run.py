@@ -198,7 +198,7 @@ def test_objective_is_the_pv_of_the_switched_on_classes(written):
 
 
 def test_switches_change_the_objective_and_nothing_else(switched, tmp_path):
-    # DECISIONS 2: every PV column, the cashflow and network_npv are computed in full
+    # docs/decisions.md §2: every PV column, the cashflow and network_npv are computed in full
     everything = run_library(TINY, tmp_path / "all-on.gpkg", overrides={"finance/npv-rate": "0.05"})
     for name in ("buildings", "paths", "supplies"):
         assert same_values(switched[name]["in_network"], everything[name]["in_network"]) == []
@@ -251,8 +251,8 @@ def test_pv_columns_and_building_extras_add_up_to_network_npv(written):
 
 
 def test_cashflow_rows_follow_the_npv_convention(written):
-    # DECISIONS 2: year 0 = capex and connection charges; opex, heat and tariffs in 1 … T-1;
-    # repex in 0 < y < T with y mod lifetime = 0
+    # docs/decisions.md §2: year 0 = capex and connection charges; opex, heat and tariffs in
+    # 1 … T-1; repex in 0 < y < T with y mod lifetime = 0
     cash, params = written["cashflow"], written.params
     term = int(params["finance/npv-term"])
     assert cash["year"].between(0, term - 1).all()
@@ -325,7 +325,8 @@ def test_existing_pipe_pays_no_capex(tmp_path):
     written = run_library(source, tmp_path / "out.gpkg")
     assert written.summary["network_npv"] == pytest.approx(16_500 + 8_000, rel=1e-9)
     street = written["paths"].set_index("path_id").loc[["P1-1", "P1-2"]]
-    assert street["diameter_mm"].tolist() == [100.0, 100.0]  # DECISIONS 2: the existing size
+    # the existing size is kept (docs/decisions.md §2)
+    assert street["diameter_mm"].tolist() == [100.0, 100.0]
     assert street["cost_pv"].tolist() == [0.0, 0.0]
     assert (street["capacity_kw"] >= street["load_kw"]).all()
 
@@ -451,7 +452,7 @@ def test_layers_are_in_the_input_crs(any_output, name):
 
 
 def test_geographic_input_comes_back_in_its_own_crs(tmp_path):
-    # DECISIONS 1: work in the local UTM zone, write back in the input CRS
+    # docs/decisions.md §1: work in the local UTM zone, write back in the input CRS
     frames = {
         name: frame.to_crs("EPSG:4326") if isinstance(frame, gpd.GeoDataFrame) else frame
         for name, frame in hand_frames(0.0).items()
@@ -621,7 +622,8 @@ def test_pipes_in_the_network_are_sized_and_the_rest_are_blank(written):
     assert used["diversity"].between(limit - REL, 1 + REL).all()
     catalogue = set(pyogrio.read_dataframe(written.input, layer="civil_costs")["diameter_mm"])
     existing = set(used["existing_diameter"].dropna())
-    assert set(used["diameter_mm"]) <= catalogue | existing  # DECISIONS 4.1: discrete sizes
+    # only discrete catalogue (or existing) sizes are written (docs/decisions.md §4.1)
+    assert set(used["diameter_mm"]) <= catalogue | existing
     assert not (
         used["unreachable"] | used["peripheral"] | (used["constraint"] == "forbidden")
     ).any()
@@ -910,8 +912,9 @@ def test_no_design_in_the_time_limit_exits_5(tmp_path):
 
 @pytest.mark.slow
 def test_time_limit_keeps_the_best_design_found(tmp_path):
-    # DECISIONS 4.3: 992 buildings in 1 s cannot be solved to the 5 % gap, but the seed design
-    # HiGHS starts from is a design: it is written, exit 0, state feasible, with its gap
+    # docs/decisions.md §4.3: 992 buildings in 1 s cannot be solved to the 5 % gap, but the
+    # seed design HiGHS starts from is a design: it is written, exit 0, state feasible, with
+    # its gap
     source = looped_input(tmp_path, 1_000)
     out = tmp_path / "out.gpkg"
     result = heatnet("run", source, "-o", out, "--set", f"optimiser/runtime-limit={ONE_SECOND_H}")

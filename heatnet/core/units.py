@@ -1,4 +1,4 @@
-"""Unit conventions shared by every stage (DECISIONS 2)."""
+"""Unit conventions shared by every stage (docs/decisions.md §2)."""
 
 from __future__ import annotations
 

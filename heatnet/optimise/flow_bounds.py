@@ -1,4 +1,4 @@
-"""Flow bounds per arc from bridges and reachability (reference section 7, tightened).
+"""Flow bounds per arc from bridges and reachability (docs/decisions.md §8.5, tightened).
 
 The graph is first cut at its bridges (edges whose removal disconnects it). Contracting each
 2-edge-connected component to a node turns the bridges into a forest, the *bridge tree*. A bridge

@@ -1,7 +1,7 @@
 """Default QGIS styles for the output layers, stored in the GeoPackage's ``layer_styles`` table.
 
 QGIS opens a GeoPackage layer with the row of ``layer_styles`` marked ``useAsDefault`` for it, so
-the output shows the design straight away (DECISIONS 5): pipes coloured and sized by
+the output shows the design straight away (docs/decisions.md §5): pipes coloured and sized by
 ``diameter_mm``, connectors dashed, paths outside the network faint, buildings and supplies by
 ``in_network``. The styles are QML (QGIS 3.22 and later) built with ElementTree, so every value
 is escaped; ``layer_styles`` has exactly the columns QGIS 3.22 itself creates (through GDAL) and

@@ -1,4 +1,4 @@
-"""Deterministic ids for split pieces and connectors (DECISIONS 3)."""
+"""Deterministic ids for split pieces and connectors (docs/decisions.md §3)."""
 
 from __future__ import annotations
 
