@@ -8,11 +8,10 @@ Run by ``bench/optimise.py`` in a fresh interpreter per case (see ``bench/measur
 The input goes through ``heatnet.pipeline.check`` (with the ``--set`` overrides), then
 ``build_network`` and ``network_problem`` (each timed), then ``optimise`` (timed as a whole).
 Inside ``optimise`` timing wrappers are put around the names ``heatnet.optimise.loop`` looks up
-(``prepare``, ``build_model``, ``evaluate``, ``_settle``) and around the Pyomo persistent HiGHS
-interface the ``Solver`` holds (``set_instance``: the model handed to HiGHS; ``update`` /
-``update_parameters``: the changes sent before a re-solve; ``_solve``: HiGHS' run, then
-``_postsolve``: Pyomo's results), ``Solver.fix`` / ``unfix`` (decisions fixed for settling) and
-``Solver._result`` (reading every variable back into pandas). Nothing in heatnet is changed.
+(``prepare``, ``build_model``, ``evaluate``, ``_settle``) and around the steps of the HiGHS
+adapter (``Solver._load``: the model read and handed to HiGHS; ``_sync``: the changes sent
+before a re-solve; ``_run``: HiGHS' run), ``Solver.fix`` / ``unfix`` (decisions fixed for
+settling) and ``Solver._result`` (reading every variable back into pandas). Nothing in heatnet is changed.
 
 ``--profile`` writes cProfile stats of ``prepare`` + ``build_model`` + the first HiGHS load
 only; ``--build-only`` stops there (no solve), for profiling a big case quickly. ``--log``
@@ -55,9 +54,8 @@ T_IMPORTED = time.perf_counter()
 
 #: Names ``heatnet.optimise.loop`` looks up, timed (seconds summed over calls, and call counts).
 WRAPPED = ("prepare", "build_model", "seed_design", "evaluate", "_settle")
-#: Methods of the Pyomo persistent HiGHS interface a ``Solver`` calls (``solve`` calls
-#: ``update`` again, then ``_solve``: HiGHS' own run, then ``_postsolve``).
-PERSISTENT = ("set_instance", "update", "update_parameters", "_solve", "_postsolve")
+#: Steps of the HiGHS adapter a ``Solver`` runs (``_sync`` calls ``_load`` the first time).
+PERSISTENT = ("_load", "_sync", "_run")
 #: ``Solver`` methods that change the loaded model between solves (where they exist).
 SOLVER_METHODS = ("fix", "unfix")
 
@@ -147,12 +145,10 @@ def _timed_solver(clock: Clock, base: Any, profile: Path | None) -> Any:
     class TimedSolver(base):  # type: ignore[misc, valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            _wrap_methods(clock, self._solver, PERSISTENT, "highs")
+            _wrap_methods(clock, self, PERSISTENT, "highs")
             _wrap_methods(clock, self, SOLVER_METHODS, "solver")
             if profile is not None and clock.profiler is not None:
-                self._solver.set_instance = _stop_profile_after(
-                    clock, self._solver.set_instance, profile
-                )
+                self._load = _stop_profile_after(clock, self._load, profile)
 
         def solve(self, **kwargs: Any) -> Any:
             result = super().solve(**kwargs)
@@ -208,7 +204,7 @@ def _build_only(clock: Clock) -> None:
 
     class Stop(solver_class):  # type: ignore[misc, valid-type]
         def solve(self, **kwargs: Any) -> Any:
-            self._solver.set_instance(self.model)
+            self._load()
             raise BuildOnly
 
     heatnet.optimise.loop.Solver = Stop

@@ -187,11 +187,10 @@ def _where(result: dict[str, Any]) -> list[str]:
         ("prepare", get("prepare")),
         ("build_model", get("build_model")),
         ("seed_design", get("seed_design")),
-        ("HiGHS load (set_instance)", get("highs.set_instance")),
-        ("Pyomo update", get("highs.update", "highs.update_parameters")),
+        ("HiGHS load", get("highs._load")),
+        ("changes sent to HiGHS", get("highs._sync")),
         ("fix/unfix", get("solver.fix", "solver.unfix")),
-        (f"HiGHS run ({calls.get('highs._solve', 0)} solves)", get("highs._solve")),
-        ("Pyomo results", get("highs._postsolve")),
+        (f"HiGHS run ({calls.get('highs._run', 0)} solves)", get("highs._run")),
         ("read values", get("read_values")),
         (f"evaluate x{calls.get('evaluate', 0)}", get("evaluate")),
         ("settle other", get("_settle")),
@@ -313,14 +312,14 @@ def report_grid(run: Run, result: dict[str, Any]) -> None:
     )
     print(f"    problem       {_problem_line(result)}")
     prepare, build = t.get("prepare", 0.0), t.get("build_model", 0.0)
-    load = t.get("highs.set_instance", 0.0)
+    load = t.get("highs._load", 0.0)
     print(
         f"    model build   {prepare + build:.2f} s = prepare {prepare:.2f} s + build_model "
         f"{build:.2f} s (then HiGHS load {load:.2f} s); validate/network/problem before it "
         f"{_front(result):.2f} s"
     )
     share = build / total if total > 0 else float("nan")
-    updates = t.get("highs.update", 0.0) + t.get("highs.update_parameters", 0.0)
+    updates = t.get("highs._sync", 0.0)
     with_load = (build + load + updates) / total if total > 0 else float("nan")
     print(
         f"    Pyomo build   {100 * share:.1f} % of the {total:.2f} s optimise() run   "
@@ -400,7 +399,7 @@ def run_section(
         t, _ = _times(result)
         print(
             f"  build only, {n:,} buildings: prepare {t.get('prepare', 0.0):.2f} s, build_model "
-            f"{t.get('build_model', 0.0):.2f} s, HiGHS load {t.get('highs.set_instance', 0.0):.2f}"
+            f"{t.get('build_model', 0.0):.2f} s, HiGHS load {t.get('highs._load', 0.0):.2f}"
             f" s, peak {result['peak_mb']:.0f} MB (under cProfile: slower than unprofiled)"
         )
         print_profile(stats_path)

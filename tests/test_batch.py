@@ -35,7 +35,7 @@ import pyogrio
 import pytest
 
 from heatnet import __version__
-from heatnet.batch.runner import BatchProgress, BatchOutcome, run_batch
+from heatnet.batch.runner import BatchOutcome, BatchProgress, run_batch
 from heatnet.batch.scenarios import Scenario, read_scenarios
 from heatnet.batch.worker import ScenarioResult
 from heatnet.cli.commands import cli

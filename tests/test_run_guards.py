@@ -118,7 +118,7 @@ def test_optimal_only_at_a_proven_gap(tmp_path):
 
 def test_a_second_interrupt_aborts_at_once():
     # in-process: the first SIGINT only asks the search to stop, the second raises
-    from heatnet.optimise.highs import Stop, stop_on_signals
+    from heatnet.optimise.stopping import Stop, stop_on_signals
 
     stop = Stop()
     seen = []

@@ -1,31 +1,42 @@
-"""The one place that talks to the solver: HiGHS through Pyomo's persistent interface.
+"""The one place that talks to the solver: HiGHS, through highspy's public API.
 
-A :class:`Solver` holds a built model in HiGHS and re-solves it as the loop changes parameters
-or fixes decisions (Pyomo sends only the changes). Each solve maps HiGHS' status to a
-:class:`SolveStatus`, reads every variable into ``pandas`` Series keyed by the model's ids, and
-never raises because a problem is infeasible or out of time.
+A :class:`Solver` reads a built Pyomo model once through Pyomo's public API (each active row
+by :func:`pyomo.repn.generate_standard_repn`), hands HiGHS the matrices and keeps the column of
+every variable itself. Numbers that depend on mutable parameters are kept as Pyomo expressions:
+before each solve the parameters that changed are found and only the coefficients, row bounds
+and costs that use them are sent again; changed variable bounds are sent too, and a variable
+fixed or unfixed in Pyomo reloads the model. (Components added or deactivated after the first
+solve are not seen: the optimiser changes parameters only.)
+
+Each solve runs HiGHS in a thread while the calling thread handles signals and heartbeats, maps
+HiGHS' status to a :class:`SolveStatus`, reads every variable back (into the Pyomo model and
+into ``pandas`` Series keyed by the model's ids), and never raises because a problem is
+infeasible or out of time. A stop request (:class:`heatnet.optimise.stopping.Stop`) reaches
+HiGHS through its interrupt callbacks. HiGHS' log goes to heatnet's log, never to stdout.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import signal
+import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 import highspy
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
-from pyomo.contrib.solver.common.factory import SolverFactory
-from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
+from pyomo.common.tee import capture_output
+from pyomo.core.expr.visitor import identify_mutable_parameters
+from pyomo.repn import generate_standard_repn
 
 from heatnet.core.progress import SolverUpdate
+from heatnet.optimise.stopping import Stop
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +49,27 @@ Listener = Callable[[SolverUpdate], None]
 MIP_INTERRUPT = highspy.cb.HighsCallbackType.kCallbackMipInterrupt
 STOP_GRACE_S = 5.0
 """After a stop request, how long HiGHS gets to stop by itself before it is left behind."""
+START_WORDS = ("mip start", "user-supplied", "usercolvalues", "solution has", "cannot yield")
+"""HiGHS log lines about a MIP start contain one of these (lower case): kept as its reasons."""
+
+_TERMINATION = {
+    "kOptimal": "convergenceCriteriaSatisfied",
+    "kInfeasible": "provenInfeasible",
+    "kUnboundedOrInfeasible": "infeasibleOrUnbounded",
+    "kUnbounded": "unbounded",
+    "kObjectiveBound": "objectiveLimit",
+    "kObjectiveTarget": "objectiveLimit",
+    "kTimeLimit": "maxTimeLimit",
+    "kIterationLimit": "iterationLimit",
+    "kSolutionLimit": "iterationLimit",
+    "kInterrupt": "interrupted",
+    "kLoadError": "error",
+    "kModelError": "error",
+    "kPresolveError": "error",
+    "kSolveError": "error",
+    "kPostsolveError": "error",
+}
+"""HiGHS model status → the words of a :attr:`SolveResult.termination` (Pyomo's names)."""
 
 
 class SolveStatus(StrEnum):
@@ -52,66 +84,14 @@ class SolveStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SolverOptions:
-    """Solver settings (the MIP gap and time limit come from the parameters per solve)."""
+    """Solver settings (the MIP gap and time limit come from the parameters per solve).
+
+    ``log_solver``: HiGHS' log lines go to heatnet's log (at DEBUG); never to stdout.
+    """
 
     threads: int = 1
     seed: int = 0
     log_solver: bool = False
-
-
-class Stop:
-    """Stop requests while optimising (Ctrl-C, SIGTERM, or a caller such as a QGIS cancel).
-
-    The first asks the search to stop and keep its best design; the second aborts (a
-    ``KeyboardInterrupt`` from the signal handler: nothing is written).
-    """
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    @property
-    def requested(self) -> bool:
-        """Whether the search should stop."""
-        return self.count > 0
-
-    def request(self) -> None:
-        """Ask the search to stop (as a first Ctrl-C does)."""
-        self.count += 1
-
-
-@contextlib.contextmanager
-def stop_on_signals(stop: Stop) -> Iterator[Stop]:
-    """Route Ctrl-C and SIGTERM to ``stop`` while the block runs (main thread only).
-
-    The first signal sets the request (logged); a second raises ``KeyboardInterrupt`` at
-    once. Signals a parent ignored stay ignored; other threads (a batch worker) get no
-    handlers and are stopped by their process.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-
-    def handler(_signum: int, _frame: object) -> None:
-        stop.request()
-        if stop.count == 1:
-            log.warning(
-                "interrupted: stopping the search, the best design so far will be written "
-                "(interrupt again to abort without writing)"
-            )
-            return
-        log.error("interrupted again: aborting, nothing written")
-        raise KeyboardInterrupt
-
-    previous = {
-        s: signal.signal(s, handler)
-        for s in (signal.SIGINT, signal.SIGTERM)
-        if signal.getsignal(s) is not signal.SIG_IGN
-    }
-    try:
-        yield stop
-    finally:
-        for s, old_handler in previous.items():
-            signal.signal(s, old_handler)
 
 
 class _Abandoned(Exception):
@@ -127,7 +107,8 @@ class SolveResult:
     status
         Mapped status; ``feasible`` means a solution within a limit (gap not proven).
     termination
-        HiGHS' own words.
+        HiGHS' status in Pyomo's words (``convergenceCriteriaSatisfied``, ``maxTimeLimit``,
+        ``interrupted`` after a stop request, ...).
     objective, bound
         Incumbent objective and best bound (None when unknown).
     gap
@@ -136,6 +117,8 @@ class SolveResult:
         Wall time of this solve.
     values
         Variable values by name (:data:`VARIABLES` present in the model).
+    start_accepted
+        Whether HiGHS took the MIP start given (None: no start, or nothing to check).
     """
 
     status: SolveStatus
@@ -145,6 +128,7 @@ class SolveResult:
     gap: float | None
     runtime_s: float
     values: dict[str, pd.Series] = field(default_factory=dict)
+    start_accepted: bool | None = None
 
     @property
     def has_solution(self) -> bool:
@@ -152,11 +136,207 @@ class SolveResult:
         return self.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
 
 
-def _log_highs(event: Any) -> None:
-    """A HiGHS log message, to the log at DEBUG (``--log FILE`` keeps it)."""
-    for line in str(event.message).splitlines():
-        if line.strip():
-            log.debug("highs: %s", line)
+def _number(x: Any) -> float:
+    return float(x) if isinstance(x, (int, float)) else float(pyo.value(x))
+
+
+def _check(status: Any, what: str) -> None:
+    if status == highspy.HighsStatus.kError:
+        raise RuntimeError(f"HiGHS refused {what}")
+
+
+class _Loaded:
+    """A Pyomo model as HiGHS matrices: the column of every variable, and what can change.
+
+    ``dynamic`` holds the numbers that use mutable parameters, each with where it goes:
+    ``(row, col)`` a coefficient, ``(row, -1)`` a row's bounds (lower, upper, constant),
+    ``(-1, col)`` a cost, ``(-1, -1)`` the objective offset.
+    """
+
+    def __init__(self, model: pyo.ConcreteModel) -> None:
+        # columns in the order the rows first use them (as Pyomo's persistent interface had
+        # them); variables fixed in Pyomo are constants, not columns
+        self.columns: list[Any] = []
+        self.col_of: dict[int, int] = {}
+        self.held = [
+            (v, v.value)
+            for v in model.component_data_objects(pyo.Var, active=True, descend_into=True)
+            if v.fixed
+        ]
+        self.params: list[Any] = []
+        self._param_of: dict[int, int] = {}
+        self.where: list[tuple[int, int]] = []
+        self.exprs: list[tuple[Any, ...]] = []
+        self.users: dict[int, list[int]] = defaultdict(list)
+        self._rows(model)
+        self._objective(model)
+        self.lower, self.upper = self.bounds()
+        self.integer = np.fromiter((v.is_integer() for v in self.columns), bool, len(self.columns))
+        self.param_values = self.read_params()
+
+    def _column(self, v: Any) -> int:
+        col = self.col_of.get(id(v))
+        if col is None:
+            col = self.col_of[id(v)] = len(self.columns)
+            self.columns.append(v)
+        return col
+
+    def _track(self, where: tuple[int, int], *exprs: Any) -> bool:
+        """Record numbers that use mutable parameters (True if any does)."""
+        found: set[int] = set()
+        for expr in exprs:
+            if expr is None or isinstance(expr, (int, float)):
+                continue
+            for p in identify_mutable_parameters(expr):
+                i = self._param_of.get(id(p))
+                if i is None:
+                    i = self._param_of[id(p)] = len(self.params)
+                    self.params.append(p)
+                found.add(i)
+        if not found:
+            return False
+        item = len(self.where)
+        self.where.append(where)
+        self.exprs.append(exprs)
+        for i in found:
+            self.users[i].append(item)
+        return True
+
+    def _rows(self, model: pyo.ConcreteModel) -> None:
+        starts, index, value = [0], [], []
+        lows: list[float] = []
+        ups: list[float] = []
+        for con in model.component_data_objects(pyo.Constraint, active=True, descend_into=True):
+            row = len(lows)
+            repn = generate_standard_repn(con.body, compute_values=False, quadratic=False)
+            if not repn.is_linear():
+                raise ValueError(f"constraint {con.name} is not linear")
+            for v, k in zip(repn.linear_vars, repn.linear_coefs, strict=True):
+                col = self._column(v)
+                self._track((row, col), k)
+                coefficient = _number(k)
+                if coefficient != 0:  # zeros are left out (a dynamic one may come back)
+                    index.append(col)
+                    value.append(coefficient)
+            starts.append(len(index))
+            self._track((row, -1), con.lower, con.upper, repn.constant)
+            low, up = _row_bounds(con.lower, con.upper, repn.constant)
+            lows.append(low)
+            ups.append(up)
+        self.starts = np.array(starts, dtype=np.int32)
+        self.index = np.array(index, dtype=np.int32)
+        self.value = np.array(value, dtype=np.float64)
+        self.row_lower = np.array(lows, dtype=np.float64)
+        self.row_upper = np.array(ups, dtype=np.float64)
+
+    def _objective(self, model: pyo.ConcreteModel) -> None:
+        objectives = list(
+            model.component_data_objects(pyo.Objective, active=True, descend_into=True)
+        )
+        if len(objectives) > 1:
+            raise ValueError("the model has more than one active objective")
+        self.cost = np.zeros(len(self.columns))
+        self.offset = 0.0
+        self.maximize = False
+        if not objectives:
+            return
+        objective = objectives[0]
+        self.maximize = objective.sense == pyo.maximize
+        repn = generate_standard_repn(objective.expr, compute_values=False, quadratic=False)
+        if not repn.is_linear():
+            raise ValueError("the objective is not linear")
+        costs: dict[int, float] = {}
+        for v, k in zip(repn.linear_vars, repn.linear_coefs, strict=True):
+            col = self._column(v)
+            self._track((-1, col), k)
+            costs[col] = costs.get(col, 0.0) + _number(k)
+        self.cost = np.zeros(len(self.columns))
+        for col, c in costs.items():
+            self.cost[col] = c
+        self._track((-1, -1), repn.constant)
+        self.offset = _number(repn.constant)
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """The columns' bounds as Pyomo has them now."""
+        n = len(self.columns)
+        lower, upper = np.empty(n), np.empty(n)
+        for i, v in enumerate(self.columns):
+            lb, ub = v.bounds
+            lower[i] = -math.inf if lb is None else lb
+            upper[i] = math.inf if ub is None else ub
+        return lower, upper
+
+    def refixed(self) -> bool:
+        """Whether a variable was fixed, unfixed or re-fixed in Pyomo since the load."""
+        return any(v.fixed for v in self.columns) or any(
+            not v.fixed or v.value != value for v, value in self.held
+        )
+
+    def read_params(self) -> np.ndarray:
+        """The tracked parameters' values now."""
+        return np.fromiter((pyo.value(p) for p in self.params), float, len(self.params))
+
+    def pass_to(self, highs: highspy.Highs) -> None:
+        """Load the matrices into an empty HiGHS."""
+        n, m = len(self.columns), len(self.row_lower)
+        cols = np.arange(n, dtype=np.int32)
+        _check(highs.addVars(n, self.lower, self.upper), "the columns")
+        _check(highs.changeColsCost(n, cols, self.cost), "the costs")
+        integer = cols[self.integer]
+        if len(integer):
+            kinds = np.ones(len(integer), dtype=np.uint8)
+            _check(highs.changeColsIntegrality(len(integer), integer, kinds), "integrality")
+        if m:
+            _check(
+                highs.addRows(
+                    m, self.row_lower, self.row_upper, len(self.index), self.starts[:-1],
+                    self.index, self.value,
+                ),
+                "the rows",
+            )  # fmt: skip
+        _check(highs.changeObjectiveOffset(self.offset), "the objective offset")
+        sense = highspy.ObjSense.kMaximize if self.maximize else highspy.ObjSense.kMinimize
+        _check(highs.changeObjectiveSense(sense), "the objective sense")
+
+    def send_changes(self, highs: highspy.Highs) -> int:
+        """Send HiGHS the numbers whose parameters changed since the last call; how many."""
+        now = self.read_params()
+        changed = np.flatnonzero(now != self.param_values)
+        self.param_values = now
+        items = sorted({item for p in changed.tolist() for item in self.users[p]})
+        rows: list[int] = []
+        lows: list[float] = []
+        ups: list[float] = []
+        for item in items:
+            (row, col), exprs = self.where[item], self.exprs[item]
+            if row >= 0 and col >= 0:
+                _check(highs.changeCoeff(row, col, _number(exprs[0])), "a coefficient")
+            elif row >= 0:
+                low, up = _row_bounds(*exprs)
+                rows.append(row)
+                lows.append(low)
+                ups.append(up)
+            elif col >= 0:
+                self.cost[col] = _number(exprs[0])
+                _check(highs.changeColCost(col, self.cost[col]), "a cost")
+            else:
+                self.offset = _number(exprs[0])
+                _check(highs.changeObjectiveOffset(self.offset), "the objective offset")
+        if rows:
+            _check(
+                cast(Any, highs).changeRowsBounds(  # (missing from highspy's stubs)
+                    len(rows), np.array(rows, dtype=np.int32), np.array(lows), np.array(ups)
+                ),
+                "row bounds",
+            )
+        return len(items)
+
+
+def _row_bounds(lower: Any, upper: Any, constant: Any) -> tuple[float, float]:
+    c = _number(constant)
+    low = -math.inf if lower is None else _number(lower) - c
+    up = math.inf if upper is None else _number(upper) - c
+    return low, up
 
 
 class Solver:
@@ -165,9 +345,11 @@ class Solver:
     Parameters
     ----------
     model
-        The Pyomo model (kept and updated by the caller: parameters, fixed variables).
+        The Pyomo model (kept and updated by the caller: parameters, variable bounds).
     options
-        Threads, seed, whether to echo the solver log.
+        Threads, seed, whether the solver log goes to heatnet's log.
+    stop
+        Stop requests (the search's own, shared with the signal handlers).
     """
 
     def __init__(
@@ -178,15 +360,22 @@ class Solver:
         self.stop = stop or Stop()
         self.abandoned = False
         self._interruptible_now = True
-        self._solver: Any = SolverFactory("highs")
-        self._loaded = False
-        self._fixed = np.zeros(0, dtype=np.int32)
+        self._highs: highspy.Highs | None = None
+        self._loaded: _Loaded | None = None
+        self._fixed_cols = np.zeros(0, dtype=np.int32)
+        self._fixed_vals = np.zeros(0)
         self._listener: Listener | None = None
         self._iteration = 0
         self._last_update = 0.0
         self._last: SolverUpdate | None = None
         self._bound: float | None = None
         self._incumbent: float | None = None
+        self._notes: list[str] | None = None  # HiGHS' words about a MIP start
+        self._start_cols = np.zeros(0, dtype=np.int32)
+        self._start_vals = np.zeros(0)
+        self._start_seen = False
+        self._start_refused = False
+        self._improved = 0
 
     def solve(
         self,
@@ -201,8 +390,9 @@ class Solver:
         """Solve with a time limit and gap, optionally from a start (values by variable name).
 
         A start may give only the binaries: HiGHS completes it with an LP, and ignores it if it
-        is infeasible. ``listener`` hears of every new incumbent and, at most every
-        :data:`UPDATE_EVERY_S`, of the bound and gap (tagged with ``iteration``).
+        is infeasible (logged at INFO with HiGHS' reason). ``listener`` hears of every new
+        incumbent and, at most every :data:`UPDATE_EVERY_S`, of the bound and gap (tagged
+        with ``iteration``).
 
         A stop request (:class:`Stop`) makes an ``interruptible`` solve end at HiGHS' next check,
         with its incumbent if it has one; if HiGHS does not check within :data:`STOP_GRACE_S`
@@ -210,36 +400,40 @@ class Solver:
         ``abandoned``: no further solves). Short LPs (settling a design) pass
         ``interruptible=False`` so that a design found before the request can be priced.
         """
-        m = self.model
         began = time.perf_counter()
         if self.abandoned:
             return SolveResult(SolveStatus.NO_SOLUTION, "abandoned", None, None, None, 0.0)
-        options = {
-            "random_seed": self.options.seed,
-            "mip_rel_gap": float(mip_gap),
-            "presolve": "on",
-        }
-        config: dict[str, Any] = {
-            "load_solutions": False,
-            "raise_exception_on_nonoptimal_result": False,
-            "time_limit": max(float(time_limit_s), 0.01),
-            "threads": self.options.threads,
-            "solver_options": options,
-            "tee": False,  # the log reaches heatnet through _log_highs
-        }
         self._listener, self._iteration, self._bound = listener, iteration, None
         self._last = None
         self._last_update = time.perf_counter()
         self._incumbent = None
         self._interruptible_now = interruptible
         try:
-            if self._loaded:  # only mutable parameters change after the build: send just those
-                self._solver.update_parameters()
-            self._load()
+            highs = self._sync()
             # loading and updating count against the limit: it covers the whole solve
             spent = time.perf_counter() - began
-            config["time_limit"] = max(float(time_limit_s) - spent, 0.01)
-            results = self._run(m, config, start)
+            for name, value in (
+                ("time_limit", max(float(time_limit_s) - spent, 0.01)),
+                ("mip_rel_gap", float(mip_gap)),
+                ("random_seed", int(self.options.seed)),
+                ("threads", int(self.options.threads)),
+                ("presolve", "on"),
+            ):
+                _check(highs.setOptionValue(name, value), f"option {name}")
+            self._set_start(highs, start)
+            self._run(highs)
+            if start and not self._consistent(highs):
+                # HiGHS (1.16) can return a MIP start as its optimum with the objective of
+                # another solution: solve again from nothing in the time left
+                log.warning(
+                    "HiGHS returned a solution that does not match its objective: "
+                    "solving again without the MIP start"
+                )
+                highs.clearSolver()
+                self._set_start(highs, None)
+                limit = max(float(time_limit_s) - (time.perf_counter() - began), 0.01)
+                _check(highs.setOptionValue("time_limit", limit), "option time_limit")
+                self._run(highs)
         except _Abandoned:
             self.abandoned = True
             log.warning("the solver did not stop within %.0f s: left behind", STOP_GRACE_S)
@@ -252,101 +446,119 @@ class Solver:
             return SolveResult(
                 SolveStatus.ERROR, str(exc), None, None, None, time.perf_counter() - began
             )
-        return self._result(results, time.perf_counter() - began)
+        return self._result(highs, time.perf_counter() - began)
 
     def fix(self, values: dict[str, pd.Series], names: tuple[str, ...] = DECISIONS) -> None:
-        """Fix binaries to a solution's rounded values, in HiGHS directly.
+        """Fix binaries to a solution's rounded values, in HiGHS only (column bounds).
 
-        Pyomo's ``var.fix()`` makes its persistent interface re-scan the model on the next
-        update (33 s at 2,000 buildings); changing the column bounds in HiGHS takes
-        milliseconds. :meth:`unfix` restores the bounds before Pyomo sees the model again.
+        The Pyomo model is not touched (fixing there would reload the model); :meth:`unfix`
+        gives the columns their bounds back.
         """
-        self._load()
+        highs = self._sync()
+        self.unfix()
         cols, vals = self._columns(
             {name: values[name].to_dict() if name in values else {} for name in names},
             everywhere=True,
         )
-        vals = [1.0 if v > 0.5 else 0.0 for v in vals]
-        self._fixed = np.array(cols, dtype=np.int32)
-        if len(cols):
-            value = np.array(vals, dtype=np.float64)
-            self._solver._solver_model.changeColsBounds(len(cols), self._fixed, value, value)
+        self._fixed_cols = np.array(cols, dtype=np.int32)
+        self._fixed_vals = np.array([1.0 if v > 0.5 else 0.0 for v in vals], dtype=np.float64)
+        self._apply_fixed(highs)
 
     def unfix(self) -> None:
-        """Give the fixed binaries their 0–1 bounds back."""
-        cols = self._fixed
+        """Give the fixed binaries their bounds (Pyomo's) back."""
+        cols = self._fixed_cols
+        if len(cols) and self._highs is not None and self._loaded is not None:
+            lower, upper = self._loaded.lower[cols], self._loaded.upper[cols]
+            _check(self._highs.changeColsBounds(len(cols), cols, lower, upper), "bounds")
+        self._fixed_cols = np.zeros(0, dtype=np.int32)
+        self._fixed_vals = np.zeros(0)
+
+    def _apply_fixed(self, highs: highspy.Highs) -> None:
+        cols, vals = self._fixed_cols, self._fixed_vals
         if len(cols):
-            n = len(cols)
-            self._solver._solver_model.changeColsBounds(n, cols, np.zeros(n), np.ones(n))
-        self._fixed = np.zeros(0, dtype=np.int32)
+            _check(highs.changeColsBounds(len(cols), cols, vals, vals), "fixed bounds")
 
-    def _run(self, m: pyo.ConcreteModel, config: dict[str, Any], start: Any) -> Any:
-        """Solve through Pyomo, giving HiGHS the start right before it runs.
+    def _sync(self) -> highspy.Highs:
+        """Load the model into HiGHS, or send what changed since the last solve."""
+        loaded, highs = self._loaded, self._highs
+        if loaded is None or highs is None or loaded.refixed():
+            if loaded is not None:
+                log.info("a variable was fixed or unfixed in the model: loading it again")
+            return self._load()
+        lower, upper = loaded.bounds()
+        moved = np.flatnonzero((lower != loaded.lower) | (upper != loaded.upper))
+        if len(moved):
+            loaded.lower, loaded.upper = lower, upper
+            cols = moved.astype(np.int32)
+            _check(highs.changeColsBounds(len(cols), cols, lower[cols], upper[cols]), "bounds")
+            self._apply_fixed(highs)  # fix() wins over Pyomo's bounds until unfix()
+        loaded.send_changes(highs)
+        return highs
 
-        Pyomo's ``solve`` updates the model first, which drops a start set earlier (HiGHS then
-        starts without an incumbent), so the start is set inside the solver's own run step.
-        """
-        if not start:
-            return self._solver.solve(m, **config)
-        run = self._solver._solve
-
-        def run_with_start() -> Any:
-            self._set_start(start)
-            return run()
-
-        self._solver._solve = run_with_start
-        try:
-            return self._solver.solve(m, **config)
-        finally:
-            del self._solver._solve  # the class's own method again
-
-    def _load(self) -> None:
-        """Load the model into HiGHS once."""
-        if self._loaded:
-            return
-        self._solver.set_instance(self.model)
-        # HiGHS prints warnings (e.g. zero coefficients from a zero loss) straight to the
-        # console while Pyomo updates the model: keep it quiet unless asked
-        highs = self._solver._solver_model
-        highs.setOptionValue("output_flag", self.options.log_solver)
-        # HiGHS' own log (and its warnings while Pyomo updates the model) goes to heatnet's log,
-        # never to stdout, which belongs to the command's closing lines
-        highs.setOptionValue("log_to_console", False)
-        highs.cbLogging.subscribe(_log_highs)
+    def _load(self) -> highspy.Highs:
+        """Read the model and hand it to a new HiGHS (its banner goes to the log)."""
+        fixed = self._fixed_vars()
+        with capture_output(capture_fd=True) as banner:  # HiGHS prints it at construction
+            highs: highspy.Highs = cast(Any, highspy.Highs)()
+            # HiGHS' own log (and its warnings) goes to heatnet's log, never to stdout
+            highs.setOptionValue("log_to_console", False)
+            highs.setOptionValue("output_flag", True)
+        for line in str(banner.getvalue()).splitlines():
+            if line.strip() and self.options.log_solver:
+                log.debug("highs: %s", line.strip())
+        highs.cbLogging.subscribe(self._on_log)
         highs.cbMipImprovingSolution.subscribe(self._on_improved)
         highs.cbMipInterrupt.subscribe(self._on_interrupt)
         highs.cbSimplexInterrupt.subscribe(self._on_interrupt)
         highs.cbIpmInterrupt.subscribe(self._on_interrupt)
-        native_run = highs.run
-        highs.run = lambda: self._watched_run(native_run)  # Pyomo calls highs.run()
-        self._loaded = True
+        loaded = _Loaded(self.model)
+        loaded.pass_to(highs)
+        self._highs, self._loaded = highs, loaded
+        if fixed:  # fix() still holds: the same variables, new columns
+            cols = [loaded.col_of.get(id(v), -1) for v, _ in fixed]
+            keep = [i for i, c in enumerate(cols) if c >= 0]
+            self._fixed_cols = np.array([cols[i] for i in keep], dtype=np.int32)
+            self._fixed_vals = np.array([fixed[i][1] for i in keep], dtype=np.float64)
+            self._apply_fixed(highs)
+        return highs
 
-    def _watched_run(self, native_run: Callable[[], Any]) -> Any:
-        """Run HiGHS in a thread while this (main) thread handles signals and heartbeats."""
-        if threading.current_thread() is not threading.main_thread():
-            return native_run()
+    def _fixed_vars(self) -> list[tuple[Any, float]]:
+        if self._loaded is None:
+            return []
+        columns = self._loaded.columns
+        return [
+            (columns[c], v)
+            for c, v in zip(self._fixed_cols.tolist(), self._fixed_vals.tolist(), strict=True)
+        ]
+
+    def _run(self, highs: highspy.Highs) -> None:
+        """Run HiGHS in a thread while this thread handles signals, stop requests, heartbeats."""
         outcome: dict[str, Any] = {}
 
         def target() -> None:
             try:
-                outcome["status"] = native_run()
+                outcome["status"] = highs.run()
             except BaseException as exc:  # re-raised in the caller's thread
                 outcome["error"] = exc
 
         thread = threading.Thread(target=target, name="highs", daemon=True)
         thread.start()
         deadline: float | None = None
-        while thread.is_alive():
-            thread.join(0.1)
-            if self.stop.requested and self._interruptible_now:
-                deadline = deadline or time.perf_counter() + STOP_GRACE_S
-                if time.perf_counter() > deadline:
-                    raise _Abandoned
-            else:
-                self._heartbeat()
+        try:
+            while thread.is_alive():
+                thread.join(0.1)
+                if self.stop.requested and self._interruptible_now:
+                    deadline = deadline or time.perf_counter() + STOP_GRACE_S
+                    if time.perf_counter() > deadline:
+                        raise _Abandoned
+                else:
+                    self._heartbeat()
+        except BaseException:  # (a second Ctrl-C) HiGHS may still run: never touch it again
+            if thread.is_alive():
+                self.abandoned = True
+            raise
         if "error" in outcome:
             raise outcome["error"]
-        return outcome.get("status")
 
     def _heartbeat(self) -> None:
         """Repeat the last solver state when HiGHS has said nothing for a while."""
@@ -357,9 +569,20 @@ class Solver:
         last = self._last or SolverUpdate(self._iteration, None, None, None, 0, improved=False)
         self._send(replace(last, improved=False))
 
+    def _on_log(self, event: Any) -> None:
+        """A HiGHS log message: to the log at DEBUG (``--log FILE`` keeps it); start notes kept."""
+        for raw in str(event.message).splitlines():
+            line = raw.strip()
+            if not line:
+                continue
+            if self._notes is not None and any(w in line.lower() for w in START_WORDS):
+                self._notes.append(line)
+            if self.options.log_solver:
+                log.debug("highs: %s", line)
+
     def _on_interrupt(self, event: Any) -> None:
         if self.stop.requested and self._interruptible_now:
-            event.data_in.user_interrupt = True
+            event.interrupt()
             return
         if event.callback_type != MIP_INTERRUPT:
             return
@@ -369,6 +592,11 @@ class Solver:
             self._notify(event.data_out, improved=False)
 
     def _on_improved(self, event: Any) -> None:
+        self._improved += 1
+        if len(self._start_cols) and not self._start_seen:
+            self._start_seen = _matches(
+                event.data_out.mip_solution, self._start_cols, self._start_vals
+            )
         # HiGHS reports a solution again when it re-finds it (e.g. the start, after presolve)
         objective = _finite(event.data_out.objective_function_value)
         if self._listener is None or objective is None:
@@ -379,7 +607,7 @@ class Solver:
             self._notify(event.data_out, improved=True)
 
     def _notify(self, out: Any, *, improved: bool) -> None:
-        """Pass a solver update on; a listener's failure is logged, never raised into HiGHS.
+        """Pass a solver update on.
 
         A new incumbent is reported with the last bound an interrupt saw (HiGHS gives the
         incumbent itself as the bound of a solution found before the root is solved).
@@ -414,7 +642,8 @@ class Solver:
         ``everywhere``: every index of each variable (missing values count as 0); otherwise
         only the indices given.
         """
-        index_of = self._solver._pyomo_var_to_solver_var_map
+        assert self._loaded is not None
+        col_of = self._loaded.col_of
         cols: list[int] = []
         vals: list[float] = []
         for name, by_key in values.items():
@@ -423,59 +652,125 @@ class Solver:
                 continue
             keys = list(var.keys()) if everywhere else [k for k in by_key if k in var]
             for key in keys:
-                v = var[key]
-                if not v.fixed and id(v) in index_of:
-                    cols.append(index_of[id(v)])
+                col = col_of.get(id(var[key]))
+                if col is not None:
+                    cols.append(col)
                     vals.append(float(by_key.get(key, 0.0)))
         return cols, vals
 
-    def _set_start(self, start: dict[str, dict[Any, float]]) -> None:
+    def _set_start(self, highs: highspy.Highs, start: dict[str, dict[Any, float]] | None) -> None:
+        """Give HiGHS a MIP start (public ``setSolution``); its refusal is logged at INFO."""
+        self._start_cols, self._start_vals = np.zeros(0, dtype=np.int32), np.zeros(0)
+        self._start_seen = self._start_refused = False
+        self._improved = 0
+        self._notes = None
+        if not start:
+            return
         cols, vals = self._columns(start, everywhere=False)
-        if cols:  # HiGHS itself: Pyomo has no MIP start for it
-            self._solver._solver_model.setSolution(
-                len(cols), np.array(cols, dtype=np.int32), np.array(vals, dtype=np.float64)
-            )
+        if not cols:
+            return
+        assert self._loaded is not None
+        index, value = np.array(cols, dtype=np.int32), np.array(vals, dtype=np.float64)
+        self._notes = []
+        status = highs.setSolution(len(cols), index, value)
+        if status == highspy.HighsStatus.kError:
+            log.info("MIP start rejected by HiGHS: %s", "; ".join(self._notes) or status.name)
+            self._notes, self._start_refused = None, True
+            return
+        integer = self._loaded.integer[index]
+        self._start_cols, self._start_vals = index[integer], value[integer]
 
-    def _result(self, results: Any, runtime_s: float) -> SolveResult:
-        tc = results.termination_condition
-        has = results.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
-        if tc == TerminationCondition.convergenceCriteriaSatisfied and has:
+    def _consistent(self, highs: highspy.Highs) -> bool:
+        """Whether HiGHS' objective is its solution's (when it has one)."""
+        assert self._loaded is not None
+        if highs.getInfo().primal_solution_status != 2:
+            return True
+        x = np.asarray(highs.getSolution().col_value, dtype=np.float64)
+        if x.size != len(self._loaded.columns):
+            return False
+        mine = float(self._loaded.cost @ x) + self._loaded.offset
+        theirs = float(highs.getInfo().objective_function_value)
+        return abs(mine - theirs) <= 1e-6 * max(1.0, abs(theirs))
+
+    def _start_verdict(self, highs: highspy.Highs) -> bool | None:
+        """Whether HiGHS took the start: one of its incumbents has the start's integers.
+
+        None when there is nothing to tell (no start; or presolve solved the MIP without an
+        incumbent along the way).
+        """
+        notes, self._notes = self._notes, None
+        if notes is None:  # no start given, or HiGHS refused it (logged)
+            return False if self._start_refused else None
+        if not len(self._start_cols):
+            return None
+        used = self._start_seen or _matches(
+            highs.getSolution().col_value, self._start_cols, self._start_vals
+        )
+        if not used and not self._improved:
+            return None
+        if not used:
+            why = "; ".join(notes) or "its first incumbent was another solution (infeasible?)"
+            log.info("MIP start (%d values) not taken by HiGHS: %s", len(self._start_cols), why)
+        return used
+
+    def _result(self, highs: highspy.Highs, runtime_s: float) -> SolveResult:
+        model_status = highs.getModelStatus()
+        info = highs.getInfo()
+        tc = _TERMINATION.get(model_status.name, "unknown")
+        has = info.primal_solution_status == 2  # 0: none, 1: infeasible, 2: feasible
+        if tc == "convergenceCriteriaSatisfied" and has:
             status = SolveStatus.OPTIMAL
-        elif tc in (
-            TerminationCondition.provenInfeasible,
-            TerminationCondition.infeasibleOrUnbounded,
-        ):
+        elif tc in ("provenInfeasible", "infeasibleOrUnbounded"):
             status = SolveStatus.INFEASIBLE
-        elif tc == TerminationCondition.error:
+        elif tc == "error":
             status = SolveStatus.ERROR
         elif has:
             status = SolveStatus.FEASIBLE
         else:
             status = SolveStatus.NO_SOLUTION
-        objective = results.incumbent_objective if has else None
-        bound = results.objective_bound
+        objective = float(info.objective_function_value) if has else None
+        bound: float | None = None
+        if info.mip_node_count != -1:  # a MIP: its dual bound
+            bound = float(info.mip_dual_bound)
+        elif status is SolveStatus.OPTIMAL:
+            bound = objective
         gap = None
         if objective is not None and bound is not None and np.isfinite(bound):
             gap = abs(bound - objective) / max(1.0, abs(objective))
-        values: dict[str, pd.Series] = {}
-        if has:
-            results.solution_loader.load_vars()
-            for name in VARIABLES:
-                var = getattr(self.model, name, None)
-                if var is not None:
-                    values[name] = pd.Series(
-                        {k: (v.value if v.value is not None else 0.0) for k, v in var.items()},
-                        dtype=float,
-                    )
+        accepted = self._start_verdict(highs)
+        values = self._values(highs) if has else {}
         log.info(
             "solve: %s (%s) objective %s bound %s in %.2f s",
             status,
-            tc.name,
+            tc,
             "-" if objective is None else f"{objective:.6g}",
             "-" if bound is None else f"{bound:.6g}",
             runtime_s,
         )
-        return SolveResult(status, tc.name, objective, bound, gap, runtime_s, values)
+        return SolveResult(status, tc, objective, bound, gap, runtime_s, values, accepted)
+
+    def _values(self, highs: highspy.Highs) -> dict[str, pd.Series]:
+        """Every variable's value into the Pyomo model, and :data:`VARIABLES` as Series."""
+        assert self._loaded is not None
+        x = np.asarray(highs.getSolution().col_value, dtype=np.float64)
+        for v, value in zip(self._loaded.columns, x.tolist(), strict=True):
+            v.set_value(value, skip_validation=True)
+        values: dict[str, pd.Series] = {}
+        for name in VARIABLES:
+            var = getattr(self.model, name, None)
+            if var is not None:
+                values[name] = pd.Series(
+                    {k: (v.value if v.value is not None else 0.0) for k, v in var.items()},
+                    dtype=float,
+                )
+        return values
+
+
+def _matches(solution: Any, cols: np.ndarray, vals: np.ndarray) -> bool:
+    x = np.asarray(solution, dtype=np.float64)
+    if x.size <= (int(cols.max()) if len(cols) else -1):
+        return False
+    return bool(np.all(np.abs(x[cols] - vals) <= 1e-6))
 
 
 def _finite(value: float) -> float | None:

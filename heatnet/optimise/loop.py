@@ -1,10 +1,11 @@
 """The solve loop: MIP → honest prices → corrected diversity and losses → MIP again.
 
 Diversity depends on how many connections end up downstream of a pipe and heat loss on the
-pipe's size, so neither can be a constant of one MILP. As in the reference (section 9), the loop
-solves the MIP with assumed values, prices the design it found (:mod:`heatnet.optimise.evaluate`),
-puts the implied values of the *used* elements back into the model (unused elements keep their
-optimistic assumptions) and solves again, warm-started from the design it has. It stops when
+pipe's size, so neither can be a constant of one MILP. As in the reference, the loop
+(docs/decisions.md §8.6) solves the MIP with assumed values, prices the design it found
+(:mod:`heatnet.optimise.evaluate`), puts the implied values of the *used* elements back into the
+model (unused elements keep their optimistic assumptions) and solves again, warm-started from
+the design it has (docs/decisions.md §4.2). It stops when
 the parameters reproduce themselves, when correcting them moves the objective by at most
 ``optimiser/param-gap``, when a design repeats, at ``optimiser/iteration-limit`` or when
 ``optimiser/runtime-limit`` is spent; it returns the best design *as priced*, never a MIP value.
@@ -29,14 +30,7 @@ from heatnet.core.progress import Progress
 from heatnet.optimise.build import build_model
 from heatnet.optimise.evaluate import Design, check_design, evaluate
 from heatnet.optimise.heuristic import seed_design
-from heatnet.optimise.highs import (
-    Solver,
-    SolveResult,
-    SolverOptions,
-    SolveStatus,
-    Stop,
-    stop_on_signals,
-)
+from heatnet.optimise.highs import Solver, SolveResult, SolverOptions, SolveStatus
 from heatnet.optimise.infeasible import elastic_reasons
 from heatnet.optimise.prepare import ModelData, prepare
 from heatnet.optimise.proof import (
@@ -47,6 +41,7 @@ from heatnet.optimise.proof import (
     relative_gap,
     trivial_bound,
 )
+from heatnet.optimise.stopping import Stop, stop_on_signals
 from heatnet.optimise.tune import reset_parameters, set_parameters
 from heatnet.problem.definition import Problem
 
