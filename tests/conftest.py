@@ -22,6 +22,9 @@ import pytest
 import shapely
 from click.testing import CliRunner
 
+from heatnet.inputs.load import RawInputs
+from heatnet.inputs.validate import Inputs, check_inputs
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data" / "district.gpkg"
 TINY = ROOT / "sample_data" / "tiny.gpkg"
@@ -170,6 +173,13 @@ def write_gpkg(path: Path, frames: Mapping[str, pd.DataFrame | None]) -> Path:
             warnings.filterwarnings("ignore", message="'crs' was not provided")
             pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG")
     return path
+
+
+def valid_inputs(raw: RawInputs) -> Inputs:
+    """The checked inputs of ``raw``, which must have no error (the test fails showing them)."""
+    inputs, issues = check_inputs(raw)
+    assert inputs is not None, [i.message for i in issues if i.is_error]
+    return inputs
 
 
 def sha256(path: Path) -> str:

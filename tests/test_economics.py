@@ -9,14 +9,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from heatnet.economics import (
-    CLASSES,
+    CONNECTION,
+    PATH,
+    PIPE,
+    SUPPLY,
+    SWITCHED,
+    CostClass,
     Schedule,
     build_catalogue,
     building_items,
     cashflow,
+    diameter_options,
     diversity,
     fit_line,
-    objective_value,
+    objective_weights,
     pipe_diversity,
     pipe_items,
     present_value,
@@ -31,10 +37,10 @@ from heatnet.economics.prices import curve_breakpoints, curve_pv, curve_total
 from heatnet.inputs.load import read_inputs
 from heatnet.inputs.params import parse_parameters
 from heatnet.inputs.schema import load_schemas
-from heatnet.inputs.validate import validate_inputs
+from heatnet.inputs.validate import check_inputs
 from tests.conftest import TINY
 
-# reference section 4.2: DN, kW (3 m/s cap), W/m at 90/60/8 °C
+# the reference's pipe table (docs/decisions.md §8.2): DN, kW (3 m/s cap), W/m at 90/60/8 °C
 REFERENCE = [
     (20, 24.4, 13.36), (25, 43.9, 15.87), (32, 83.4, 18.65), (40, 148.0, 21.16), (50, 261.1, 23.67),
     (65, 506.3, 26.63), (80, 851.9, 28.97), (100, 1485.7, 31.48), (125, 2583.7, 33.99),
@@ -49,6 +55,29 @@ def params(**values):
     parsed, issues = parse_parameters(table, {}, load_schemas())
     assert issues == []
     return parsed.parameters
+
+
+def counted(pv, p):
+    """Per element, the PV the objective counts: each class's PV times its objective weight."""
+    weights = objective_weights(p)
+    return sum(pv[c] * weights[c.column] for c in CostClass)
+
+
+def test_cost_classes_are_the_formats_spellings_and_groups_partition_them():
+    schema_switches = {
+        key.removeprefix("objective/use-")
+        for key in load_schemas().parameters
+        if key.startswith("objective/use-")
+    }
+    assert {c.value for c in SWITCHED} == schema_switches
+    assert [c.column for c in CostClass][-3:] == ["pipe_repex", "tariffs", "extra"]
+    assert CostClass.SUPPLY_OPEX.column == "supply_opex"
+    assert CostClass.PIPE_CAPEX.switch == "use_pipe_capex"
+    assert CostClass.EXTRA.switch is None
+    groups = [*CONNECTION, *SUPPLY, *PATH, CostClass.TARIFFS]
+    assert sorted(groups) == sorted(CostClass)  # every class in exactly one group
+    assert set(PIPE) < set(PATH)
+    assert all(objective_weights(params())[c.column] == 1.0 for c in CostClass)
 
 
 @pytest.mark.parametrize(("dn", "kw", "loss"), REFERENCE)
@@ -169,11 +198,12 @@ def test_reference_worked_building_example():
     pv = pv_by_class(items, schedule_for(p), "building_id").loc["B"]
     assert pv["tariffs"] == pytest.approx(12_544.5, abs=0.1)
     assert pv["connection-capex"] + pv["connection-repex"] == pytest.approx(-9322.1, abs=0.1)
-    assert objective_value(pv.to_frame().T, p).iloc[0] == pytest.approx(3222.5, abs=0.2)
+    assert counted(pv, p) == pytest.approx(3222.5, abs=0.2)
 
 
 def test_tiny_sample_hand_computed_pvs():
-    inputs = validate_inputs(read_inputs(TINY))
+    inputs, issues = check_inputs(read_inputs(TINY))
+    assert inputs is not None, issues
     p = inputs.parameters
     items = building_items(inputs.buildings, inputs.tariffs, inputs.connection_costs, p)
     pv = pv_by_class(items, schedule_for(p), "building_id")
@@ -268,7 +298,7 @@ def test_pv_is_linear_and_cashflow_rows_sum_to_it(flows, rate, term, scale):
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.sampled_from(CLASSES), st.floats(0, 0.1))
+@given(st.sampled_from(SWITCHED), st.floats(0, 0.1))
 def test_each_switch_removes_exactly_its_class(klass, rate):
     on = params(
         **{
@@ -309,8 +339,9 @@ def test_each_switch_removes_exactly_its_class(klass, rate):
     ], ignore_index=True)  # fmt: skip
     items["element"] = items["building_id"].fillna(items["supply_id"]).fillna(items["path_id"])
     pv = pv_by_class(items, schedule_for(on), "element")
-    assert (pv[list(CLASSES)] != 0).any().all()  # every class is present, so the check can fail
-    removed = objective_value(pv, on) - objective_value(pv, off)
+    assert (pv[list(SWITCHED)] != 0).any().all()  # every class is present, so the check can fail
+    assert objective_weights(off) == {**objective_weights(on), klass.column: 0.0}
+    removed = counted(pv, on) - counted(pv, off)
     pd.testing.assert_series_equal(removed, pv[klass], check_names=False)
 
 
@@ -361,8 +392,6 @@ def test_supply_coefficients_match_the_items_they_come_from():
 
 
 def test_discrete_options_span_only_the_diameters_the_flow_bounds_allow():
-    from heatnet.economics.prices import diameter_options
-
     civil = pd.DataFrame(
         {
             "diameter_mm": [20.0, 25.0, 32.0, 40.0, 50.0],
@@ -372,10 +401,10 @@ def test_discrete_options_span_only_the_diameters_the_flow_bounds_allow():
     )
     cat = build_catalogue(civil, params())  # 24.4, 43.9, 83.4, 148, 261 kW
     first, last = diameter_options(
-        cat, [0.0, 30.0, 30.0, 100.0, 500.0], [10.0, 30.0, 150.0, 90.0, 900.0]
+        cat, [0.0, 30.0, 30.0, 100.0, 500.0, 100.0], [10.0, 30.0, 150.0, 90.0, 900.0, 50.0]
     )
-    assert first.tolist() == [0, 1, 1, 3, 4]
-    assert last.tolist() == [0, 1, 4, 3, 4]
+    assert first.tolist() == [0, 1, 1, 3, 4, 3]
+    assert last.tolist() == [0, 1, 4, 3, 4, 2]  # 100 kW at least, 50 at most: no diameter
 
 
 def test_catalogue_prices_and_sizes_diameters_not_in_the_table():

@@ -16,6 +16,7 @@ import pytest
 from heatnet.core.atomic import OutputExistsError
 from heatnet.core.errors import InputError
 from heatnet.core.units import HOURS_PER_YEAR
+from heatnet.economics import CostClass, pv_by_class, schedule_for
 from heatnet.inputs.schema import load_schemas
 from heatnet.optimise.loop import Solution, optimise
 from heatnet.outputs.solution_json import solution_to_json, write_solution
@@ -110,6 +111,19 @@ def test_sample_district_round_trips_through_a_file(district, tmp_path):
     assert data["parameters"]["finance/npv-rate"] == district.parameters.npv_rate
     assert len(data["buildings"]) == len(district.buildings)
     assert_same_problem(district, read_problem(path))
+
+
+def test_building_items_are_what_the_pv_columns_are_priced_from_and_stay_in_memory(district):
+    items = district.building_items
+    assert items is not None
+    pv = pv_by_class(items, schedule_for(district.parameters), "building_id")
+    pv = pv.reindex(district.buildings["building_id"].to_numpy(), fill_value=0.0)
+    for klass in CostClass:
+        np.testing.assert_array_equal(
+            pv[klass].to_numpy(float), district.buildings[f"pv_{klass.column}"].to_numpy(float)
+        )
+    again = problem_from_json(problem_to_json(district))
+    assert again.building_items is None  # not part of the JSON form: solved to JSON only
 
 
 def test_hand_made_problem_round_trips():

@@ -9,8 +9,7 @@ import pyogrio
 import pytest
 
 from heatnet.inputs.load import LAYERS, TABLES, read_inputs
-from heatnet.inputs.validate import validate_inputs
-from tests.conftest import ROOT, SAMPLE, TINY, write_gpkg
+from tests.conftest import ROOT, SAMPLE, TINY, valid_inputs, write_gpkg
 
 
 def build_module():
@@ -34,7 +33,7 @@ def test_sample_rebuilds_to_the_committed_data(builder, committed, tmp_path):
 
 
 def test_district_sample_is_real_and_valid():
-    inputs = validate_inputs(read_inputs(SAMPLE))
+    inputs = valid_inputs(read_inputs(SAMPLE))
     assert len(inputs.buildings) == 200
     assert len(inputs.paths) == 97
     assert inputs.issues == ()

@@ -9,10 +9,9 @@ import pytest
 import shapely
 
 from heatnet.inputs.load import read_inputs
-from heatnet.inputs.validate import validate_inputs
 from heatnet.problem.from_network import network_problem
 from heatnet.topology import build_network
-from tests.conftest import SAMPLE, base_frames, layer, write_gpkg
+from tests.conftest import SAMPLE, base_frames, layer, valid_inputs, write_gpkg
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,7 +49,7 @@ def network(tmp_path, paths, buildings=(), supplies=("POINT (0 -10)",), **params
         rows or [{"parameter": "finance/npv-rate", "value": "0.03"}]
     )
     path = write_gpkg(tmp_path / f"t{len(list(tmp_path.iterdir()))}.gpkg", frames)
-    return build_network(validate_inputs(read_inputs(path)))
+    return build_network(valid_inputs(read_inputs(path)))
 
 
 def pieces(net):
@@ -223,13 +222,13 @@ def test_forbidden_paths_are_kept_but_not_used(tmp_path):
     frames = base_frames()
     frames["paths"] = frames["paths"].assign(constraint=["optional", "forbidden"])
     path = write_gpkg(tmp_path / "f.gpkg", frames)
-    net = build_network(validate_inputs(read_inputs(path)))
+    net = build_network(valid_inputs(read_inputs(path)))
     assert net.paths.loc["P2", "kind"] == "forbidden"
     assert "P2" not in {k for _, _, k in net.graph.edges(keys=True)}
 
 
 def test_real_district_regression():
-    net = build_network(validate_inputs(read_inputs(SAMPLE)))
+    net = build_network(valid_inputs(read_inputs(SAMPLE)))
     p = net.paths
     counts = {
         "pieces": int((~p["connector"]).sum()),
@@ -302,7 +301,7 @@ def test_multipolygon_building_and_required_unreachable_building(tmp_path):
         ]
     )  # fmt: skip
     path = write_gpkg(tmp_path / "m.gpkg", frames)
-    net = build_network(validate_inputs(read_inputs(path)))
+    net = build_network(valid_inputs(read_inputs(path)))
     b = net.buildings.set_index("building_id")
     assert b.loc["M", "connection"] == "connector"
     assert b.loc["M", "connection_m"] == pytest.approx(20.0)  # from the nearer part's corner
@@ -328,7 +327,7 @@ def structural_errors_input(tmp_path):
     island = p.iloc[[0]].assign(path_id="P4")
     island["geometry"] = [shapely.from_wkt("LINESTRING (0 2000, 100 2000)")]
     frames["paths"] = pd.concat([p, island], ignore_index=True).assign(constraint="required")
-    inputs = validate_inputs(read_inputs(write_gpkg(tmp_path / "structural.gpkg", frames)))
+    inputs = valid_inputs(read_inputs(write_gpkg(tmp_path / "structural.gpkg", frames)))
     return inputs, build_network(inputs)
 
 
@@ -371,7 +370,7 @@ def test_null_path_ids_are_generated_and_pieces_numbered_from_them(tmp_path):
         ]
     )
     path = write_gpkg(tmp_path / "n.gpkg", frames)
-    net = build_network(validate_inputs(read_inputs(path)))
+    net = build_network(valid_inputs(read_inputs(path)))
     assert {"P-1-1", "P-1-2", "X"} <= set(pieces(net).index)
 
 

@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from heatnet.inputs.load import read_inputs
-from heatnet.inputs.validate import Inputs, validate_inputs
+from heatnet.inputs.validate import Inputs
 from heatnet.topology import Network, build_network
 from heatnet.topology.noding import NODE_EPS_M
-from tests.conftest import base_frames, layer, write_gpkg
+from tests.conftest import base_frames, layer, valid_inputs, write_gpkg
 
 SETTINGS = settings(
     deadline=None,
@@ -222,7 +222,7 @@ def frames(sc: Scenario) -> dict[str, pd.DataFrame | None]:
 
 def read(sc: Scenario) -> Inputs:
     with tempfile.TemporaryDirectory() as tmp:
-        return validate_inputs(read_inputs(write_gpkg(Path(tmp) / "in.gpkg", frames(sc))))
+        return valid_inputs(read_inputs(write_gpkg(Path(tmp) / "in.gpkg", frames(sc))))
 
 
 def build(sc: Scenario) -> tuple[Inputs, Network]:

@@ -4,6 +4,7 @@ The same line items feed the model's coefficients and the ``cashflow`` output, s
 and the written NPV cannot drift apart.
 """
 
+from heatnet.economics.classes import CONNECTION, PATH, PIPE, SUPPLY, SWITCHED, CostClass
 from heatnet.economics.diversity import (
     diversity,
     diversity_factor,
@@ -14,11 +15,10 @@ from heatnet.economics.fit import fit_line
 from heatnet.economics.money import Schedule, cashflow, present_value
 from heatnet.economics.pipes import PipeCatalogue, build_catalogue
 from heatnet.economics.prices import (
-    CLASSES,
     building_items,
     curve_breakpoints,
     diameter_options,
-    objective_value,
+    objective_weights,
     pipe_items,
     pipe_line_coefficients,
     pv_by_class,
@@ -29,7 +29,12 @@ from heatnet.economics.prices import (
 )
 
 __all__ = [
-    "CLASSES",
+    "CONNECTION",
+    "PATH",
+    "PIPE",
+    "SUPPLY",
+    "SWITCHED",
+    "CostClass",
     "PipeCatalogue",
     "Schedule",
     "build_catalogue",
@@ -40,7 +45,7 @@ __all__ = [
     "diversity",
     "diversity_factor",
     "fit_line",
-    "objective_value",
+    "objective_weights",
     "pipe_diversity",
     "pipe_items",
     "pipe_line_coefficients",

@@ -1,8 +1,8 @@
 """Money: when each cash flow happens, what it is worth today, and the yearly cashflow table.
 
-Convention (DECISIONS 2): year 0 holds capex and connection charges, undiscounted; opex, heat cost
-and tariff revenue fall in every year 1 … T−1; repex in every year 0 < y < T with y mod L = 0;
-PV = Σ_{y=0}^{T−1} value_y / (1 + r)^y with T = ``finance/npv-term``.
+Convention (docs/decisions.md §2): year 0 holds capex and connection charges, undiscounted; opex,
+heat cost and tariff revenue fall in every year 1 … T−1; repex in every year 0 < y < T with
+y mod L = 0; PV = Σ_{y=0}^{T−1} value_y / (1 + r)^y with T = ``finance/npv-term``.
 
 A priced item is an amount and a *pattern* (which years it falls in, and how much per year per
 unit). Its PV is amount × the pattern's PV factor, and its yearly values are amount × the

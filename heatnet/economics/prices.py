@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from heatnet.economics.classes import SUPPLY, CostClass
 from heatnet.economics.fit import fit_line
 from heatnet.economics.money import (
     ANNUAL,
@@ -32,17 +33,21 @@ from heatnet.inputs.params import Parameters
 
 log = logging.getLogger(__name__)
 
-CLASSES = (
-    "connection-capex", "connection-repex", "connection-opex", "supply-capex", "supply-repex",
-    "supply-opex", "pipe-capex", "pipe-repex", "tariffs",
-)  # fmt: skip
-"""The classes the nine ``objective/use-*`` switches gate; ``extra`` (extra_pv) is always on."""
 
-
-def switches(params: Parameters) -> dict[str, bool]:
+def switches(params: Parameters) -> dict[CostClass, bool]:
     """Whether each class counts in the objective (``extra`` always does)."""
-    flags = {c: bool(getattr(params, "use_" + c.replace("-", "_"))) for c in CLASSES}
-    return {**flags, "extra": True}
+    return {c: c.switch is None or bool(getattr(params, c.switch)) for c in CostClass}
+
+
+def objective_weights(params: Parameters) -> dict[str, float]:
+    """1.0 for the classes the objective counts, 0.0 for the others, by column spelling.
+
+    Keyed ``pipe_capex`` (:attr:`CostClass.column`), as the problem's ``pv_*`` columns, in
+    :class:`CostClass` order; ``extra`` is always 1.0. The model's objective is every PV times
+    its class's weight.
+    """
+    on = switches(params)
+    return {c.column: float(on[c]) for c in CostClass}
 
 
 def schedule_for(params: Parameters) -> Schedule:
@@ -51,13 +56,19 @@ def schedule_for(params: Parameters) -> Schedule:
 
 
 def _block(
-    ids: pd.Series, amount: ArrayLike, cost: str, kind: str, klass: str, pattern: str, **refs: Any
+    ids: pd.Series,
+    amount: ArrayLike,
+    cost: str,
+    kind: str,
+    klass: CostClass,
+    pattern: str,
+    **refs: Any,
 ) -> pd.DataFrame:
     amount = np.broadcast_to(np.asarray(amount, dtype=float), (len(ids),))
     records: dict[str, object] = {
         "cost": cost,
         "type": kind,
-        "class": klass,
+        "class": klass.value,
         "amount": amount,
         "pattern": pattern,
     }
@@ -112,7 +123,7 @@ def building_items(
             t["connection_charge_fixed"] + t["connection_charge_per_kw"] * kw,
             "revenue",
             "building",
-            "tariffs",
+            CostClass.TARIFFS,
             ONCE,
             **tariff,
         ),
@@ -123,22 +134,32 @@ def building_items(
             + t["annual_charge_per_kw"] * kw,
             "revenue",
             "building",
-            "tariffs",
+            CostClass.TARIFFS,
             ANNUAL,
             **tariff,
         ),
-        _block(ids, -part("capex"), "capex", "connection", "connection-capex", ONCE, **conn),
-        _block(ids, -part("opex"), "opex", "connection", "connection-opex", ANNUAL, **conn),
+        _block(
+            ids, -part("capex"), "capex", "connection", CostClass.CONNECTION_CAPEX, ONCE, **conn
+        ),
+        _block(ids, -part("opex"), "opex", "connection", CostClass.CONNECTION_OPEX, ANNUAL, **conn),
         _block(
             ids,
             -part("repex"),
             "repex",
             "connection",
-            "connection-repex",
+            CostClass.CONNECTION_REPEX,
             repex_pattern(params.building_hx_lifetime_years),
             **conn,
         ),
-        _block(ids, b["extra_pv"].fillna(0.0), "extra", "building", "extra", ONCE, building_id=ids),
+        _block(
+            ids,
+            b["extra_pv"].fillna(0.0),
+            "extra",
+            "building",
+            CostClass.EXTRA,
+            ONCE,
+            building_id=ids,
+        ),
     ]
     items = pd.concat(blocks, ignore_index=True)
     return items[items["amount"] != 0].reset_index(drop=True)
@@ -154,13 +175,7 @@ def pv_by_class(items: pd.DataFrame, schedule: Schedule, key: str) -> pd.DataFra
         }
     )
     table = pv.pivot_table(index=key, columns="class", values="pv", aggfunc="sum", fill_value=0.0)
-    return table.reindex(columns=[*CLASSES, "extra"], fill_value=0.0)
-
-
-def objective_value(pv: pd.DataFrame, params: Parameters) -> pd.Series:
-    """Per element, the PV the objective counts: the sum of the switched-on classes."""
-    on = switches(params)
-    return pv[[c for c in pv.columns if on[c]]].sum(axis=1)
+    return table.reindex(columns=[c.value for c in CostClass], fill_value=0.0)
 
 
 def supply_items(
@@ -189,7 +204,7 @@ def supply_items(
     for kind, pattern in patterns.items():
         amount = s[f"{kind}_fixed"].to_numpy(float) + s[f"{kind}_per_kw"].to_numpy(float) * cap
         blocks.append(
-            _block(ids, -amount, kind, "supply", f"supply-{kind}", pattern, supply_id=ids)
+            _block(ids, -amount, kind, "supply", _supply_class(kind), pattern, supply_id=ids)
         )
     blocks.append(
         _block(
@@ -197,7 +212,7 @@ def supply_items(
             -s["cost_per_kwh"].to_numpy(float) * kwh,
             "heat",
             "supply",
-            "supply-opex",
+            CostClass.SUPPLY_OPEX,
             ANNUAL,
             supply_id=ids,
         )
@@ -220,7 +235,7 @@ def supply_items(
                     -price * kwh[i],
                     "heat",
                     "supply",
-                    "supply-opex",
+                    CostClass.SUPPLY_OPEX,
                     pattern,
                     supply_id=ids[i : i + 1],
                 )
@@ -238,13 +253,18 @@ def supply_items(
                 -amount,
                 kind,
                 "supply",
-                f"supply-{kind}",
+                _supply_class(kind),
                 patterns[kind],
                 supply_id=ids[i : i + 1],
             )
         )
     items = pd.concat(blocks, ignore_index=True)
     return items[items["amount"] != 0].reset_index(drop=True)
+
+
+def _supply_class(kind: str) -> CostClass:
+    """The class of a supply cost kind (``capex``, ``opex``, ``repex``)."""
+    return CostClass(f"supply-{kind}")
 
 
 def supply_patterns(params: Parameters) -> dict[str, str]:
@@ -258,14 +278,14 @@ def curve_pv(
     capacity_kw: ArrayLike,
     schedule: Schedule,
     params: Parameters,
-) -> dict[str, NDArray[np.float64]]:
+) -> dict[CostClass, NDArray[np.float64]]:
     """PV by class of a supply's ¤/kW capacity curves at each capacity (vectorised).
 
     The same money as the curve items of :func:`supply_items` (``−curve_total`` per curve row,
     in that row's pattern), without building item frames per capacity.
     """
     kw = np.asarray(capacity_kw, dtype=float)
-    out = {f"supply-{k}": np.zeros(len(kw)) for k in ("capex", "opex", "repex")}
+    out = {c: np.zeros(len(kw)) for c in SUPPLY}
     if supply_costs.empty:
         return out
     patterns = supply_patterns(params)
@@ -276,7 +296,7 @@ def curve_pv(
             continue
         points = np.array(value, dtype=float)
         total = kw * np.interp(kw, points[:, 0], points[:, 1])
-        out[f"supply-{kind}"] -= total * schedule.factor(patterns[kind])
+        out[_supply_class(kind)] -= total * schedule.factor(patterns[kind])
     return out
 
 
@@ -334,7 +354,7 @@ def pipe_items(rows: pd.DataFrame, catalogue: PipeCatalogue, params: Parameters)
     rows
         One row per built path row: ``path_id``, ``length_m``, ``civil_cost_id``,
         ``diameter_mm`` (the pipe laid), ``existing`` (True when an existing pipe is kept as
-        is: repex only, DECISIONS 2) and ``extra_pv``.
+        is: repex only, docs/decisions.md §2) and ``extra_pv``.
     catalogue
         Costs per metre by civil id and diameter (interpolated for diameters not listed).
     params
@@ -347,14 +367,20 @@ def pipe_items(rows: pd.DataFrame, catalogue: PipeCatalogue, params: Parameters)
     ids = rows["path_id"]
     blocks = [
         _block(
-            ids, np.where(existing, 0.0, -principal), "capex", "pipe", "pipe-capex", ONCE, **refs
+            ids,
+            np.where(existing, 0.0, -principal),
+            "capex",
+            "pipe",
+            CostClass.PIPE_CAPEX,
+            ONCE,
+            **refs,
         ),
         _block(
             ids,
             -principal,
             "repex",
             "pipe",
-            "pipe-repex",
+            CostClass.PIPE_REPEX,
             repex_pattern(params.distribution_lifetime_years),
             **refs,
         ),
@@ -363,7 +389,7 @@ def pipe_items(rows: pd.DataFrame, catalogue: PipeCatalogue, params: Parameters)
             rows["extra_pv"].fillna(0.0).to_numpy(float),
             "extra",
             "pipe",
-            "extra",
+            CostClass.EXTRA,
             ONCE,
             path_id=ids,
         ),
@@ -374,10 +400,10 @@ def pipe_items(rows: pd.DataFrame, catalogue: PipeCatalogue, params: Parameters)
 
 def pipe_pv_per_m(
     cost_m: NDArray[np.float64], schedule: Schedule, params: Parameters
-) -> Mapping[str, NDArray[np.float64]]:
+) -> Mapping[CostClass, NDArray[np.float64]]:
     """PV per metre of laying a new pipe, by class, for a cost-per-metre array (any shape)."""
     repex = schedule.factor(repex_pattern(params.distribution_lifetime_years))
-    return {"pipe-capex": -cost_m, "pipe-repex": -cost_m * repex}
+    return {CostClass.PIPE_CAPEX: -cost_m, CostClass.PIPE_REPEX: -cost_m * repex}
 
 
 def pipe_line_coefficients(
@@ -387,7 +413,7 @@ def pipe_line_coefficients(
     kw_high: ArrayLike,
     schedule: Schedule,
     params: Parameters,
-) -> dict[str, tuple[NDArray[np.float64], NDArray[np.float64]]]:
+) -> dict[CostClass, tuple[NDArray[np.float64], NDArray[np.float64]]]:
     """Coefficients of the ``linear`` pipe model, per edge and class.
 
     PV per metre (fixed) and PV per metre per kW of capacity, from a least-squares line through
@@ -460,13 +486,11 @@ def diameter_options(
     Returns
     -------
     tuple
-        First and last allowed catalogue index per edge (inclusive).
+        First and last allowed catalogue index per edge (inclusive; the largest pipe when none
+        carries the load). Where no diameter is between the two (``kw_low`` above ``kw_high``
+        across a step of the catalogue) last is below first: the range is empty.
     """
     last_row = len(catalogue.diameter_mm) - 1
-    first = np.searchsorted(
-        catalogue.capacity_kw, np.asarray(kw_low, dtype=float) - 1e-9, side="left"
-    )
-    last = np.searchsorted(
-        catalogue.capacity_kw, np.asarray(kw_high, dtype=float) - 1e-9, side="left"
-    )
-    return np.minimum(first, last_row), np.minimum(np.maximum(last, first), last_row)
+    first = np.searchsorted(catalogue.capacity_kw, np.asarray(kw_low, dtype=float) - 1e-9)
+    last = np.searchsorted(catalogue.capacity_kw, np.asarray(kw_high, dtype=float) - 1e-9)
+    return np.minimum(first, last_row), np.minimum(last, last_row)

@@ -1,7 +1,8 @@
 """Turn :class:`~heatnet.inputs.load.RawInputs` into typed, checked :class:`Inputs`.
 
-Every check runs, every problem is collected, and only then does :func:`validate_inputs` raise
-:class:`~heatnet.core.errors.ValidationError` if any of them is an error (collect-then-raise).
+Every check runs and every problem is collected: :func:`check_inputs` returns them all, with
+the typed inputs only when none of them is an error (the caller raises
+:class:`~heatnet.core.errors.ValidationError`).
 Forbidden rows are carried along untouched but not validated (format rule).
 """
 
@@ -17,7 +18,6 @@ import geopandas as gpd
 import pandas as pd
 from pyproj import CRS
 
-from heatnet.core.errors import ValidationError
 from heatnet.core.issues import Issue, error, has_errors, warning
 from heatnet.inputs.checker import (
     DTYPES,
@@ -325,36 +325,6 @@ def check_inputs(
         issues=tuple(issues),
     )
     return inputs, tuple(issues)
-
-
-def validate_inputs(
-    raw: RawInputs, *, overrides: Mapping[str, str] | None = None, schemas: SchemaSet | None = None
-) -> Inputs:
-    """Validate, raising on any error.
-
-    Parameters
-    ----------
-    raw
-        The inputs as read.
-    overrides
-        ``--set KEY=VALUE`` parameter overrides.
-    schemas
-        The schema set; heatnet's own by default.
-
-    Returns
-    -------
-    Inputs
-        The typed inputs; warnings are in ``Inputs.issues``.
-
-    Raises
-    ------
-    ValidationError
-        With every issue (errors and warnings) when any error was found.
-    """
-    inputs, issues = check_inputs(raw, overrides=overrides, schemas=schemas)
-    if inputs is None:
-        raise ValidationError(issues)
-    return inputs
 
 
 def output_column_clashes(

@@ -7,11 +7,20 @@ Notation (per iteration constants in brackets are mutable parameters, updated by
 - ``fp[a]`` undiversified peak flow and ``fm[a]`` mean flow including losses (kW);
 - ``cap[e]`` diversified pipe capacity (kW); ``scap[s]`` supply capacity, ``supp[s]`` and
   ``supm[s]`` supply peak and mean output (kW);
+- ``lost[a]`` heat lost by the pipe of arc a (kW), drawn at its downstream end;
 - [``delta[e]``] pipe diversity, [``loss[e]``] heat lost by edge e when built (kW),
   [``sigma[s]``] supply diversity.
 
-Each ``add_*`` builder documents its rows and returns its NPV contribution (objective PV, the
-``objective/use-*`` switches applied); the objective is their sum, or delivered kWh.
+Structure: :meth:`heatnet.optimise.prepare.Indices.of` derives the index structure once (arcs
+per edge, arcs into and out of each vertex, buildings drawn at each vertex, ...);
+:func:`add_shared` makes the sets, variables and expressions several builders read; then each
+``add_*`` builder takes ``(m, data, idx)``, adds its own rows (and the variables and
+parameters only it uses), documents them and returns its NPV contribution (objective PV, the
+``objective/use-*`` switches applied); the objective is their sum, or delivered kWh. No builder
+reads anything another builder left on the model; what one hands on to another is passed
+explicitly (:class:`heatnet.optimise.build_pipes.PipeTerms`, the NPV). The pipe builders are in
+:mod:`heatnet.optimise.build_pipes`. Rows are made in the order buildings, pipes, losses, flow,
+supplies, connectivity, ``constraint/*`` (the solver sees them in that order).
 
 Rows a user can cause to conflict are *soft-capable*: with ``elastic=True`` each gets a
 non-negative slack and the objective minimises the slacks instead, which names the rows that
@@ -22,7 +31,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,8 +38,10 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from heatnet.core.units import HOURS_PER_YEAR
-from heatnet.optimise.envelope import Cuts
-from heatnet.optimise.prepare import ModelData
+from heatnet.optimise.build_pipes import add_losses, add_pipes, laid
+from heatnet.optimise.build_pipes import numbers as _num
+from heatnet.optimise.build_pipes import texts as _text
+from heatnet.optimise.prepare import Indices, ModelData
 
 
 @dataclass
@@ -65,17 +75,6 @@ class SoftRows:
         m.add_component(name, pyo.Constraint(expr=expr))
 
 
-def _num(frame: pd.DataFrame, column: str) -> dict[str, float]:
-    """A numeric column as a plain dict (fast lookups inside Pyomo rules, precise types)."""
-    return {
-        str(k): float(v) for k, v in zip(frame.index, frame[column].to_numpy(float), strict=True)
-    }
-
-
-def _text(frame: pd.DataFrame, column: str) -> dict[str, str]:
-    return {str(k): str(v) for k, v in zip(frame.index, frame[column].to_numpy(), strict=True)}
-
-
 def build_model(
     data: ModelData,
     *,
@@ -104,15 +103,19 @@ def build_model(
         With ``m.npv`` (objective NPV expression), ``m.kwh`` (delivered kWh expression),
         ``m.length`` (network length expression) and ``m.soft`` (:class:`SoftRows`).
     """
+    idx = Indices.of(data)
     m = pyo.ConcreteModel(name="heatnet")
     m.soft = SoftRows(elastic)
-    npv = add_buildings(m, data)
-    npv += add_pipes(m, data, discrete=discrete)
-    add_flow(m, data)
-    npv += add_supplies(m, data, caps=caps)
-    add_connectivity(m, data)
+    add_shared(m, data, idx)
+    npv = add_buildings(m, data, idx)
+    pipes = add_pipes(m, data, idx, discrete=discrete)
+    npv += pipes.npv
+    add_losses(m, data, idx, pipes)
+    add_flow(m, data, idx)
+    npv += add_supplies(m, data, idx, caps=caps)
+    add_connectivity(m, data, idx)
     m.npv = pyo.Expression(expr=npv)
-    add_constraints(m, data)
+    add_constraints(m, data, idx, m.npv)
     if elastic:
         m.objective = pyo.Objective(
             expr=sum(slack / scale for slack, scale, _ in m.soft.rows.values()),
@@ -125,7 +128,49 @@ def build_model(
     return m
 
 
-def add_buildings(m: pyo.ConcreteModel, data: ModelData) -> Any:
+def add_shared(m: pyo.ConcreteModel, data: ModelData, idx: Indices) -> None:
+    """Sets, variables and expressions more than one builder reads, made first (no rows).
+
+    Sets ``B`` (buildings), ``E`` (edges), ``A`` (arcs), ``V`` (vertices), ``S`` (supplies);
+    variables dvin[b] (fixed 0 for a building no catalogue pipe carries), ain[a], svin[s]
+    (binaries), 0 ≤ cap[e] ≤ max_kw_e, 0 ≤ fp[a] ≤ peak_ub_a, 0 ≤ fm[a] ≤ mean_ub_a,
+    0 ≤ lost[a] ≤ loss_max_kw_e (heat lost by the pipe of arc a, :func:`add_losses`),
+    0 ≤ supp[s] ≤ peak_ub_s, 0 ≤ supm[s] ≤ mean_ub_s, 0 ≤ scap[s] ≤ cap_kw_s; parameter
+    [``sigma[s]``]; expressions kwh = Σ_b kwh_b·dvin[b] and length = Σ_e length_e·Σ_a ain[a]
+    + Σ_b folded connector length_b·dvin[b].
+    """
+    b, e, arcs, s = data.buildings, data.edges, data.arcs, data.supplies
+    max_kw, length = _num(e, "max_kw"), _num(e, "length_m")
+    peak_ub, mean_ub = _num(arcs, "peak_ub"), _num(arcs, "mean_ub")
+    top = _num(e, "loss_max_kw")
+    cap_kw, s_peak, s_mean = _num(s, "cap_kw"), _num(s, "peak_ub"), _num(s, "mean_ub")
+    m.B = pyo.Set(initialize=list(b.index), ordered=True)
+    m.dvin = pyo.Var(m.B, domain=pyo.Binary)
+    for vertex in b.index[b["too_big"].to_numpy(bool)]:
+        m.dvin[vertex].fix(0)  # no pipe in the catalogue carries its load
+    m.E = pyo.Set(initialize=list(e.index), ordered=True)
+    m.A = pyo.Set(initialize=list(arcs.index), ordered=True)
+    m.ain = pyo.Var(m.A, domain=pyo.Binary)
+    m.cap = pyo.Var(m.E, domain=pyo.NonNegativeReals, bounds=lambda _, i: (0, max_kw[i]))
+    m.fp = pyo.Var(m.A, domain=pyo.NonNegativeReals, bounds=lambda _, a: (0, peak_ub[a]))
+    m.fm = pyo.Var(m.A, domain=pyo.NonNegativeReals, bounds=lambda _, a: (0, mean_ub[a]))
+    m.lost = pyo.Var(m.A, domain=pyo.NonNegativeReals, bounds=lambda _, a: (0, top[idx.edge_of[a]]))
+    m.V = pyo.Set(initialize=data.vertices, ordered=True)
+    m.S = pyo.Set(initialize=list(s.index), ordered=True)
+    m.svin = pyo.Var(m.S, domain=pyo.Binary)
+    m.supp = pyo.Var(m.S, domain=pyo.NonNegativeReals, bounds=lambda _, i: (0, s_peak[i]))
+    m.supm = pyo.Var(m.S, domain=pyo.NonNegativeReals, bounds=lambda _, i: (0, s_mean[i]))
+    m.scap = pyo.Var(m.S, domain=pyo.NonNegativeReals, bounds=lambda _, i: (0, cap_kw[i]))
+    m.sigma = pyo.Param(m.S, initialize=data.sigma.to_dict(), mutable=True, within=pyo.Reals)
+    m.kwh = pyo.Expression(expr=sum(k * m.dvin[v] for v, k in _num(b, "kwh").items()))
+    built = laid(m, data, idx)
+    m.length = pyo.Expression(
+        expr=sum(length[i] * built[i] for i in e.index)
+        + sum(x * m.dvin[v] for v, x in _num(b, "length_m").items() if x > 0)
+    )
+
+
+def add_buildings(m: pyo.ConcreteModel, data: ModelData, idx: Indices) -> Any:
     """Connection decisions.
 
     Math
@@ -136,10 +181,6 @@ def add_buildings(m: pyo.ConcreteModel, data: ModelData) -> Any:
     """
     b = data.buildings
     names = _text(data.problem.buildings, "building_id")
-    m.B = pyo.Set(initialize=list(b.index), ordered=True)
-    m.dvin = pyo.Var(m.B, domain=pyo.Binary)
-    for vertex in b.index[b["too_big"].to_numpy(bool)]:
-        m.dvin[vertex].fix(0)  # no pipe in the catalogue carries its load
     for vertex in b.index[b["required"].to_numpy(bool)]:
         m.soft.add(m, f"required_building[{vertex}]", m.dvin[vertex], ">=", 1,
                    scale=1, what=f"building {names[str(vertex)]} is required")  # fmt: skip
@@ -152,187 +193,33 @@ def add_buildings(m: pyo.ConcreteModel, data: ModelData) -> Any:
                        scale=1, what=f"demand group {name} ({who})")  # fmt: skip
             m.soft.add(m, f"group[{name}][{other}]__up", m.dvin[other] - m.dvin[ids[0]], ">=", 0,
                        scale=1, what=f"demand group {name} ({who})")  # fmt: skip
-    m.kwh = pyo.Expression(expr=sum(k * m.dvin[v] for v, k in _num(b, "kwh").items()))
     return sum(val * m.dvin[v] for v, val in _num(b, "value").items() if val != 0)
 
 
-def add_pipes(m: pyo.ConcreteModel, data: ModelData, *, discrete: bool) -> Any:
-    """Pipes: direction, capacity, cost.
+def add_flow(m: pyo.ConcreteModel, data: ModelData, idx: Indices) -> None:
+    """Heat balance at every vertex, flow only where it is used, no pipes to nowhere.
 
     Math
     ----
-    ain[e+] + ain[e−] ≤ 1; cap[e] ≥ delta[e]·fp[a] and cap[e] ≥ fm[a] for both arcs;
-    cap[e] ≤ max_kw · Σ_a ain[a]; required edges Σ_a ain[a] ≥ 1 (soft).
-
-    ``linear``: NPV += fixed_e·Σ ain + per_kw_e·cap[e]; an existing pipe of capacity K costs its
-    repex while cap ≤ K, and the new-pipe line once upgraded (binary eup[e]):
-    cap[e] ≤ K + (max_kw − K)·eup[e], upcap[e] ≥ cap[e] − max_kw·(1 − eup[e]),
-    NPV += existing_e·Σ ain + (fixed_e − existing_e)·eup[e] + per_kw_e·upcap[e].
-
-    ``discrete``: Σ_k y[e,k] = Σ_a ain[a], cap[e] ≤ Σ_k capacity_k·y[e,k],
-    NPV += Σ_k value_k·y[e,k].
-    """
-    e, arcs = data.edges, data.arcs
-    max_kw, length = _num(e, "max_kw"), _num(e, "length_m")
-    edge_of, peak_ub, mean_ub = _text(arcs, "edge"), _num(arcs, "peak_ub"), _num(arcs, "mean_ub")
-    m.E = pyo.Set(initialize=list(e.index), ordered=True)
-    m.A = pyo.Set(initialize=list(arcs.index), ordered=True)
-    m.ain = pyo.Var(m.A, domain=pyo.Binary)
-    m.delta = pyo.Param(m.E, initialize=data.delta.to_dict(), mutable=True, within=pyo.Reals)
-    m.loss = pyo.Param(m.E, initialize=data.loss_kw.to_dict(), mutable=True, within=pyo.Reals)
-    m.cap = pyo.Var(m.E, domain=pyo.NonNegativeReals, bounds=lambda _, i: (0, max_kw[i]))
-    arcs_of: dict[str, list[str]] = defaultdict(list)
-    for a, edge in edge_of.items():
-        arcs_of[edge].append(a)
-    m.arcs_of = arcs_of
-    m.fp = pyo.Var(m.A, domain=pyo.NonNegativeReals, bounds=lambda _, a: (0, peak_ub[a]))
-    m.fm = pyo.Var(m.A, domain=pyo.NonNegativeReals, bounds=lambda _, a: (0, mean_ub[a]))
-    built = {i: sum(m.ain[a] for a in m.arcs_of[i]) for i in e.index}
-    m.one_direction = pyo.Constraint(
-        [i for i in e.index if len(m.arcs_of[i]) == 2], rule=lambda _, i: built[i] <= 1
-    )
-    m.capacity_peak = pyo.Constraint(
-        m.A, rule=lambda _, a: m.cap[edge_of[a]] >= m.delta[edge_of[a]] * m.fp[a]
-    )
-    m.capacity_mean = pyo.Constraint(m.A, rule=lambda _, a: m.cap[edge_of[a]] >= m.fm[a])
-    m.capacity_needs_pipe = pyo.Constraint(m.E, rule=lambda _, i: m.cap[i] <= max_kw[i] * built[i])
-    members = data.problem.edges["members"]
-    for i in e.index[e["required"].to_numpy(bool)]:
-        paths = ", ".join(map(str, members.get(i, ()))) or str(i)
-        m.soft.add(m, f"required_path[{i}]", built[i], ">=", 1, scale=1,
-                   what=f"path {paths} is required")  # fmt: skip
-    m.length = pyo.Expression(
-        expr=sum(length[i] * built[i] for i in e.index)
-        + sum(x * m.dvin[v] for v, x in _num(data.buildings, "length_m").items() if x > 0)
-    )
-    if discrete:
-        return _discrete_pipes(m, data, built)
-    return _linear_pipes(m, data, built)
-
-
-def _linear_pipes(m: pyo.ConcreteModel, data: ModelData, built: dict[str, Any]) -> Any:
-    """Pipe PV by the concave envelope of the catalogue's steps (:mod:`heatnet.optimise.envelope`).
-
-    Math
-    ----
-    pv[e] ≤ α_ej·Σ ain + β_ej·cap[e] for every envelope segment j; an existing pipe of capacity
-    K costs its repex while cap ≤ K and the new-pipe envelope on (K, high] once upgraded
-    (binary eup[e]): cap[e] ≤ K + (high − K)·eup[e], K·eup ≤ upcap[e] ≤ high·eup[e],
-    upcap[e] ≥ cap[e] − high·(1 − eup[e]),
-    pv[e] ≤ keep_e·(Σ ain − eup[e]) + α_ej·eup[e] + β_ej·upcap[e]; NPV += Σ_e pv[e].
-
-    Those cuts hold while ``relaxing`` = 1 (the first MIP: a relaxation, whose bound is
-    proven). With ``relaxing`` = 0 the least-squares line through the catalogue prices pipes
-    instead, pv[e] ≤ fixed_e·Σ ain + per_kw_e·cap[e] (upgrades as above): unbiased, so the
-    design iterations find better designs; each family is lifted out of the way by a constant
-    (|floor| + |fixed| + |per_kw|·high) while the other holds.
-    """
-    e = data.edges
-    big, have = _num(e, "max_kw"), _num(e, "existing_kw")
-    keep = _num(e, "existing_fixed")
-    fixed, per_kw = _num(e, "fixed"), _num(e, "per_kw")
-    cuts: dict[str, Cuts] = dict(zip(map(str, e.index), e["cuts"], strict=True))
-    existing = [i for i, k in have.items() if not math.isnan(k)]
-    upgradable = [i for i in existing if have[i] < big[i] - 1e-9]
-    m.X = pyo.Set(initialize=upgradable, ordered=True)
-    m.eup = pyo.Var(m.X, domain=pyo.Binary)
-    m.upcap = pyo.Var(m.X, domain=pyo.NonNegativeReals, bounds=lambda _, i: (0, big[i]))
-    m.existing_capacity = pyo.Constraint(
-        existing,
-        rule=lambda _, i: (
-            m.cap[i] <= have[i] + (big[i] - have[i]) * m.eup[i] if i in m.X else pyo.Constraint.Skip
-        ),
-    )
-    m.upgrade_capacity = pyo.Constraint(
-        m.X, rule=lambda _, i: m.upcap[i] >= m.cap[i] - big[i] * (1 - m.eup[i])
-    )
-    m.upgrade_range = pyo.Constraint(m.X, rule=lambda _, i: m.upcap[i] <= big[i] * m.eup[i])
-    m.upgrade_floor = pyo.Constraint(m.X, rule=lambda _, i: m.upcap[i] >= have[i] * m.eup[i])
-    m.upgrade_needs_pipe = pyo.Constraint(m.X, rule=lambda _, i: m.eup[i] <= built[i])
-    m.pv = pyo.Var(m.E, domain=pyo.Reals)
-    old = set(existing)
-    keys = [(i, j) for i in e.index for j in range(len(cuts[i].slope))]
-    m.PC = pyo.Set(initialize=keys, dimen=2, ordered=True)
-    # relaxing = 1: the envelope prices pipes (a relaxation, for the bound); 0: the fitted line
-    # does (for designs); the other family is lifted out of the way by a constant
-    m.relaxing = pyo.Param(initialize=1.0, mutable=True, within=pyo.Reals)
-    lift = {i: abs(cuts[i].floor) + abs(float(fixed[i])) + abs(per_kw[i]) * big[i] for i in e.index}
-
-    def cut(_: Any, i: str, j: int) -> Any:
-        a, s = cuts[i].intercept[j], cuts[i].slope[j]
-        off = lift[i] * (1 - m.relaxing)
-        if i not in old:
-            return m.pv[i] <= a * built[i] + s * m.cap[i] + off
-        if i not in m.X:  # the existing pipe carries anything the edge can: repex only
-            return m.pv[i] <= keep[i] * built[i] if j == 0 else pyo.Constraint.Skip
-        return m.pv[i] <= keep[i] * (built[i] - m.eup[i]) + a * m.eup[i] + s * m.upcap[i] + off
-
-    def line(_: Any, i: str) -> Any:
-        off = lift[i] * m.relaxing
-        if i not in old:
-            return m.pv[i] <= fixed[i] * built[i] + per_kw[i] * m.cap[i] + off
-        if i not in m.X:
-            return pyo.Constraint.Skip
-        upgrade = (fixed[i] - keep[i]) * m.eup[i] + per_kw[i] * m.upcap[i]
-        return m.pv[i] <= keep[i] * built[i] + upgrade + off
-
-    m.pipe_cost = pyo.Constraint(m.PC, rule=cut)
-    m.pipe_cost_line = pyo.Constraint(m.E, rule=line)
-    # the dearest pipe the edge can get bounds its PV below (keeps constraint/max-npv honest)
-    m.pipe_cost_floor = pyo.Constraint(
-        m.E,
-        rule=lambda _, i: (
-            m.pv[i]
-            >= min(cuts[i].floor, keep[i] if i in old else 0.0) * built[i]
-            - lift[i] * (1 - m.relaxing)
-        ),
-    )
-    return sum(m.pv[i] for i in e.index)
-
-
-def _discrete_pipes(m: pyo.ConcreteModel, data: ModelData, built: dict[str, Any]) -> Any:
-    o = data.options
-    keys = list(zip(o["edge"], o["option"], strict=True))
-    m.O = pyo.Set(initialize=keys, dimen=2, ordered=True)
-    m.y = pyo.Var(m.O, domain=pyo.Binary)
-    by_edge: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
-    for (edge, option), kw in zip(keys, o["capacity_kw"], strict=True):
-        by_edge[edge].append((edge, option, float(kw)))
-    m.one_diameter = pyo.Constraint(
-        m.E, rule=lambda _, i: sum(m.y[k[0], k[1]] for k in by_edge[i]) == built[i]
-    )
-    m.diameter_capacity = pyo.Constraint(
-        m.E, rule=lambda _, i: m.cap[i] <= sum(k[2] * m.y[k[0], k[1]] for k in by_edge[i])
-    )
-    return sum(float(v) * m.y[k] for k, v in zip(keys, o["value"], strict=True) if v != 0)
-
-
-def add_flow(m: pyo.ConcreteModel, data: ModelData) -> None:
-    """Heat balance at every vertex, flow only on laid pipes, no pipes to nowhere.
-
-    Math
-    ----
-    fp[a] ≤ peak_ub_a·ain[a]; fm[a] ≤ mean_ub_a·ain[a]; fm[a] ≥ lost[a] (see :func:`_losses`);
+    fm[a] ≥ lost[a] (see :func:`add_losses`);
     fp[a] ≥ floor_a·ain[a] (the smallest single building peak downstream: a laid pipe serves
-    someone); ain[a] ≤ dvin[b] for arcs into an unfolded building b; ain[a] ≤ svin[s] for arcs
-    out of a supply s;
+    someone); ain[a] ≤ dvin[b] for arcs into an unfolded building b; cap[e] ≥ given_peak_b·ain[a]
+    for those arcs; (fp[a] ≤ peak_ub_a·ain[a] and fm[a] ≤ mean_ub_a·ain[a]: :func:`add_pipes`;
+    ain[a] ≤ svin[s] for arcs out of a supply s: :func:`add_supplies`);
     peak: Σ_in fp − Σ_out fp + supp[v] = Σ_{b at v} peak_b·dvin[b];
     mean: Σ_in fm − Σ_out fm + supm[v] = Σ_{b at v} mean_b·dvin[b] + Σ_{a into v} lost[a]
     (a pipe's loss is drawn at its downstream end, so the pipe carries it).
     """
-    arcs, b = data.arcs, data.buildings
-    edge_of, tail, head = _text(arcs, "edge"), _text(arcs, "tail"), _text(arcs, "head")
-    peak_ub, mean_ub, floor = _num(arcs, "peak_ub"), _num(arcs, "mean_ub"), _num(arcs, "floor_kw")
+    b = data.buildings
+    edge_of, head = idx.edge_of, idx.head
+    floor = _num(data.arcs, "floor_kw")
     peak_kw, mean_kw = _num(b, "peak_kw"), _num(b, "mean_kw")
-    m.peak_flow_needs_pipe = pyo.Constraint(m.A, rule=lambda _, a: m.fp[a] <= peak_ub[a] * m.ain[a])
-    m.mean_flow_needs_pipe = pyo.Constraint(m.A, rule=lambda _, a: m.fm[a] <= mean_ub[a] * m.ain[a])
-    _losses(m, data)
     m.pipe_carries_losses = pyo.Constraint(m.A, rule=lambda _, a: m.fm[a] >= m.lost[a])
     # a laid pipe carries at least the smallest single peak beyond it only where heat cannot
     # arrive from two sides (a tree): otherwise shares of one building's peak may meet
     floored = [a for a, f in floor.items() if f > 0] if data.params.prevent_loops else []
     m.no_pipe_to_nowhere = pyo.Constraint(floored, rule=lambda _, a: m.fp[a] >= floor[a] * m.ain[a])
-    into_building = [a for a, h in head.items() if h in peak_kw]
+    into_building = list(idx.into_building)
     m.into_connected_building = pyo.Constraint(
         into_building, rule=lambda _, a: m.ain[a] <= m.dvin[head[a]]
     )
@@ -342,107 +229,28 @@ def add_flow(m: pyo.ConcreteModel, data: ModelData) -> None:
     m.pipe_carries_building = pyo.Constraint(
         into_building, rule=lambda _, a: m.cap[edge_of[a]] >= given[head[a]] * m.ain[a]
     )
-    inflow: dict[str, list[str]] = defaultdict(list)
-    outflow: dict[str, list[str]] = defaultdict(list)
-    for a in arcs.index:
-        outflow[tail[a]].append(a)
-        inflow[head[a]].append(a)
-    m.inflow, m.outflow = inflow, outflow
-    hosted: dict[str, list[str]] = defaultdict(list)
-    for vertex, host in _text(b, "host").items():
-        hosted[host].append(vertex)
-    m.V = pyo.Set(initialize=data.vertices, ordered=True)
-    supplies = set(data.supplies.index)
+    inflow, outflow, supplies = idx.arcs_in, idx.arcs_out, idx.supplies
 
     def peak(_: Any, v: str) -> Any:
         lhs = sum(m.fp[a] for a in inflow[v]) - sum(m.fp[a] for a in outflow[v])
-        rhs = sum(peak_kw[x] * m.dvin[x] for x in hosted[v])
+        rhs = sum(peak_kw[x] * m.dvin[x] for x in idx.hosted.get(v, ()))
         if v in supplies:
             lhs += m.supp[v]
         return _balance(lhs, rhs)
 
     def mean(_: Any, v: str) -> Any:
         lhs = sum(m.fm[a] for a in inflow[v]) - sum(m.fm[a] for a in outflow[v])
-        rhs = sum(mean_kw[x] * m.dvin[x] for x in hosted[v])
+        rhs = sum(mean_kw[x] * m.dvin[x] for x in idx.hosted.get(v, ()))
         rhs += sum(m.lost[a] for a in inflow[v])
         if v in supplies:
             lhs += m.supm[v]
         return _balance(lhs, rhs)
 
-    m.S = pyo.Set(initialize=list(data.supplies.index), ordered=True)
-    s_peak, s_mean = _num(data.supplies, "peak_ub"), _num(data.supplies, "mean_ub")
-    m.supp = pyo.Var(m.S, domain=pyo.NonNegativeReals, bounds=lambda _, i: (0, s_peak[i]))
-    m.supm = pyo.Var(m.S, domain=pyo.NonNegativeReals, bounds=lambda _, i: (0, s_mean[i]))
     m.balance_peak = pyo.Constraint(m.V, rule=peak)
     m.balance_mean = pyo.Constraint(m.V, rule=mean)
-    m.hosted = hosted
 
 
-def _losses(m: pyo.ConcreteModel, data: ModelData) -> None:
-    """Heat lost by each laid pipe (kW), drawn at its downstream end.
-
-    Math
-    ----
-    lost[a] ≥ loss[e]·ain[a] (the loop's value: optimistic at first, then the design's), and
-    lost[a] ≤ loss[e]·ain[a] + top_e·settling (settling: 0 while a design is settled, else 1);
-    lost[a] ≥ γ_ej·ain[a] + δ_ej·(cap[e] − high_e·(1 − ain[a])) for each line of the convex
-    minorant of the loss exact sizing gives a load (:func:`heatnet.optimise.envelope.convex_cuts`;
-    the high_e term switches a line off for the arc not laid, δ ≥ 0 only; in ``linear`` they
-    are lifted out of the way while ``relaxing`` = 0, as the design iterations did without
-    them and find designs faster so); 0 ≤ lost[a] ≤
-    the largest pipe's loss. A bigger pipe loses more: the bound knows it without a binary.
-    ``discrete``: lost[a] ≥ Σ_k loss_k·y[e,k] − top_e·(1 − ain[a]), the laid diameter's loss.
-    """
-    e, arcs = data.edges, data.arcs
-    edge_of = _text(arcs, "edge")
-    top, high = _num(e, "loss_max_kw"), _num(e, "max_kw")
-    lines = dict(zip(map(str, e.index), e["loss_cuts"], strict=True))
-    m.lost = pyo.Var(m.A, domain=pyo.NonNegativeReals, bounds=lambda _, a: (0, top[edge_of[a]]))
-    m.lost_at_least = pyo.Constraint(
-        m.A, rule=lambda _, a: m.lost[a] >= m.loss[edge_of[a]] * m.ain[a]
-    )
-    # settling a design (settling = 0) pins each loss to the design's own: with heat free of
-    # cost nothing else would stop the LP from losing more than the pipes do
-    m.settling = pyo.Param(initialize=1.0, mutable=True, within=pyo.Reals)
-    m.lost_at_most = pyo.Constraint(
-        m.A,
-        rule=lambda _, a: m.lost[a] <= m.loss[edge_of[a]] * m.ain[a] + top[edge_of[a]] * m.settling,
-    )
-    keys = [
-        (a, j)
-        for a, i in edge_of.items()
-        for j, (g, d) in enumerate(zip(*lines[i], strict=True))
-        if d > 0 or g > 0
-    ]
-    m.LC = pyo.Set(initialize=keys, dimen=2, ordered=True)
-
-    relaxing = getattr(m, "relaxing", 1.0)  # linear: only the relaxation needs these lines
-
-    def line(_: Any, a: str, j: int) -> Any:
-        i = edge_of[a]
-        g, d = lines[i][0][j], lines[i][1][j]
-        off = (g + d * high[i]) * (1 - relaxing)
-        if d <= 0:
-            return m.lost[a] >= g * m.ain[a] + d * m.cap[i] - off
-        return m.lost[a] >= g * m.ain[a] + d * (m.cap[i] - high[i] * (1 - m.ain[a])) - off
-
-    m.lost_by_size = pyo.Constraint(m.LC, rule=line)
-    if hasattr(m, "y"):  # discrete: the diameter is known, so is its loss
-        o = data.options
-        by_edge: dict[str, list[tuple[tuple[str, str], float]]] = defaultdict(list)
-        for edge, option, kw in zip(o["edge"], o["option"], o["loss_kw"], strict=True):
-            by_edge[str(edge)].append(((str(edge), str(option)), float(kw)))
-        m.lost_by_diameter = pyo.Constraint(
-            m.A,
-            rule=lambda _, a: (
-                m.lost[a]
-                >= sum(kw * m.y[k] for k, kw in by_edge[edge_of[a]])
-                - top[edge_of[a]] * (1 - m.ain[a])
-            ),
-        )
-
-
-def add_connectivity(m: pyo.ConcreteModel, data: ModelData) -> None:
+def add_connectivity(m: pyo.ConcreteModel, data: ModelData, idx: Indices) -> None:
     """Heat must arrive where it is used, and a pipe must lead somewhere.
 
     Math
@@ -458,15 +266,13 @@ def add_connectivity(m: pyo.ConcreteModel, data: ModelData) -> None:
     flow / big-M, and with them every building pays for the whole path to it (exactly so on
     trees), which is what closes the gap.
     """
-    supplies = set(data.supplies.index)
-    inflow, outflow, hosted = m.inflow, m.outflow, m.hosted
-    tail, head = _text(data.arcs, "tail"), _text(data.arcs, "head")
-    edge_of = _text(data.arcs, "edge")
+    supplies, inflow, outflow, hosted = idx.supplies, idx.arcs_in, idx.arcs_out, idx.hosted
+    tail, head, edge_of = idx.tail, idx.head, idx.edge_of
 
     def use_rule(_: Any, a: str) -> Any:
         v = head[a]
         onward = [m.ain[x] for x in outflow[v] if edge_of[x] != edge_of[a]]
-        users = [m.dvin[b] for b in hosted[v]] + ([m.dvin[v]] if v in m.dvin else [])
+        users = [m.dvin[b] for b in hosted.get(v, ())] + ([m.dvin[v]] if v in m.dvin else [])
         if not onward and not users:
             return m.ain[a] <= 0
         return m.ain[a] <= sum(onward) + sum(users)
@@ -499,7 +305,9 @@ def _balance(lhs: Any, rhs: Any) -> Any:
     return lhs == rhs
 
 
-def add_supplies(m: pyo.ConcreteModel, data: ModelData, *, caps: pd.DataFrame | None = None) -> Any:
+def add_supplies(
+    m: pyo.ConcreteModel, data: ModelData, idx: Indices, *, caps: pd.DataFrame | None = None
+) -> Any:
     """Supplies: built or not, capacity, costs.
 
     Math
@@ -519,9 +327,6 @@ def add_supplies(m: pyo.ConcreteModel, data: ModelData, *, caps: pd.DataFrame | 
     peak_cap, annual_cap = _num(given, "peak_capacity_kw"), _num(given, "annual_capacity_kwh")
     limit = {i: cap_kw[i] if math.isnan(peak_cap[i]) else peak_cap[i] for i in cap_kw}
     required = {str(k): bool(v) for k, v in s["required"].items()}
-    m.svin = pyo.Var(m.S, domain=pyo.Binary)
-    m.sigma = pyo.Param(m.S, initialize=data.sigma.to_dict(), mutable=True, within=pyo.Reals)
-    m.scap = pyo.Var(m.S, domain=pyo.NonNegativeReals, bounds=lambda _, i: (0, cap_kw[i]))
     m.supply_peak_diversity = pyo.Constraint(
         m.S, rule=lambda _, i: m.scap[i] >= m.sigma[i] * m.supp[i]
     )
@@ -540,9 +345,10 @@ def add_supplies(m: pyo.ConcreteModel, data: ModelData, *, caps: pd.DataFrame | 
         if required[i]:
             m.soft.add(m, f"required_supply[{i}]", m.svin[i], ">=", 1, scale=1,
                        what=f"supply {name[i]} is required")  # fmt: skip
-    tail = _text(data.arcs, "tail")
-    out = [a for a, t in tail.items() if t in cap_kw]
-    m.supply_pipe_needs_plant = pyo.Constraint(out, rule=lambda _, a: m.ain[a] <= m.svin[tail[a]])
+    tail = idx.tail
+    m.supply_pipe_needs_plant = pyo.Constraint(
+        list(idx.out_of_supply), rule=lambda _, a: m.ain[a] <= m.svin[tail[a]]
+    )
     npv = sum(
         fixed[i] * m.svin[i] + per_kw[i] * m.scap[i] + per_kwh[i] * HOURS_PER_YEAR * m.supm[i]
         for i in s.index
@@ -591,7 +397,7 @@ def _concave_somewhere(slopes: list[float]) -> bool:
     return any(b > a + 1e-12 for a, b in itertools.pairwise(slopes))
 
 
-def _lean_npv(m: pyo.ConcreteModel, data: ModelData) -> Any:
+def _lean_npv(m: pyo.ConcreteModel, data: ModelData, npv: Any) -> Any:
     """The NPV with capacities at what the flows need, for ``constraint/max-npv``.
 
     Capacity variables are only bounded below by the load, so a MIP asked to keep NPV *under* a
@@ -603,11 +409,11 @@ def _lean_npv(m: pyo.ConcreteModel, data: ModelData) -> Any:
     if data.params.max_npv is None:
         return 0
     s_cost = _num(data.supplies, "per_kw")
-    lean = m.npv + sum(s_cost[i] * (m.sigma[i] * m.supp[i] - m.scap[i]) for i in m.S)
+    lean = npv + sum(s_cost[i] * (m.sigma[i] * m.supp[i] - m.scap[i]) for i in m.S)
     return lean
 
 
-def add_constraints(m: pyo.ConcreteModel, data: ModelData) -> None:
+def add_constraints(m: pyo.ConcreteModel, data: ModelData, idx: Indices, npv: Any) -> None:
     """The ``constraint/*`` rows, ``optimiser/prevent-loops`` and the emissions factor.
 
     Math
@@ -615,6 +421,7 @@ def add_constraints(m: pyo.ConcreteModel, data: ModelData) -> None:
     kWh, NPV (objective NPV), network length (connectors included), buildings, connections:
     min ≤ LHS ≤ max; linear density ℓ: kWh ≥ ℓ·length (min), ≤ (max); Σ svin ≤ max supplies;
     Σ_s emissions_s·8760·supm[s] ≤ factor·kWh; prevent loops: Σ_{a into v} ain[a] ≤ 1.
+    ``npv`` is the objective NPV (the builders' contributions summed, ``m.npv``).
     """
     p = data.params
     b = data.buildings
@@ -623,8 +430,8 @@ def add_constraints(m: pyo.ConcreteModel, data: ModelData) -> None:
     rows: list[tuple[str, Any, str, float | None, str]] = [
         ("min_kwh", m.kwh, ">=", p.min_kwh, "constraint/min-kwh"),
         ("max_kwh", m.kwh, "<=", p.max_kwh, "constraint/max-kwh"),
-        ("min_npv", m.npv, ">=", p.min_npv, "constraint/min-npv"),
-        ("max_npv", _lean_npv(m, data), "<=", p.max_npv, "constraint/max-npv"),
+        ("min_npv", npv, ">=", p.min_npv, "constraint/min-npv"),
+        ("max_npv", _lean_npv(m, data, npv), "<=", p.max_npv, "constraint/max-npv"),
         ("min_network_length", m.length, ">=", p.min_network_length_m, "constraint/min-network-length"),
         ("max_network_length", m.length, "<=", p.max_network_length_m, "constraint/max-network-length"),
         ("min_buildings", count, ">=", p.min_buildings, "constraint/min-buildings"),
@@ -652,7 +459,8 @@ def add_constraints(m: pyo.ConcreteModel, data: ModelData) -> None:
                    scale=max(float(b["kwh"].sum()), 1.0),
                    what=f"constraint/max-emissions-factor = {factor:g}")  # fmt: skip
     if p.prevent_loops:
-        heads = [v for v in m.V if len(m.inflow[v]) > 1]
+        inflow = idx.arcs_in
+        heads = [v for v in m.V if len(inflow[v]) > 1]
         m.prevent_loops = pyo.Constraint(
-            heads, rule=lambda _, v: sum(m.ain[a] for a in m.inflow[v]) <= 1
+            heads, rule=lambda _, v: sum(m.ain[a] for a in inflow[v]) <= 1
         )

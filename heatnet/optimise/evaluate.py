@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 
 from heatnet.core.units import HOURS_PER_YEAR
-from heatnet.economics import diversity, pipe_diversity
-from heatnet.optimise.prepare import ModelData, objective_weights
+from heatnet.economics import diversity, objective_weights, pipe_diversity
+from heatnet.optimise.prepare import ModelData
 from heatnet.problem.definition import (
+    PATH_CLASSES,
     PIPE_CLASSES,
     PV_CLASSES,
     SUPPLY_CLASSES,
@@ -140,7 +141,7 @@ def evaluate(data: ModelData, values: dict[str, pd.Series]) -> Design:
         buildings[f"pv_{c}"] = np.where(connected, p.buildings[f"pv_{c}"], 0.0)
     supplies = _supplies(data, values, used, count, connected)
     totals = {c: float(buildings[f"pv_{c}"].sum()) for c in PV_CLASSES}
-    for c in (*PIPE_CLASSES, "extra"):
+    for c in PATH_CLASSES:
         totals[c] += float(edges[f"pv_{c}"].sum())
     for c in SUPPLY_CLASSES:
         totals[c] += float(supplies[f"pv_{c}"].sum())
@@ -160,7 +161,7 @@ def _blank_edges(index: pd.Index) -> pd.DataFrame:
         edges[column] = np.nan
     edges["diversity"] = np.nan
     edges["existing"] = False
-    for c in (*PIPE_CLASSES, "extra"):
+    for c in PATH_CLASSES:
         edges[f"pv_{c}"] = 0.0
     return edges
 

@@ -17,14 +17,24 @@ Reductions before the model sees anything:
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
 from heatnet.core.units import HOURS_PER_YEAR
-from heatnet.economics import diversity, schedule_for, switches, undiversified_peak_kw
+from heatnet.economics import (
+    diameter_options,
+    diversity,
+    objective_weights,
+    schedule_for,
+    undiversified_peak_kw,
+)
 from heatnet.economics.prices import pipe_line_coefficients
 from heatnet.inputs.params import Parameters
 from heatnet.optimise.envelope import Cuts, concave_cuts, convex_cuts, step_choice, step_values
@@ -40,12 +50,6 @@ from heatnet.problem.definition import (
 )
 
 OPTION_COLUMNS = ("edge", "option", "capacity_kw", "value", "diameter_mm", "existing", "loss_kw")
-
-
-def objective_weights(params: Parameters) -> dict[str, float]:
-    """1.0 for the PV classes the objective counts, 0.0 for the others (``extra`` always on)."""
-    on = switches(params)
-    return {c: float(on[c.replace("_", "-")]) for c in PV_CLASSES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,94 @@ class ModelData:
 
 
 @dataclass(frozen=True, slots=True)
+class Indices:
+    """Who touches whom in the model: the index structure the model builders share.
+
+    Made once from :class:`ModelData` by :meth:`of` and passed to every builder, so no builder
+    depends on what another one left on the model. Plain ids, no Pyomo; read-only mappings.
+    Every tuple keeps the order of the table it comes from (``data.arcs``, ``data.buildings``,
+    ``data.options``), so a model built from it is the same row for row.
+
+    Attributes
+    ----------
+    edge_of, tail, head
+        By arc: its edge, the vertex it leaves, the vertex it enters.
+    arcs_of
+        By edge (every edge of ``data.edges``): its arcs, one or two.
+    arcs_in, arcs_out
+        By vertex (every vertex of ``data.vertices``): the arcs entering / leaving it.
+    hosted
+        By vertex that hosts any building (in order of first appearance in ``data.buildings``):
+        the buildings whose demand is drawn there; a vertex hosting none is absent.
+    supplies
+        Supply vertices.
+    into_building
+        Arcs entering an (unfolded) building vertex.
+    out_of_supply
+        Arcs leaving a supply vertex.
+    options_of
+        By edge with ``discrete`` diameter choices: their ``(edge, option)`` keys.
+    """
+
+    edge_of: Mapping[str, str]
+    tail: Mapping[str, str]
+    head: Mapping[str, str]
+    arcs_of: Mapping[str, tuple[str, ...]]
+    arcs_in: Mapping[str, tuple[str, ...]]
+    arcs_out: Mapping[str, tuple[str, ...]]
+    hosted: Mapping[str, tuple[str, ...]]
+    supplies: frozenset[str]
+    into_building: tuple[str, ...]
+    out_of_supply: tuple[str, ...]
+    options_of: Mapping[str, tuple[tuple[str, str], ...]]
+
+    @classmethod
+    def of(cls, data: ModelData) -> Indices:
+        """The index structure of prepared data."""
+        arcs = data.arcs
+        ids = [str(a) for a in arcs.index]
+        edge_of = dict(zip(ids, map(str, arcs["edge"]), strict=True))
+        tail = dict(zip(ids, map(str, arcs["tail"]), strict=True))
+        head = dict(zip(ids, map(str, arcs["head"]), strict=True))
+        arcs_of: dict[str, list[str]] = {str(e): [] for e in data.edges.index}
+        arcs_in: dict[str, list[str]] = {str(v): [] for v in data.vertices}
+        arcs_out: dict[str, list[str]] = {str(v): [] for v in data.vertices}
+        for a in ids:
+            arcs_of.setdefault(edge_of[a], []).append(a)
+            arcs_out.setdefault(tail[a], []).append(a)
+            arcs_in.setdefault(head[a], []).append(a)
+        hosted: dict[str, list[str]] = defaultdict(list)
+        for vertex, host in zip(data.buildings.index, data.buildings["host"], strict=True):
+            hosted[str(host)].append(str(vertex))
+        supplies = frozenset(map(str, data.supplies.index))
+        buildings = set(map(str, data.buildings.index))
+        options_of: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for edge, option in zip(data.options["edge"], data.options["option"], strict=True):
+            options_of[str(edge)].append((str(edge), str(option)))
+        return cls(
+            edge_of=MappingProxyType(edge_of),
+            tail=MappingProxyType(tail),
+            head=MappingProxyType(head),
+            arcs_of=_frozen(arcs_of),
+            arcs_in=_frozen(arcs_in),
+            arcs_out=_frozen(arcs_out),
+            hosted=_frozen(hosted),
+            supplies=supplies,
+            into_building=tuple(a for a in ids if head[a] in buildings),
+            out_of_supply=tuple(a for a in ids if tail[a] in supplies),
+            options_of=_frozen(options_of),
+        )
+
+
+T = TypeVar("T")
+
+
+def _frozen(lists: Mapping[str, list[T]]) -> Mapping[str, tuple[T, ...]]:
+    """A read-only mapping of tuples from a mapping of lists (order kept)."""
+    return MappingProxyType({k: tuple(v) for k, v in lists.items()})
+
+
+@dataclass(frozen=True, slots=True)
 class Sized:
     """The pipe an edge gets for a load: catalogue row ``k`` (-1: the existing pipe)."""
 
@@ -163,7 +255,7 @@ class PipePrices:
         if self.existing_kw[i] >= kw - 1e-9:  # NaN (no existing pipe) compares False
             pv = {c: float(self.existing[c][i]) for c in PIPE_CLASSES}
             return Sized(-1, float(self.existing_mm[i]), float(self.existing_kw[i]), pv)
-        total = self.new["pipe_capex"][i] + self.new["pipe_repex"][i]
+        total = sum(self.new[c][i] for c in PIPE_CLASSES)
         k = cheapest_option(self.capacity_kw, total, kw)
         pv = {c: float(self.new[c][i, k]) for c in PIPE_CLASSES}
         return Sized(k, float(self.diameter_mm[k]), float(self.capacity_kw[k]), pv)
@@ -362,7 +454,7 @@ def _edges(
     extra = net["extra_pv"].to_numpy(float)
     rows = problem.edges.index.get_indexer(net.index)
     have = prices.existing_kw[rows]
-    total = prices.new["pipe_capex"][rows] + prices.new["pipe_repex"][rows]
+    total = np.sum([prices.new[c][rows] for c in PIPE_CLASSES], axis=0)
     objective = sum(prices.new[c][rows] * weights[c] for c in PIPE_CLASSES) + extra[:, None]
     keep = sum(prices.existing[c][rows] * weights[c] for c in PIPE_CLASSES) + extra
     cuts: list[Cuts] = []
@@ -388,9 +480,10 @@ def _edges(
     fit_hi = np.minimum(np.maximum(delta * peak_hi, floor), cat.max_capacity_kw)
     fit_lo = np.minimum(floor, fit_hi)
     civil = [dict(c) for c in net["civil_lengths_m"]]
-    coeff = pipe_line_coefficients(cat, civil, fit_lo, fit_hi, schedule_for(params), params)
-    line_fixed = sum(coeff[c.replace("_", "-")][0] * weights[c] for c in PIPE_CLASSES) * length
-    line_per_kw = sum(coeff[c.replace("_", "-")][1] * weights[c] for c in PIPE_CLASSES) * length
+    fit = pipe_line_coefficients(cat, civil, fit_lo, fit_hi, schedule_for(params), params)
+    coeff = {klass.column: pair for klass, pair in fit.items()}
+    line_fixed = sum(coeff[c][0] * weights[c] for c in PIPE_CLASSES) * length
+    line_per_kw = sum(coeff[c][1] * weights[c] for c in PIPE_CLASSES) * length
     table = pd.DataFrame(
         {
             "u": net["u"],
@@ -456,7 +549,8 @@ def _options(
     """Diameter choices of the ``discrete`` model.
 
     From the smallest pipe that carries the smallest load the edge can have to the smallest that
-    carries the largest (the existing pipe, if any, plus new pipes bigger than it).
+    carries the largest (:func:`heatnet.economics.diameter_options`; the existing pipe, if any,
+    plus new pipes bigger than it).
     """
     cat = problem.catalogue
     capacity, diameters = cat.capacity_kw, cat.diameter_mm
@@ -465,8 +559,7 @@ def _options(
     lo = by_edge["floor_kw"].min().reindex(net.index)
     if not problem.parameters.prevent_loops:  # shares of one building may meet: no floor
         lo = lo * 0.0
-    first = np.minimum(np.searchsorted(capacity, lo.to_numpy(float) - 1e-9), len(capacity) - 1)
-    last = np.minimum(np.searchsorted(capacity, hi.to_numpy(float) - 1e-9), len(capacity) - 1)
+    first, last = diameter_options(cat, lo.to_numpy(float), hi.to_numpy(float))
     rows = problem.edges.index.get_indexer(net.index)
     extra = net["extra_pv"].to_numpy(float)
     length = net["length_m"].to_numpy(float)
@@ -480,7 +573,7 @@ def _options(
             records.append((str(eid), "existing", have, float(value), existing_mm[j], True, lost))
         # option k stands for loads up to its capacity: exact sizing lays the cheapest pipe
         # that carries them, which may be a larger one when the catalogue is not monotone
-        total = prices.new["pipe_capex"][i] + prices.new["pipe_repex"][i]
+        total = sum(prices.new[c][i] for c in PIPE_CLASSES)
         worth = sum(prices.new[c][i] * weights[c] for c in PIPE_CLASSES)
         step = step_values(capacity, total, worth)
         laid = step_choice(total)

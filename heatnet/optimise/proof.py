@@ -11,7 +11,8 @@ import logging
 
 import numpy as np
 
-from heatnet.optimise.prepare import ModelData, objective_weights
+from heatnet.economics import objective_weights
+from heatnet.optimise.prepare import ModelData
 from heatnet.problem.definition import SUPPLY_CLASSES
 
 log = logging.getLogger(__name__)

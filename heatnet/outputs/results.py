@@ -5,16 +5,15 @@ the connected buildings' tariffs and connection costs, the built supplies' plant
 load and output the design gives them, and the laid pipes at their catalogue diameters, one
 item per output path row. The ``*_pv`` columns are the items' present values, ``cashflow`` is
 the same items spread over the years, and ``network_npv`` and the objective in
-``solution_summary`` are their sums, so the numbers reconcile by construction. They are checked
-against the optimiser's own pricing of the design (:class:`heatnet.optimise.evaluate.Design`), and
-any difference (a supply cost curve priced between its breakpoints) is logged; what is written
-is always the exact price of the design written.
+``solution_summary`` are their sums, so the numbers reconcile by construction. The buildings'
+items are the ones the problem was priced from (:attr:`~heatnet.problem.definition.Problem.building_items`),
+not a second pricing; supplies and pipes are priced here at the design's loads and diameters,
+exactly (a supply cost curve at the load, where the model interpolates between breakpoints).
 """
 
 from __future__ import annotations
 
 import getpass
-import logging
 import os
 import subprocess
 from collections.abc import Sequence
@@ -31,7 +30,7 @@ from numpy.typing import NDArray
 from heatnet import __version__
 from heatnet.core.issues import Issue, Severity
 from heatnet.core.units import HOURS_PER_YEAR
-from heatnet.economics import building_items, schedule_for, switches
+from heatnet.economics import CONNECTION, PATH, SUPPLY, CostClass, schedule_for, switches
 from heatnet.economics.money import cashflow, present_value
 from heatnet.economics.prices import pipe_items, supply_items
 from heatnet.inputs.params import parameters_table
@@ -41,16 +40,6 @@ from heatnet.optimise.proof import honest_bound, proven_state, relative_gap
 from heatnet.outputs.network_layers import topology_layers
 from heatnet.problem.definition import Problem
 from heatnet.topology import Network
-
-log = logging.getLogger(__name__)
-
-RECONCILE_RTOL = 1e-3
-"""A larger relative difference between the optimiser's and the written NPV is a warning (a
-smaller one is the model's piecewise-linear supply cost curve; see ``curve_breakpoints``)."""
-
-CONNECTION_CLASSES = ("connection-capex", "connection-repex", "connection-opex")
-SUPPLY_CLASSES = ("supply-capex", "supply-repex", "supply-opex")
-PIPE_CLASSES = ("pipe-capex", "pipe-repex", "extra")
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +143,7 @@ def results(
     items = _items(inputs, problem, layers["paths"], rows)
     pv = present_value(items, schedule)
 
-    def pv_of(key: str, classes: tuple[str, ...], ids: pd.Series) -> NDArray[np.float64]:
+    def pv_of(key: str, classes: tuple[CostClass, ...], ids: pd.Series) -> NDArray[np.float64]:
         mine = items["class"].isin(classes).to_numpy()
         sums = pd.Series(pv[mine]).groupby(items.loc[mine, key].to_numpy()).sum()
         return np.asarray(sums.reindex(ids.to_numpy(), fill_value=0.0), dtype=np.float64)
@@ -168,15 +157,15 @@ def results(
                 mine & buildings["unreachable_reason"].isna().to_numpy(), "unreachable_reason"
             ] = message
     ids = buildings["building_id"]
-    buildings["connection_cost_pv"] = pv_of("building_id", CONNECTION_CLASSES, ids)
-    buildings["tariff_pv"] = pv_of("building_id", ("tariffs",), ids)
+    buildings["connection_cost_pv"] = pv_of("building_id", CONNECTION, ids)
+    buildings["tariff_pv"] = pv_of("building_id", (CostClass.TARIFFS,), ids)
     buildings = _after(buildings, "building_id", ["in_network", "unreachable"])
 
     supplies = layers["supplies"]
     supplies["in_network"] = rows.supplies["in_network"].to_numpy()
     for column in ("diversity", "load_kw", "load_kwh"):
         supplies[column] = rows.supplies[column].to_numpy(float)
-    plant = pv_of("supply_id", SUPPLY_CLASSES, supplies["supply_id"])
+    plant = pv_of("supply_id", SUPPLY, supplies["supply_id"])
     supplies["plant_pv"] = np.where(supplies["in_network"], plant, np.nan)
     supplies = _after(supplies, "supply_id", ["in_network", "unreachable"])
 
@@ -193,7 +182,7 @@ def results(
         where=pipes["edge_length_m"].to_numpy(float) > 0,
     )
     paths["losses_kwh"] = pipes["loss_kw"].to_numpy(float) * share * HOURS_PER_YEAR
-    paths["cost_pv"] = np.where(used, pv_of("path_id", PIPE_CLASSES, paths["path_id"]), np.nan)
+    paths["cost_pv"] = np.where(used, pv_of("path_id", PATH, paths["path_id"]), np.nan)
     paths = _after(
         paths.drop(columns="model_edge"),
         "path_id",
@@ -266,12 +255,24 @@ def _match(layers: dict[str, gpd.GeoDataFrame], network: Network, solution: Solu
 
 
 def _items(inputs: Inputs, problem: Problem, paths: pd.DataFrame, rows: _Rows) -> pd.DataFrame:
-    """Line items of everything built, priced exactly (catalogue diameters, true curves)."""
+    """Line items of everything built, priced exactly (catalogue diameters, true curves).
+
+    The connected buildings' items are the problem's own (those its ``pv_*`` columns came from).
+
+    Raises
+    ------
+    ValueError
+        When the problem carries no building items (read from JSON or made by hand).
+    """
     params = problem.parameters
-    connected = inputs.buildings.loc[inputs.buildings.index[rows.buildings]]
-    b_items = building_items(
-        connected.drop(columns="geometry"), inputs.tariffs, inputs.connection_costs, params
-    )
+    if problem.building_items is None:
+        raise ValueError(
+            f"problem {problem.name!r} carries no building line items (a problem read from JSON "
+            "is solved to JSON, not written as a GeoPackage): build it with network_problem"
+        )
+    connected = inputs.buildings["building_id"].to_numpy()[rows.buildings]
+    b_items = problem.building_items
+    b_items = b_items[b_items["building_id"].isin(connected).to_numpy()].reset_index(drop=True)
     built = rows.supplies["in_network"].to_numpy(bool)
     s_items = supply_items(
         inputs.supplies.loc[inputs.supplies.index[built]].drop(columns="geometry"),
@@ -354,7 +355,6 @@ def _summary(
     # the bound holds for exact prices; the gap and state are those of the design written
     upper, gap, state = solution.upper_bound, solution.mip_gap, solution.state
     if design is not None:
-        _compare(network_npv, design.network_npv)
         upper = honest_bound(upper, objective)
         gap = relative_gap(upper, objective)
         state = proven_state(gap)
@@ -379,26 +379,6 @@ def _summary(
         "run": info.run,
         "start_date": info.start_date,
     }
-
-
-def _compare(written: float, priced: float) -> None:
-    """Log how far the optimiser's own pricing of the design is from the exact one written."""
-    difference = written - priced
-    if difference == 0:
-        return
-    level = (
-        logging.WARNING
-        if abs(difference) > RECONCILE_RTOL * max(1.0, abs(priced))
-        else logging.INFO
-    )
-    log.log(
-        level,
-        "network NPV written %.2f (exact prices) differs from the optimiser's %.2f by %.2f: "
-        "supply cost curves are piecewise linear in the model",
-        written,
-        priced,
-        difference,
-    )
 
 
 def _number(value: float | None) -> float:

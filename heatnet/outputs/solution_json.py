@@ -7,7 +7,7 @@ from typing import Any
 
 from heatnet.core.units import HOURS_PER_YEAR
 from heatnet.optimise.loop import Solution
-from heatnet.problem.definition import PIPE_CLASSES, PV_CLASSES, SUPPLY_CLASSES, Problem
+from heatnet.problem.definition import PATH_CLASSES, PV_CLASSES, SUPPLY_CLASSES, Problem
 from heatnet.problem.json_form import VERSION, class_values, json_records, json_scalar, write_json
 
 SOLUTION_FORMAT = "heatnet-solution"
@@ -25,7 +25,7 @@ _RESULTS: dict[str, tuple[str, str | None, tuple[str, ...], tuple[str, ...]]] = 
     # JSON array: (key of the design's index, id column of the problem, results, PV classes)
     "buildings": ("vertex", "building_id", (), PV_CLASSES),
     "supplies": ("vertex", "supply_id", ("diversity", "load_kw", "load_kwh"), SUPPLY_CLASSES),
-    "edges": ("id", None, _EDGE_RESULTS, (*PIPE_CLASSES, "extra")),
+    "edges": ("id", None, _EDGE_RESULTS, PATH_CLASSES),
 }
 
 

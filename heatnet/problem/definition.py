@@ -6,27 +6,31 @@ values by cost class, from :mod:`heatnet.economics`), the pipe catalogue and the
 It is built from GIS inputs by :func:`heatnet.problem.from_network.network_problem`, or read from
 JSON (:mod:`heatnet.problem.json_form`), so the optimiser can be run, tested and shared on its own.
 
-Money convention: every PV is the signed contribution to NPV (costs negative), per class of
-:data:`heatnet.economics.CLASSES` plus ``extra`` (``extra_pv``), with ``-`` written ``_`` in
-column names (``pv_connection_capex``, ...).
+Money convention: every PV is the signed contribution to NPV (costs negative), per
+:class:`heatnet.economics.CostClass` (the nine switched classes and ``extra``, ``extra_pv``),
+spelt :attr:`~heatnet.economics.CostClass.column` in column names (``pv_connection_capex``, ...).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from heatnet.economics import CLASSES, PipeCatalogue, schedule_for
+from heatnet.economics import PATH, PIPE, SUPPLY, CostClass, PipeCatalogue, schedule_for
 from heatnet.economics.prices import pipe_pv_per_m
 from heatnet.inputs.params import Parameters
 
-PV_CLASSES = tuple(c.replace("-", "_") for c in (*CLASSES, "extra"))
-"""Column suffixes of PV classes: ``connection_capex`` … ``tariffs``, ``extra``."""
-SUPPLY_CLASSES = ("supply_capex", "supply_opex", "supply_repex")
-PIPE_CLASSES = ("pipe_capex", "pipe_repex")
+PV_CLASSES = tuple(c.column for c in CostClass)
+"""Column suffixes of every class (:attr:`CostClass.column`): ``connection_capex`` … ``extra``."""
+SUPPLY_CLASSES = tuple(c.column for c in SUPPLY)
+"""Column suffixes of :data:`heatnet.economics.SUPPLY`: ``supply_capex``, ``_opex``, ``_repex``."""
+PIPE_CLASSES = tuple(c.column for c in PIPE)
+"""Column suffixes of :data:`heatnet.economics.PIPE`: ``pipe_capex``, ``pipe_repex``."""
+PATH_CLASSES = tuple(c.column for c in PATH)
+"""Column suffixes of :data:`heatnet.economics.PATH`: the pipe classes and ``extra``."""
 
 BUILDING_COLUMNS = (
     "building_id", "annual_demand_kwh", "peak_demand_kw", "connections", "required",
@@ -75,6 +79,12 @@ class Problem:
         required building no supply can reach: such a problem is infeasible whatever is chosen.
     name
         A label for logs and outputs.
+    building_items
+        The line items (:mod:`heatnet.economics.money`) the buildings' ``pv_*`` columns are
+        the PVs of, by ``building_id``: tariffs, connection costs and ``extra_pv`` of every
+        building as if connected. Kept in memory only (not in the JSON form): None for a
+        problem read from JSON or made by hand, which can be solved but not written as a
+        GeoPackage (:func:`heatnet.outputs.results.results` needs them).
     """
 
     buildings: pd.DataFrame
@@ -84,6 +94,7 @@ class Problem:
     parameters: Parameters
     reasons: tuple[tuple[str, str], ...] = ()
     name: str = "problem"
+    building_items: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
 
 def loss_bound_kw(edges: pd.DataFrame, catalogue: PipeCatalogue) -> float:
@@ -124,8 +135,9 @@ def existing_pipe_pv(
     lengths = np.array([sum(c.values()) for c in civil_lengths_m], dtype=float)
     principal = (shares * per_civil).sum(axis=1) * lengths
     pv = _by_class(pipe_pv_per_m(principal, schedule_for(params), params))
-    return {**pv, "pipe_capex": np.zeros(len(lengths))}
+    return {**pv, CostClass.PIPE_CAPEX.column: np.zeros(len(lengths))}
 
 
-def _by_class(pv: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {klass.replace("-", "_"): np.asarray(v) for klass, v in pv.items()}
+def _by_class(pv: Mapping[CostClass, np.ndarray]) -> dict[str, np.ndarray]:
+    """Keyed by column spelling (``pipe_capex``), as :class:`~heatnet.optimise.prepare.PipePrices`."""
+    return {klass.column: np.asarray(v) for klass, v in pv.items()}

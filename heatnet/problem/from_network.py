@@ -7,6 +7,8 @@ import pandas as pd
 
 from heatnet.core.issues import Severity
 from heatnet.economics import (
+    SUPPLY,
+    CostClass,
     build_catalogue,
     building_items,
     pv_by_class,
@@ -20,8 +22,6 @@ from heatnet.inputs.validate import Inputs
 from heatnet.problem.definition import (
     BUILDING_COLUMNS,
     EDGE_COLUMNS,
-    PV_CLASSES,
-    SUPPLY_CLASSES,
     SUPPLY_COLUMNS,
     Problem,
     loss_bound_kw,
@@ -54,11 +54,13 @@ def network_problem(inputs: Inputs, network: Network, *, name: str = "problem") 
     Returns
     -------
     Problem
-        Buildings and supplies by vertex id, model edges by edge id, the pipe catalogue.
+        Buildings and supplies by vertex id, model edges by edge id, the pipe catalogue, and
+        the buildings' line items their ``pv_*`` columns are the PVs of (the outputs write the
+        connected buildings' items, so the written money is the money the optimiser saw).
     """
     params = inputs.parameters
     in_model = set(network.model.graph.nodes)
-    buildings = _buildings(inputs, network, in_model)
+    buildings, items = _buildings(inputs, network, in_model)
     catalogue = build_catalogue(inputs.civil_costs, params)
     edges = network.model.edges
     bound_kw = float(buildings["peak_demand_kw"].sum()) + loss_bound_kw(edges, catalogue)
@@ -91,10 +93,14 @@ def network_problem(inputs: Inputs, network: Network, *, name: str = "problem") 
         params,
         reasons,
         name,
+        items,
     )
 
 
-def _buildings(inputs: Inputs, network: Network, in_model: set[object]) -> pd.DataFrame:
+def _buildings(
+    inputs: Inputs, network: Network, in_model: set[object]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The buildings table and the line items it is priced from (every building in the model)."""
     params = inputs.parameters
     table = network.buildings[network.buildings["vertex"].isin(list(in_model))]
     rows = inputs.buildings.loc[table.index].drop(columns="geometry")
@@ -113,9 +119,9 @@ def _buildings(inputs: Inputs, network: Network, in_model: set[object]) -> pd.Da
         },
         index=pd.Index(table["vertex"].astype(str).to_numpy(), name="vertex"),
     )
-    for klass, column in zip(pv.columns, PV_CLASSES, strict=True):
-        out[f"pv_{column}"] = pv[klass].to_numpy(float)
-    return out
+    for klass in CostClass:
+        out[f"pv_{klass.column}"] = pv[klass].to_numpy(float)
+    return out, items
 
 
 def _supplies(
@@ -137,16 +143,16 @@ def _supplies(
         index=pd.Index(table["vertex"].astype(str).to_numpy(), name="vertex"),
     )
     for part, frame in coefficients.items():
-        for klass in SUPPLY_CLASSES:
-            out[f"{part}_{klass}"] = frame[klass.replace("_", "-")].to_numpy(float)
+        for klass in SUPPLY:
+            out[f"{part}_{klass.column}"] = frame[klass].to_numpy(float)
     curves = [
         _curve(rows.iloc[[n]], inputs.supply_costs, schedule, params, bound_kw)
         for n in range(len(rows))
     ]
     out["curve_kw"] = [c[0] for c in curves]
-    for k, klass in enumerate(SUPPLY_CLASSES):
-        out[f"curve_{klass}"] = [c[1][k] for c in curves]
-        out[f"curve_slack_{klass}"] = [c[2][k] for c in curves]
+    for k, klass in enumerate(SUPPLY):
+        out[f"curve_{klass.column}"] = [c[1][k] for c in curves]
+        out[f"curve_slack_{klass.column}"] = [c[2][k] for c in curves]
     return out
 
 
@@ -182,13 +188,13 @@ def _curve(
     # are breakpoints), so exact pricing is furthest from the chord at the midpoint
     middle = curve_pv(str(kind), costs, (xs[:-1] + xs[1:]) / 2.0, schedule, params)
     slack = []
-    for klass in SUPPLY_CLASSES:
-        at = pv[klass.replace("_", "-")]
+    for klass in SUPPLY:
+        at = pv[klass]
         chord = (at[:-1] + at[1:]) / 2.0
-        excess = middle[klass.replace("_", "-")] - chord
+        excess = middle[klass] - chord
         slack.append(float(max(0.0, excess.max(initial=0.0))))
     return (
         tuple(float(x) for x in xs),
-        tuple(tuple(float(v) for v in pv[klass.replace("_", "-")]) for klass in SUPPLY_CLASSES),
+        tuple(tuple(float(v) for v in pv[klass]) for klass in SUPPLY),
         (slack[0], slack[1], slack[2]),
     )
