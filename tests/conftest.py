@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import signal
 import sys
 import warnings
 from collections.abc import Callable, Mapping
@@ -24,6 +25,12 @@ from click.testing import CliRunner
 
 from heatnet.inputs.load import RawInputs
 from heatnet.inputs.validate import Inputs, check_inputs
+
+# A test run started in the background by a non-interactive shell (`pytest ... &`) inherits
+# SIGINT as ignored, and so would every heatnet process a test starts: the interrupt tests need
+# Ctrl-C delivered as a terminal delivers it. (heatnet itself keeps a signal its parent ignored.)
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data" / "district.gpkg"
