@@ -3,7 +3,7 @@
 Run by ``bench/optimise.py`` in a fresh interpreter per case (see ``bench/measure.py`` for why)::
 
     python bench/measure_optimise.py INPUT.gpkg [--set KEY=VALUE ...] [--log FILE]
-        [--profile OUT.prof] [--build-only]
+        [--profile OUT.prof] [--build-only] [--no-baseline]
 
 The input goes through ``heatnet.pipeline.check`` (with the ``--set`` overrides), then
 ``build_network`` and ``network_problem`` (each timed), then ``optimise`` (timed as a whole).
@@ -17,6 +17,10 @@ settling) and ``Solver._result`` (reading every variable back into pandas). Noth
 only; ``--build-only`` stops there (no solve), for profiling a big case quickly. ``--log``
 writes the run's INFO log (the optimiser logs the model size and build time, every solve and
 every iteration) to a file.
+
+After ``optimise`` (and after its figures, peak memory included, are taken) the prize-collecting
+Steiner baselines of ``bench/baseline.py`` are computed on the same problem and priced exactly,
+under ``"baseline"`` (``--no-baseline`` skips them; ``--build-only`` never runs them).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ import pyarrow  # noqa: E402, F401
 import pyogrio  # noqa: E402, F401
 import pyomo.environ  # noqa: E402, F401
 import shapely  # noqa: E402, F401
+from baseline import baseline_figures  # noqa: E402  (bench/baseline.py, beside this script)
 
 import heatnet.optimise.highs  # noqa: E402
 import heatnet.optimise.loop  # noqa: E402
@@ -221,7 +226,11 @@ def _setup_log(path: Path | None) -> None:
 
 
 def measure(
-    path: Path, overrides: dict[str, str], profile: Path | None, build_only: bool
+    path: Path,
+    overrides: dict[str, str],
+    profile: Path | None,
+    build_only: bool,
+    baseline: bool = True,
 ) -> dict[str, Any]:
     baseline_mb = _peak_rss_mb()
     clock = Clock()
@@ -306,6 +315,8 @@ def measure(
                 for it in solution.history
             ],
         }
+    if baseline and not build_only:
+        out["baseline"] = baseline_figures(problem)
     return out
 
 
@@ -326,9 +337,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--log", type=Path, help="write the INFO log here")
     parser.add_argument("--profile", type=Path, help="cProfile prepare + build_model + load")
     parser.add_argument("--build-only", action="store_true", help="stop before the first solve")
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip the PCST baselines after optimise"
+    )
     args = parser.parse_args(argv)
     _setup_log(args.log)
-    print(json.dumps(measure(args.input, _overrides(args.set), args.profile, args.build_only)))
+    figures = measure(
+        args.input, _overrides(args.set), args.profile, args.build_only, not args.no_baseline
+    )
+    print(json.dumps(figures))
     return 0
 
 

@@ -26,6 +26,11 @@ its own; its INFO log (the optimiser's model size, every solve, every iteration)
 never asserted. The machine's load average is printed with every case: the solver runs on one
 thread, and other processes competing for the cores slow it down.
 
+Beside every heatnet design the prize-collecting Steiner baseline (``bench/baseline.py``: a
+Steiner tree and a greedy tree over the buildings that pay for themselves, pruned, priced exactly
+by heatnet's own pricer, computed in the same child after ``optimise``) is printed with heatnet's
+written objective minus the baseline's (the issue's target: never negative).
+
 This module stays free of numpy/pandas (``bench/run.py`` imports it; see its docstring).
 """
 
@@ -255,6 +260,34 @@ def _solution_lines(solution: dict[str, Any], result: dict[str, Any]) -> list[st
     ]
 
 
+def _baseline_lines(result: dict[str, Any]) -> list[str]:
+    """The PCST baseline beside heatnet's written design (``bench/baseline.py``)."""
+    figures = result.get("baseline")
+    if figures is None:
+        return ["PCST baseline: not run"]
+    if "error" in figures:
+        return [f"PCST baseline: failed ({figures['error']})"]
+    best = figures.get("best")
+    written = (result.get("solution") or {}).get("objective")
+    if best is None:
+        head = "PCST baseline: no valid design"
+    else:
+        diff = None if written is None else written - best["objective"]
+        below = diff is not None and diff < -1e-6 * max(1.0, abs(best["objective"]))
+        verdict = "" if diff is None else ("   BELOW" if below else "   OK")
+        head = (
+            f"PCST baseline: NPV {best['objective']:,.0f} ({best['method']}), valid, "
+            f"{best['buildings']:,} buildings, {best['seconds']:.2f} s; heatnet written NPV − "
+            f"baseline = {_num(diff, ',.0f')}{verdict}"
+        )
+    methods = ", ".join(
+        f"{m['method']} {_num(m['objective'], ',.0f')}"
+        f"{'' if m['valid'] else ' (invalid)'} in {m['seconds']:.2f} s"
+        for m in figures.get("methods", [])
+    )
+    return [head, f"  (each: {methods}; all {figures['seconds']:.2f} s)"]
+
+
 def report_district(result: dict[str, Any]) -> None:
     p = result["parameters"]
     solution = result.get("solution") or {}
@@ -263,6 +296,8 @@ def report_district(result: dict[str, Any]) -> None:
     for line in _solution_lines(solution, result):
         print(f"    {line}")
     print(f"    mip_gap       {_pct(solution['mip_gap'])}")
+    for line in _baseline_lines(result):
+        print(f"    {line}")
     proven = solution["state"] == "optimal" and solution["mip_gap"] is not None
     proven = proven and solution["mip_gap"] <= 1e-4  # "optimal": a proven gap of at most 1e-4
     runtime = solution["runtime_s"]
@@ -336,6 +371,8 @@ def report_grid(run: Run, result: dict[str, Any]) -> None:
         shown = f"target ≤ {100 * target:g} % in {run.limit_s:g} s   {_verdict(ok)}"
     print(f"    mip_gap       {_pct(gap)}   {shown}")
     for line in _solution_lines(solution, result):
+        print(f"    {line}")
+    for line in _baseline_lines(result):
         print(f"    {line}")
     over = solution["runtime_s"] - p["runtime_limit_s"]
     if over > 1.0:
