@@ -979,13 +979,28 @@ def test_first_interrupt_writes_the_best_design_found(signum, tmp_path):
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
-@pytest.mark.slow
-def test_interrupt_before_any_design_writes_nothing(tmp_path):
-    out, code, log = interrupt_run(tmp_path, [signal.SIGTERM], "stage optimise")
-    assert code == 130, log
-    assert f"interrupted; {out} not written" in log
+def test_interrupt_before_any_design_writes_nothing(tmp_path, monkeypatch):
+    # SIGTERM lands while the model is built, before any design exists (the constructive
+    # designs come right after): the search stops at once, nothing is priced or written, 130
+    from click.testing import CliRunner
+
+    import heatnet.optimise.loop
+    from heatnet.cli.commands import cli
+
+    real_build = heatnet.optimise.loop.build_model
+
+    def build_then_interrupt(*args, **kwargs):
+        model = real_build(*args, **kwargs)
+        signal.raise_signal(signal.SIGTERM)  # the search's handler: a stop request
+        return model
+
+    monkeypatch.setattr(heatnet.optimise.loop, "build_model", build_then_interrupt)
+    out = tmp_path / "district.gpkg"
+    result = CliRunner().invoke(cli, ["run", str(TINY), "-o", str(out)])
+    assert result.exit_code == 130, result.output
+    assert f"interrupted; {out} not written" in result.output
     assert not out.exists()
-    assert list(tmp_path.iterdir()) == []  # no .district-*.gpkg left behind
+    assert list(tmp_path.iterdir()) == []  # no temporary left behind
 
 
 # ---------------------------------------------------------------------------------------------

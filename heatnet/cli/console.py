@@ -95,7 +95,8 @@ class ConsoleProgress(Progress):
 
     def design(self, iteration: int, objective: float, best: float) -> None:
         """A priced design: a line of its own."""
-        text = f"MIP {iteration}: design priced at {objective:,.0f} (best {best:,.0f})"
+        source = f"MIP {iteration}" if iteration > 0 else "seed"
+        text = f"{source}: design priced at {objective:,.0f} (best {best:,.0f})"
         if self.interactive:
             self._clear()
             self.stream.write(f"[{_clock(self.elapsed())}]   {text}\n")

@@ -48,4 +48,7 @@ class Progress:
         """The solver has a new incumbent, or a periodic update (at most every second)."""
 
     def design(self, iteration: int, objective: float, best: float) -> None:
-        """A MIP's design was priced honestly: its objective and the best so far."""
+        """A design was priced honestly: its objective and the best so far.
+
+        ``iteration`` is the MIP that found it, 0 for the constructive seed design.
+        """

@@ -386,8 +386,12 @@ class Solver:
         listener: Listener | None = None,
         iteration: int = 0,
         interruptible: bool = True,
+        relax: bool = False,
     ) -> SolveResult:
         """Solve with a time limit and gap, optionally from a start (values by variable name).
+
+        ``relax`` solves the LP relaxation instead (integrality dropped): its optimum is the
+        result's bound, and its values are fractional (no design).
 
         A start may give only the binaries: HiGHS completes it with an LP, and ignores it if it
         is infeasible (logged at INFO with HiGHS' reason). ``listener`` hears of every new
@@ -418,11 +422,12 @@ class Solver:
                 ("random_seed", int(self.options.seed)),
                 ("threads", int(self.options.threads)),
                 ("presolve", "on"),
+                ("solve_relaxation", bool(relax)),
             ):
                 _check(highs.setOptionValue(name, value), f"option {name}")
-            self._set_start(highs, start)
+            self._set_start(highs, None if relax else start)
             self._run(highs)
-            if start and not self._consistent(highs):
+            if start and not relax and not self._consistent(highs):
                 # HiGHS (1.16) can return a MIP start as its optimum with the objective of
                 # another solution: solve again from nothing in the time left
                 log.warning(

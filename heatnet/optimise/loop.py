@@ -41,6 +41,7 @@ from heatnet.optimise.proof import (
     relative_gap,
     trivial_bound,
 )
+from heatnet.optimise.steiner import constructions
 from heatnet.optimise.stopping import Stop, stop_on_signals
 from heatnet.optimise.tune import reset_parameters, set_parameters
 from heatnet.problem.definition import Problem
@@ -48,6 +49,9 @@ from heatnet.problem.definition import Problem
 log = logging.getLogger(__name__)
 
 SETTLE_ROUNDS = 10
+DESIGN_SHARE = 0.5
+"""When a bound is to be proven, the share of the runtime limit the design MIPs may use: the
+rest is the relaxation's, so a first MIP that cannot finish does not leave the design unbounded."""
 FINAL_GRACE_S = 1.0
 """The runtime limit is hard for searching; pricing the best design found may take this long."""
 PRICING_RESERVE_S = 5.0
@@ -174,8 +178,6 @@ def optimise(
             if empty is not None:
                 return empty
         search.loop()
-        if search.best is None and not search.proven_infeasible and not requests.requested:
-            search.price_seed()
         if search.wants_proof():  # also when every design so far broke a rule once priced
             search.bound()
         linear = problem.parameters.pipe_model == "linear"
@@ -243,10 +245,15 @@ class _Search:
             model.relaxing = 0.0  # design iterations price pipes by the fitted line
         start: dict[str, dict[Any, float]] | None = seed_design(data)
         self.seed = start
+        self.construct()  # a design at once, whatever the MIPs manage in time
+        if self.best is None:
+            self.price_seed()
+        if self.best is not None:  # the first MIP starts from the best design so far
+            start = _start_of(data, self.best)
         relaxed = not linear  # discrete pipes with optimistic values: a relaxation
         seen: set[object] = set()
         for number in range(1, params.iteration_limit + 1):
-            remaining = self.budget - self.elapsed()
+            remaining = self.design_deadline() - self.elapsed()
             if remaining <= 0 or self.stop.requested:
                 break
             free = solver.solve(
@@ -293,18 +300,61 @@ class _Search:
         log.info("nothing can be connected: the empty design is the only design")
         return self.solution()
 
-    def price_seed(self) -> None:
-        """When no MIP gave a design in time, price the constructive seed design (if valid).
+    def design_deadline(self) -> float:
+        """Until when (seconds into the search) the design MIPs may run.
 
-        A run cut short (a tiny runtime limit, a slow machine) still writes a design as long as
-        the seed passes :func:`heatnet.optimise.evaluate.check_design`.
+        With a bound to prove, :data:`DESIGN_SHARE` of the limit; the relaxation gets the rest
+        (and whatever the design MIPs leave).
         """
-        if self.seed is None or self.solver is None or self.solver.abandoned:
+        return self.budget * (DESIGN_SHARE if self.claims_bound else 1.0)
+
+    def construct(self) -> None:
+        """Price the prize-collecting Steiner constructions (:mod:`heatnet.optimise.steiner`).
+
+        Each is priced exactly and checked; a valid one better than the best design is kept, so
+        the written design is never worse than these simple designs.
+        """
+        if self.stop.requested or self.data.buildings.empty or self.data.supplies.empty:
+            return
+        began = self.elapsed()
+        for built in constructions(self.data):
+            if not built.valid:
+                log.info("construction not kept: %s", "; ".join(built.problems))
+                continue
+            if self.best is None or built.objective > self.best.objective + 1e-9:
+                self.best = built.design
+                if self.progress:
+                    self.progress.design(0, built.objective, built.objective)
+            log.info("construction priced at %.6g", built.objective)
+        log.info("constructions: %.2f s", self.elapsed() - began)
+
+    def price_seed(self) -> None:
+        """Price the shortest-path seed design before any MIP, if no construction was valid.
+
+        It is settled like a MIP's design (so its flows and diameters agree), checked by
+        :func:`heatnet.optimise.evaluate.check_design` and kept as the best design if valid; it
+        is not a MIP, so it is not in the history. The model's values are put back to the
+        optimistic ones afterwards (the first MIP is as it would be without it).
+        """
+        if self.seed is None or self.solver is None or self.solver.abandoned or self.stop.requested:
             return
         free = SolveResult(
             SolveStatus.FEASIBLE, "seed design", None, None, None, 0.0, _values(self.seed)
         )
-        self._found(len(self.history) + 1, self.data, self.model, self.solver, free, relaxed=False)
+        try:
+            design, _, converged = _settle(
+                self.data, self.model, self.solver, free, self.budget - self.elapsed()
+            )
+        finally:
+            reset_parameters(self.model, self.data)
+        why = _rejection(self.data, design, converged)
+        if why is not None or design is None:
+            log.info("seed design not kept: %s", why)
+            return
+        self.best = design
+        if self.progress:
+            self.progress.design(0, design.objective, design.objective)
+        log.info("seed design priced at %.6g", design.objective)
 
     def bound(self) -> None:
         """Solve the loop's model as a relaxation (from the best design, if any): a proven bound.
@@ -316,9 +366,31 @@ class _Search:
         reset_parameters(self.model, self.data)
         if hasattr(self.model, "relaxing"):
             self.model.relaxing = 1.0
+        if self.first is None or self.first.status is not SolveStatus.OPTIMAL:
+            self._lp_bound(self.model, self.solver)  # the MIP's root may not finish in time
         self._relaxation(self.data, self.model, self.solver)
         if hasattr(self.model, "relaxing"):
             self.model.relaxing = 0.0
+
+    def _lp_bound(self, model: Any, solver: Solver) -> None:
+        """The relaxation's LP relaxation: a proven bound as soon as one simplex ends.
+
+        Taken when the design MIPs could not finish: on a model that large the relaxation MIP
+        may not get through its root in the time left, and the LP's optimum already bounds
+        every design (no design comes of it; it is logged, not a MIP of the history).
+        """
+        if not self.claims_bound:
+            return
+        remaining = self.budget - self.elapsed() - min(PRICING_RESERVE_S, 0.05 * self.budget)
+        if remaining <= 0 or self.stop.requested:
+            return
+        lp = solver.solve(time_limit_s=remaining, mip_gap=0.0, relax=True)
+        if lp.status is SolveStatus.OPTIMAL and lp.bound is not None and np.isfinite(lp.bound):
+            bound = lp.bound + self.slack
+            self.upper = bound if self.upper is None else min(self.upper, bound)
+            log.info("LP relaxation: bound %.6g in %.1f s", bound, lp.runtime_s)
+        elif lp.status is SolveStatus.INFEASIBLE and self.best is None:
+            self.proven_infeasible = True
 
     def _relaxation(self, data: ModelData, model: Any, solver: Solver) -> None:
         """Solve a relaxation from the best design to half the target, leaving time to price."""
