@@ -37,12 +37,16 @@ class Stop:
 
 
 @contextlib.contextmanager
-def stop_on_signals(stop: Stop) -> Iterator[Stop]:
+def stop_on_signals(
+    stop: Stop,
+    first: str = "stopping the search, the best design so far will be written "
+    "(interrupt again to abort without writing)",
+) -> Iterator[Stop]:
     """Route Ctrl-C and SIGTERM to ``stop`` while the block runs (main thread only).
 
-    The first signal sets the request (logged); a second raises ``KeyboardInterrupt`` at
-    once. Signals a parent ignored stay ignored; other threads (a batch worker) get no
-    handlers and are stopped by their process.
+    The first signal sets the request (logged as ``interrupted: <first>``); a second raises
+    ``KeyboardInterrupt`` at once. Signals a parent ignored stay ignored; other threads (a
+    batch worker) get no handlers and are stopped by their process.
     """
     if threading.current_thread() is not threading.main_thread():
         yield stop
@@ -51,10 +55,7 @@ def stop_on_signals(stop: Stop) -> Iterator[Stop]:
     def handler(_signum: int, _frame: object) -> None:
         stop.request()
         if stop.count == 1:
-            log.warning(
-                "interrupted: stopping the search, the best design so far will be written "
-                "(interrupt again to abort without writing)"
-            )
+            log.warning("interrupted: %s", first)
             return
         log.error("interrupted again: aborting, nothing written")
         raise KeyboardInterrupt
