@@ -446,3 +446,38 @@ def constructions(data: ModelData) -> list[Priced]:
             continue
         out.append(prune(pricer, pricer.price(tree)))
     return sorted(out, key=lambda p: (not p.valid, -p.objective))
+
+
+def polish(data: ModelData, design: Design) -> Priced | None:
+    """A design with its branches that do not pay pruned, priced exactly; None if not a forest.
+
+    The design's laid arcs become a forest rooted at its built supplies (a vertex fed from two
+    sides is not a forest: None); pipes that carry nothing and branches whose buildings do not
+    pay for them are dropped as :func:`prune` drops them, each prune kept only if the exact
+    objective improves. The caller keeps the result only if it beats ``design``.
+    """
+    pricer = Pricer(data)
+    tree = _tree_of(pricer, design)
+    return None if tree is None else prune(pricer, pricer.price(tree), estimated_first=False)
+
+
+def _tree_of(pricer: Pricer, design: Design) -> Tree | None:
+    """The forest of a design's laid arcs, or None when a vertex is fed twice."""
+    e = design.edges
+    on = e[e["in_network"].to_numpy(bool)]
+    arcs = pricer.data.arcs
+    arc_of = {
+        (str(edge), str(tail)): str(a)
+        for a, edge, tail in zip(arcs.index, arcs["edge"], arcs["tail"], strict=True)
+    }
+    s = design.supplies
+    tree = Tree({str(v) for v in s.index[s["in_network"].to_numpy(bool)]})
+    folded = set(map(str, pricer.data.buildings["edge"]))  # a building's own connector
+    for edge, tail, head in zip(map(str, on.index), on["tail"], on["head"], strict=True):
+        a = arc_of.get((edge, str(tail)))
+        if a is None and edge in folded:
+            continue
+        if a is None or str(head) in tree.parent or str(head) in tree.roots:
+            return None
+        tree.parent[str(head)], tree.arc[str(head)] = str(tail), a
+    return tree
