@@ -10,7 +10,6 @@ rules the problem stands for are in docs/decisions.md §6.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -19,11 +18,10 @@ from typing import Any
 
 import jsonschema
 
-from heatnet.core.errors import InputError, SchemaError
-from heatnet.inputs.schema import schema_dir
+from heatnet.core.errors import InputError
+from heatnet.problem.json_form import json_schema, non_finite, read_json
 
 DISPATCH_FORMAT = "heatnet-dispatch"
-SCHEMA_FILE = "dispatch.schema.json"
 BOUNDARIES = ("free", "cyclic")
 
 
@@ -162,20 +160,8 @@ class DispatchProblem:
 
 @cache
 def dispatch_schema() -> dict[str, Any]:
-    """``schemas/dispatch.schema.json``, checked to be valid JSON Schema.
-
-    Raises
-    ------
-    SchemaError
-        If the file is missing, not JSON or not a valid schema (a broken installation).
-    """
-    path = schema_dir() / SCHEMA_FILE
-    try:
-        raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        jsonschema.Draft202012Validator.check_schema(raw)
-    except (OSError, ValueError, jsonschema.SchemaError) as exc:
-        raise SchemaError(f"schema file {path.name} is broken: {exc}") from exc
-    return raw
+    """``schemas/dispatch.schema.json`` (SchemaError if it is broken: a broken installation)."""
+    return json_schema("dispatch")
 
 
 def _leaves(error: jsonschema.ValidationError) -> list[jsonschema.ValidationError]:
@@ -190,17 +176,6 @@ def schema_errors(data: Any) -> list[str]:
     found = [leaf for e in validator.iter_errors(data) for leaf in _leaves(e)]
     found.sort(key=lambda e: ([str(p).zfill(12) for p in e.absolute_path], e.message))
     return list(dict.fromkeys(f"{e.json_path}: {e.message}" for e in found))
-
-
-def _non_finite(value: Any, path: str = "$") -> list[str]:
-    """Where ``value`` holds NaN or an infinity (Python's JSON reader accepts them)."""
-    if isinstance(value, dict):
-        return [e for k, v in value.items() for e in _non_finite(v, f"{path}.{k}")]
-    if isinstance(value, list):
-        return [e for i, v in enumerate(value) for e in _non_finite(v, f"{path}[{i}]")]
-    if isinstance(value, float) and not math.isfinite(value):
-        return [f"{path}: {value} is not a finite number"]
-    return []
 
 
 def _defaults(kind: str) -> dict[str, Any]:
@@ -469,7 +444,7 @@ def dispatch_from_json(data: Any, *, source: str = "the input") -> DispatchProbl
     InputError
         Listing every schema error and every error of sense, each with its JSON path.
     """
-    errors = _non_finite(data) or schema_errors(data)
+    errors = non_finite(data) or schema_errors(data)
     if isinstance(data, dict):
         errors += _sense_errors(data)
     if errors:
@@ -519,10 +494,5 @@ def read_dispatch(path: Path | str, overrides: Mapping[str, str] | None = None) 
         If the file cannot be read, is not JSON, or is not a valid dispatch problem.
     """
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except ValueError as exc:  # JSONDecodeError, bad UTF-8
-        raise InputError(f"{path} is not valid JSON: {exc}") from exc
+    data = read_json(path)
     return dispatch_from_json(apply_overrides(data, overrides or {}), source=str(path))

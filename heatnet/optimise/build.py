@@ -41,7 +41,8 @@ from heatnet.core.units import HOURS_PER_YEAR
 from heatnet.optimise.build_pipes import add_losses, add_pipes, laid
 from heatnet.optimise.build_pipes import numbers as _num
 from heatnet.optimise.build_pipes import texts as _text
-from heatnet.optimise.prepare import Indices, ModelData
+from heatnet.optimise.indices import Indices
+from heatnet.optimise.prepare import ModelData
 
 
 @dataclass

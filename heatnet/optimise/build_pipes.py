@@ -18,7 +18,8 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from heatnet.optimise.envelope import Cuts
-from heatnet.optimise.prepare import Indices, ModelData
+from heatnet.optimise.indices import Indices
+from heatnet.optimise.prepare import ModelData
 
 
 def numbers(frame: pd.DataFrame, column: str) -> dict[str, float]:

@@ -18,10 +18,8 @@ HiGHS through its interrupt callbacks. HiGHS' log goes to heatnet's log, never t
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -32,10 +30,9 @@ import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 from pyomo.common.tee import capture_output
-from pyomo.core.expr.visitor import identify_mutable_parameters
-from pyomo.repn import generate_standard_repn
 
 from heatnet.core.progress import SolverUpdate
+from heatnet.optimise.highs_model import LoadedModel, check
 from heatnet.optimise.stopping import Stop
 
 log = logging.getLogger(__name__)
@@ -136,209 +133,6 @@ class SolveResult:
         return self.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
 
 
-def _number(x: Any) -> float:
-    return float(x) if isinstance(x, (int, float)) else float(pyo.value(x))
-
-
-def _check(status: Any, what: str) -> None:
-    if status == highspy.HighsStatus.kError:
-        raise RuntimeError(f"HiGHS refused {what}")
-
-
-class _Loaded:
-    """A Pyomo model as HiGHS matrices: the column of every variable, and what can change.
-
-    ``dynamic`` holds the numbers that use mutable parameters, each with where it goes:
-    ``(row, col)`` a coefficient, ``(row, -1)`` a row's bounds (lower, upper, constant),
-    ``(-1, col)`` a cost, ``(-1, -1)`` the objective offset.
-    """
-
-    def __init__(self, model: pyo.ConcreteModel) -> None:
-        # columns in the order the rows first use them (as Pyomo's persistent interface had
-        # them); variables fixed in Pyomo are constants, not columns
-        self.columns: list[Any] = []
-        self.col_of: dict[int, int] = {}
-        self.held = [
-            (v, v.value)
-            for v in model.component_data_objects(pyo.Var, active=True, descend_into=True)
-            if v.fixed
-        ]
-        self.params: list[Any] = []
-        self._param_of: dict[int, int] = {}
-        self.where: list[tuple[int, int]] = []
-        self.exprs: list[tuple[Any, ...]] = []
-        self.users: dict[int, list[int]] = defaultdict(list)
-        self._rows(model)
-        self._objective(model)
-        self.lower, self.upper = self.bounds()
-        self.integer = np.fromiter((v.is_integer() for v in self.columns), bool, len(self.columns))
-        self.param_values = self.read_params()
-
-    def _column(self, v: Any) -> int:
-        col = self.col_of.get(id(v))
-        if col is None:
-            col = self.col_of[id(v)] = len(self.columns)
-            self.columns.append(v)
-        return col
-
-    def _track(self, where: tuple[int, int], *exprs: Any) -> bool:
-        """Record numbers that use mutable parameters (True if any does)."""
-        found: set[int] = set()
-        for expr in exprs:
-            if expr is None or isinstance(expr, (int, float)):
-                continue
-            for p in identify_mutable_parameters(expr):
-                i = self._param_of.get(id(p))
-                if i is None:
-                    i = self._param_of[id(p)] = len(self.params)
-                    self.params.append(p)
-                found.add(i)
-        if not found:
-            return False
-        item = len(self.where)
-        self.where.append(where)
-        self.exprs.append(exprs)
-        for i in found:
-            self.users[i].append(item)
-        return True
-
-    def _rows(self, model: pyo.ConcreteModel) -> None:
-        starts, index, value = [0], [], []
-        lows: list[float] = []
-        ups: list[float] = []
-        for con in model.component_data_objects(pyo.Constraint, active=True, descend_into=True):
-            row = len(lows)
-            repn = generate_standard_repn(con.body, compute_values=False, quadratic=False)
-            if not repn.is_linear():
-                raise ValueError(f"constraint {con.name} is not linear")
-            for v, k in zip(repn.linear_vars, repn.linear_coefs, strict=True):
-                col = self._column(v)
-                self._track((row, col), k)
-                coefficient = _number(k)
-                if coefficient != 0:  # zeros are left out (a dynamic one may come back)
-                    index.append(col)
-                    value.append(coefficient)
-            starts.append(len(index))
-            self._track((row, -1), con.lower, con.upper, repn.constant)
-            low, up = _row_bounds(con.lower, con.upper, repn.constant)
-            lows.append(low)
-            ups.append(up)
-        self.starts = np.array(starts, dtype=np.int32)
-        self.index = np.array(index, dtype=np.int32)
-        self.value = np.array(value, dtype=np.float64)
-        self.row_lower = np.array(lows, dtype=np.float64)
-        self.row_upper = np.array(ups, dtype=np.float64)
-
-    def _objective(self, model: pyo.ConcreteModel) -> None:
-        objectives = list(
-            model.component_data_objects(pyo.Objective, active=True, descend_into=True)
-        )
-        if len(objectives) > 1:
-            raise ValueError("the model has more than one active objective")
-        self.cost = np.zeros(len(self.columns))
-        self.offset = 0.0
-        self.maximize = False
-        if not objectives:
-            return
-        objective = objectives[0]
-        self.maximize = objective.sense == pyo.maximize
-        repn = generate_standard_repn(objective.expr, compute_values=False, quadratic=False)
-        if not repn.is_linear():
-            raise ValueError("the objective is not linear")
-        costs: dict[int, float] = {}
-        for v, k in zip(repn.linear_vars, repn.linear_coefs, strict=True):
-            col = self._column(v)
-            self._track((-1, col), k)
-            costs[col] = costs.get(col, 0.0) + _number(k)
-        self.cost = np.zeros(len(self.columns))
-        for col, c in costs.items():
-            self.cost[col] = c
-        self._track((-1, -1), repn.constant)
-        self.offset = _number(repn.constant)
-
-    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """The columns' bounds as Pyomo has them now."""
-        n = len(self.columns)
-        lower, upper = np.empty(n), np.empty(n)
-        for i, v in enumerate(self.columns):
-            lb, ub = v.bounds
-            lower[i] = -math.inf if lb is None else lb
-            upper[i] = math.inf if ub is None else ub
-        return lower, upper
-
-    def refixed(self) -> bool:
-        """Whether a variable was fixed, unfixed or re-fixed in Pyomo since the load."""
-        return any(v.fixed for v in self.columns) or any(
-            not v.fixed or v.value != value for v, value in self.held
-        )
-
-    def read_params(self) -> np.ndarray:
-        """The tracked parameters' values now."""
-        return np.fromiter((pyo.value(p) for p in self.params), float, len(self.params))
-
-    def pass_to(self, highs: highspy.Highs) -> None:
-        """Load the matrices into an empty HiGHS."""
-        n, m = len(self.columns), len(self.row_lower)
-        cols = np.arange(n, dtype=np.int32)
-        _check(highs.addVars(n, self.lower, self.upper), "the columns")
-        _check(highs.changeColsCost(n, cols, self.cost), "the costs")
-        integer = cols[self.integer]
-        if len(integer):
-            kinds = np.ones(len(integer), dtype=np.uint8)
-            _check(highs.changeColsIntegrality(len(integer), integer, kinds), "integrality")
-        if m:
-            _check(
-                highs.addRows(
-                    m, self.row_lower, self.row_upper, len(self.index), self.starts[:-1],
-                    self.index, self.value,
-                ),
-                "the rows",
-            )  # fmt: skip
-        _check(highs.changeObjectiveOffset(self.offset), "the objective offset")
-        sense = highspy.ObjSense.kMaximize if self.maximize else highspy.ObjSense.kMinimize
-        _check(highs.changeObjectiveSense(sense), "the objective sense")
-
-    def send_changes(self, highs: highspy.Highs) -> int:
-        """Send HiGHS the numbers whose parameters changed since the last call; how many."""
-        now = self.read_params()
-        changed = np.flatnonzero(now != self.param_values)
-        self.param_values = now
-        items = sorted({item for p in changed.tolist() for item in self.users[p]})
-        rows: list[int] = []
-        lows: list[float] = []
-        ups: list[float] = []
-        for item in items:
-            (row, col), exprs = self.where[item], self.exprs[item]
-            if row >= 0 and col >= 0:
-                _check(highs.changeCoeff(row, col, _number(exprs[0])), "a coefficient")
-            elif row >= 0:
-                low, up = _row_bounds(*exprs)
-                rows.append(row)
-                lows.append(low)
-                ups.append(up)
-            elif col >= 0:
-                self.cost[col] = _number(exprs[0])
-                _check(highs.changeColCost(col, self.cost[col]), "a cost")
-            else:
-                self.offset = _number(exprs[0])
-                _check(highs.changeObjectiveOffset(self.offset), "the objective offset")
-        if rows:
-            _check(
-                cast(Any, highs).changeRowsBounds(  # (missing from highspy's stubs)
-                    len(rows), np.array(rows, dtype=np.int32), np.array(lows), np.array(ups)
-                ),
-                "row bounds",
-            )
-        return len(items)
-
-
-def _row_bounds(lower: Any, upper: Any, constant: Any) -> tuple[float, float]:
-    c = _number(constant)
-    low = -math.inf if lower is None else _number(lower) - c
-    up = math.inf if upper is None else _number(upper) - c
-    return low, up
-
-
 class Solver:
     """A model loaded into HiGHS, solved again and again.
 
@@ -361,7 +155,7 @@ class Solver:
         self.abandoned = False
         self._interruptible_now = True
         self._highs: highspy.Highs | None = None
-        self._loaded: _Loaded | None = None
+        self._loaded: LoadedModel | None = None
         self._fixed_cols = np.zeros(0, dtype=np.int32)
         self._fixed_vals = np.zeros(0)
         self._listener: Listener | None = None
@@ -424,7 +218,7 @@ class Solver:
                 ("presolve", "on"),
                 ("solve_relaxation", bool(relax)),
             ):
-                _check(highs.setOptionValue(name, value), f"option {name}")
+                check(highs.setOptionValue(name, value), f"option {name}")
             self._set_start(highs, None if relax else start)
             self._run(highs)
             if start and not relax and not self._consistent(highs):
@@ -437,7 +231,7 @@ class Solver:
                 highs.clearSolver()
                 self._set_start(highs, None)
                 limit = max(float(time_limit_s) - (time.perf_counter() - began), 0.01)
-                _check(highs.setOptionValue("time_limit", limit), "option time_limit")
+                check(highs.setOptionValue("time_limit", limit), "option time_limit")
                 self._run(highs)
         except _Abandoned:
             self.abandoned = True
@@ -474,14 +268,14 @@ class Solver:
         cols = self._fixed_cols
         if len(cols) and self._highs is not None and self._loaded is not None:
             lower, upper = self._loaded.lower[cols], self._loaded.upper[cols]
-            _check(self._highs.changeColsBounds(len(cols), cols, lower, upper), "bounds")
+            check(self._highs.changeColsBounds(len(cols), cols, lower, upper), "bounds")
         self._fixed_cols = np.zeros(0, dtype=np.int32)
         self._fixed_vals = np.zeros(0)
 
     def _apply_fixed(self, highs: highspy.Highs) -> None:
         cols, vals = self._fixed_cols, self._fixed_vals
         if len(cols):
-            _check(highs.changeColsBounds(len(cols), cols, vals, vals), "fixed bounds")
+            check(highs.changeColsBounds(len(cols), cols, vals, vals), "fixed bounds")
 
     def _sync(self) -> highspy.Highs:
         """Load the model into HiGHS, or send what changed since the last solve."""
@@ -495,7 +289,7 @@ class Solver:
         if len(moved):
             loaded.lower, loaded.upper = lower, upper
             cols = moved.astype(np.int32)
-            _check(highs.changeColsBounds(len(cols), cols, lower[cols], upper[cols]), "bounds")
+            check(highs.changeColsBounds(len(cols), cols, lower[cols], upper[cols]), "bounds")
             self._apply_fixed(highs)  # fix() wins over Pyomo's bounds until unfix()
         loaded.send_changes(highs)
         return highs
@@ -516,7 +310,7 @@ class Solver:
         highs.cbMipInterrupt.subscribe(self._on_interrupt)
         highs.cbSimplexInterrupt.subscribe(self._on_interrupt)
         highs.cbIpmInterrupt.subscribe(self._on_interrupt)
-        loaded = _Loaded(self.model)
+        loaded = LoadedModel(self.model)
         loaded.pass_to(highs)
         self._highs, self._loaded = highs, loaded
         if fixed:  # fix() still holds: the same variables, new columns

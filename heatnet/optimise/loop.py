@@ -372,6 +372,10 @@ class _Search:
         if hasattr(self.model, "relaxing"):
             self.model.relaxing = 0.0
 
+    def relaxation_time(self) -> float:
+        """Seconds a relaxation may take: what is left, less the time to price its design."""
+        return self.budget - self.elapsed() - min(PRICING_RESERVE_S, 0.05 * self.budget)
+
     def _lp_bound(self, model: Any, solver: Solver) -> None:
         """The relaxation's LP relaxation: a proven bound as soon as one simplex ends.
 
@@ -381,7 +385,7 @@ class _Search:
         """
         if not self.claims_bound:
             return
-        remaining = self.budget - self.elapsed() - min(PRICING_RESERVE_S, 0.05 * self.budget)
+        remaining = self.relaxation_time()
         if remaining <= 0 or self.stop.requested:
             return
         lp = solver.solve(time_limit_s=remaining, mip_gap=0.0, relax=True)
@@ -394,7 +398,7 @@ class _Search:
 
     def _relaxation(self, data: ModelData, model: Any, solver: Solver) -> None:
         """Solve a relaxation from the best design to half the target, leaving time to price."""
-        remaining = self.budget - self.elapsed() - min(PRICING_RESERVE_S, 0.05 * self.budget)
+        remaining = self.relaxation_time()
         if remaining <= 0:
             return
         number = len(self.history) + 1

@@ -44,7 +44,7 @@ _TEMPERATURES = ("flow", "return", "ground")
 
 @cache
 def json_schema(name: str) -> dict[str, Any]:
-    """The JSON Schema ``problem`` or ``solution`` (checked to be valid JSON Schema).
+    """The JSON Schema ``name`` (``problem``, ``solution``, ``dispatch``), checked to be valid.
 
     Raises
     ------
@@ -70,13 +70,13 @@ def schema_errors(data: Any, name: str) -> list[str]:
     return [f"{e.json_path}: {e.message}" for e in errors]
 
 
-def _non_finite(value: Any, path: str = "$") -> list[str]:
+def non_finite(value: Any, path: str = "$") -> list[str]:
     """Where ``value`` holds NaN, an infinity or a number too large for a float."""
     if isinstance(value, dict):
         keys = {k: f".{k}" if str(k).isidentifier() else f"[{str(k)!r}]" for k in value}
-        return [e for k, v in value.items() for e in _non_finite(v, path + keys[k])]
+        return [e for k, v in value.items() for e in non_finite(v, path + keys[k])]
     if isinstance(value, list):
-        return [e for i, v in enumerate(value) for e in _non_finite(v, f"{path}[{i}]")]
+        return [e for i, v in enumerate(value) for e in non_finite(v, f"{path}[{i}]")]
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
             return [] if math.isfinite(value) else [f"{path}: {value} is not a finite number"]
@@ -326,7 +326,7 @@ def problem_from_json(data: Any, *, source: str = "the input") -> Problem:
         Listing every schema error with its JSON path; or, when the layout is right, every
         semantic error (duplicate or clashing ids, unknown civil ids or parameters, ...).
     """
-    errors = _non_finite(data) or schema_errors(data, "problem")
+    errors = non_finite(data) or schema_errors(data, "problem")
     if errors:
         raise _invalid(source, errors)
     tables = {t: _with_defaults(data[t], t) for t in _TABLES}
@@ -381,15 +381,18 @@ def read_problem(path: Path | str) -> Problem:
         If the file cannot be read, is not JSON or is not a valid problem (``NaN`` and
         ``Infinity`` included).
     """
+    return problem_from_json(read_json(path), source=str(path))
+
+
+def read_json(path: Path | str) -> Any:
+    """A JSON file's content; InputError (exit 3) if it cannot be read or is not JSON."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text)
+        return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
     except ValueError as exc:  # JSONDecodeError, bad UTF-8
         raise InputError(f"{path} is not valid JSON: {exc}") from exc
-    return problem_from_json(data, source=str(path))
 
 
 def write_json(data: Mapping[str, Any], path: Path | str, overwrite: bool) -> None:
