@@ -1,27 +1,9 @@
 """Prize-collecting Steiner baselines for heatnet, priced exactly by heatnet's own pricer.
 
-The issue's yardstick: the written NPV should be at least that of a simple prize-collecting
-Steiner design. Two constructions, each a forest rooted at supplies, are priced with
-:func:`heatnet.optimise.evaluate.evaluate` (flows computed on the tree, losses iterated until the
-diameters stop changing, as the optimiser settles a design) and checked with
-:func:`heatnet.optimise.evaluate.check_design`:
-
-``steiner``
-    networkx's Steiner tree approximation (Mehlhorn) over a virtual root joined to every supply
-    and the vertices of the buildings that pay for themselves (their value, folded connector
-    included, less the heat and capacity they cost at the cheapest supply), on the edges
-    weighted by the pipe's fixed cost (``-fixed`` of ``data.edges``), oriented away from the
-    supplies (an edge heat cannot cross that way is cut with what lies beyond it).
-``greedy``
-    From the supplies, repeatedly add the building with the best ratio of prize to the cost of
-    its cheapest path from the tree (one multi-source Dijkstra, updated as the tree grows: the
-    vertices a path adds become sources at distance 0), until every paying building is in.
-
-Both are then pruned: bottom up, a branch is dropped when its buildings do not pay for the
-pipes that serve only them, a supply when its tree does not pay for its fixed cost. The first
-round prices pipes by that cost estimate, later rounds by each pipe's exact price in the last
-priced design; a prune is kept only if the exact objective improves (tried all at once, then
-the worst half, quarter, ... of the branches), so pricing is called a few dozen times at most.
+The yardstick of the town-scale issue: the written NPV should be at least that of a simple
+prize-collecting Steiner design. The constructions (``steiner``, ``greedy``), their pruning and
+their exact pricing are heatnet's own (:mod:`heatnet.optimise.steiner`, which the search also
+runs before any MIP); this module times each one and reports its figures beside heatnet's.
 
 Run on a problem file::
 
