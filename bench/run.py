@@ -26,7 +26,12 @@
   times, the speed-up, the per-scenario overhead of the batch machinery in worker-seconds,
   cluster start-up, solver contention and the CPU other processes used meanwhile
   (``bench/measure_batch.py``; 4 scenarios ``--quick``, about 1.5 minutes; 16 ``--full``, the
-  targets' count, about 6 minutes, first waiting up to 10 minutes for a quiet machine).
+  targets' count, about 6 minutes, first waiting up to 10 minutes for a quiet machine);
+* dispatch: ``heatnet dispatch-solve`` on a deterministic plant of 4 sites, 6 units (4 with
+  on/off status), 2 stores, links and gas bought at 2 sites: a year as 12 × 2 typical days,
+  one problem per day, to a 1 % gap (target ≤ 15 s for the 24 solves), and the same year hour
+  by hour (8,760 steps) in week windows (total time, time per window; no target)
+  (``bench/dispatch.py``; about 6 minutes, most of it the summer weeks of the hourly year).
 
 It prints the figures against the targets. Over target is reported, not failed: the exit status
 is 0 unless the benchmark itself is broken (a child crashed, or the synthetic input did not
@@ -37,8 +42,9 @@ well): on Linux ``ru_maxrss`` survives ``execve``, and a ``vfork``-ed child star
 parent's high-water mark, so a big parent would inflate every child's peak memory figure.
 
     python bench/run.py [--repeat N] [--profile] [--skip-check] [--skip-topology] [--skip-economics]
-        [--skip-optimise] [--skip-run] [--skip-batch] [--quick | --full] [--optimise-sizes 2000,10000]
-        [--optimise-limits 120,600] [--district-limit S] [--skip-district]
+        [--skip-optimise] [--skip-run] [--skip-batch] [--skip-dispatch] [--quick | --full]
+        [--optimise-sizes 2000,10000] [--optimise-limits 120,600] [--district-limit S]
+        [--skip-district]
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import dispatch
 import measure_batch
 import measure_run
 import optimise
@@ -372,7 +379,7 @@ def _economics(repeat: int) -> None:
 
 
 def _end_to_end(args: argparse.Namespace) -> None:
-    """The sections that run the optimiser: optimise, run and batch."""
+    """The sections that run a solver: optimise, run, batch and dispatch."""
     if not args.skip_optimise:
         print()
         chosen = optimise.options(args, prefix="optimise-")
@@ -386,6 +393,10 @@ def _end_to_end(args: argparse.Namespace) -> None:
         print()
         for problem in measure_batch.run_section(full=args.full):
             print(f"WARNING: batch, {problem}", file=sys.stderr)
+    if not args.skip_dispatch:
+        print()
+        for problem in dispatch.run_section():
+            print(f"WARNING: dispatch, {problem}", file=sys.stderr)
 
 
 def main(argv: list[str]) -> int:
@@ -405,6 +416,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--skip-run", action="store_true", help="no run (heatnet run) section")
     parser.add_argument(
         "--skip-batch", action="store_true", help="no batch (heatnet batch) section"
+    )
+    parser.add_argument(
+        "--skip-dispatch", action="store_true", help="no dispatch (heatnet dispatch-solve) section"
     )
     optimise.add_arguments(parser, prefix="optimise-")
     args = parser.parse_args(argv)

@@ -13,6 +13,8 @@ from heatnet.core.errors import ValidationError
 from heatnet.core.exits import ExitCode, outcome_code
 from heatnet.core.issues import Issue
 from heatnet.core.progress import Progress
+from heatnet.dispatch.feedback import Dispatched, dispatch_loop, with_dispatch
+from heatnet.dispatch.from_design import has_plants
 from heatnet.inputs.load import read_inputs
 from heatnet.inputs.params import override_parameters
 from heatnet.inputs.schema import load_schemas
@@ -279,6 +281,7 @@ class RunOutcome:
     summary: dict[str, Any]
     warnings: tuple[Issue, ...]
     building_count: int
+    dispatched: Dispatched | None = None
 
     @property
     def exit_code(self) -> ExitCode:
@@ -313,6 +316,8 @@ class RunOutcome:
             )
         if sol.design is not None and s["network_building_count"] == 0:
             facts["why nothing"] = _why_empty(self.problem)
+        if self.dispatched is not None:
+            facts["dispatch"] = self.dispatched.headline()
         if sol.interrupted:
             facts["interrupted"] = "the search was stopped: the best design found so far"
         runtime = f"{s['runtime']:.1f} s optimising, {s['iterations']} MIP(s)"
@@ -377,11 +382,23 @@ def run(
     built = network_problem(inputs, network, name=info.run)
     progress.stage("optimise")
     solution = optimise(built, options, progress=progress)
+    dispatched: Dispatched | None = None
+    if has_plants(inputs) and solution.design is not None:
+        progress.stage("dispatch")
+        dispatched = dispatch_loop(inputs, network, built, solution, options, progress)
+        inputs, built, solution = dispatched.inputs, dispatched.problem, dispatched.solution
     progress.stage("write")
     warnings = tuple(i for i in report.issues + network.issues if not i.is_error)
     warnings += solution_issues(solution)
+    if dispatched is not None:
+        warnings += dispatched.issues
     written = results(
         inputs, network=network, problem=built, solution=solution, info=info, warnings=warnings
     )
-    write_layers(output, written.layers, overwrite=overwrite, protect=protect, styles=True)
-    return RunOutcome(output, built, solution, written.summary, warnings, len(inputs.buildings))
+    layers = written.layers
+    if dispatched is not None and dispatched.dispatch is not None:
+        layers = with_dispatch(layers, dispatched.dispatch)
+    write_layers(output, layers, overwrite=overwrite, protect=protect, styles=True)
+    return RunOutcome(
+        output, built, solution, written.summary, warnings, len(inputs.buildings), dispatched
+    )

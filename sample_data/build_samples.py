@@ -2,13 +2,15 @@
 
 Run from anywhere::
 
-    python sample_data/build_samples.py            # writes district.gpkg and tiny.gpkg
+    python sample_data/build_samples.py            # writes the three GeoPackages
     python sample_data/build_samples.py --explain  # also prints the per-building economics
 
 Writes, next to this script:
 
 - ``district.gpkg``: the real topotherm district (Bavaria, EPSG:25832) from
   ``source/topotherm-district/`` with the costs documented in ``README.md``.
+- ``district-plants.gpkg``: the district with plant units, a store and fuels (the dispatch
+  stage of ``heatnet run``).
 - ``tiny.gpkg``: a made-up, hand-checkable case (EPSG:27700): one street, one supply,
   three buildings.
 
@@ -361,6 +363,63 @@ def district_layers() -> dict[str, pd.DataFrame]:
 
 
 # --------------------------------------------------------------------------------------------
+# district-plants.gpkg: the district with its plants, for the dispatch stage (README.md)
+# --------------------------------------------------------------------------------------------
+
+#: Electricity ¤/kWh_el by hour of day (every day type): cheap nights, dear morning and evening
+#: peaks, averaging the district's 0.16 ¤/kWh_el.
+ELECTRICITY_BY_HOUR = [0.12] * 6 + [0.19] * 4 + [0.15] * 7 + [0.21] * 4 + [0.14] * 3
+GAS_EUR_KWH = 0.07
+GAS_KG_PER_KWH = 0.2
+#: (unit_id, fuel_id, efficiency, heat_max_kw, min_load_fraction, min_up_h, min_down_h,
+#: startup_cost): the heat pump (SCOP 3.2) must run at 30 % or more, for 3 h at least once on
+#: and stay off 2 h once off, and costs 15 ¤ a start (wear); the gas boiler covers the peaks.
+DISTRICT_UNITS = [
+    ("heat-pump", "electricity", HP_SCOP, 1200.0, 0.3, 3.0, 2.0, 15.0),
+    ("gas-boiler", "gas", 0.92, 2500.0, 0.0, 0.0, 0.0, 0.0),
+]
+#: A 3 MWh tank: 600 kW in or out, 98 % each way, 0.5 % of its heat lost per hour.
+DISTRICT_STORE = ("tank", 3000.0, 600.0, 0.98, 0.98, 0.005)
+
+
+def district_plant_tables() -> dict[str, pd.DataFrame]:
+    units = pd.DataFrame(
+        {
+            "unit_id": [u[0] for u in DISTRICT_UNITS],
+            "supply_id": ["S1"] * len(DISTRICT_UNITS),
+            "fuel_id": [u[1] for u in DISTRICT_UNITS],
+            "efficiency": [u[2] for u in DISTRICT_UNITS],
+            "heat_max_kw": [u[3] for u in DISTRICT_UNITS],
+            "min_load_fraction": [u[4] for u in DISTRICT_UNITS],
+            "min_up_h": [u[5] for u in DISTRICT_UNITS],
+            "min_down_h": [u[6] for u in DISTRICT_UNITS],
+            "startup_cost": [u[7] for u in DISTRICT_UNITS],
+        }
+    )
+    name, capacity, rate, eta_in, eta_out, loss = DISTRICT_STORE
+    storages = pd.DataFrame(
+        {
+            "storage_id": [name],
+            "supply_id": ["S1"],
+            "capacity_kwh": [capacity],
+            "charge_max_kw": [rate],
+            "eta_charge": [eta_in],
+            "eta_discharge": [eta_out],
+            "loss_per_h": [loss],
+        }
+    )
+    fuels = pd.DataFrame(
+        {
+            "fuel_id": ["electricity", "gas"],
+            "supply_id": nulls(2, "str"),
+            "price_per_kwh": [json.dumps(ELECTRICITY_BY_HOUR), str(GAS_EUR_KWH)],
+            "emissions_kg_per_kwh": [GRID_KG_PER_KWH_EL, GAS_KG_PER_KWH],
+        }
+    )
+    return {"plant_units": units, "storages": storages, "fuels": fuels}
+
+
+# --------------------------------------------------------------------------------------------
 # tiny.gpkg
 # --------------------------------------------------------------------------------------------
 
@@ -536,6 +595,7 @@ def explain_district(
 def main(argv: list[str]) -> int:
     write_gpkg(HERE / "district.gpkg", district_layers())
     write_gpkg(HERE / "tiny.gpkg", tiny_layers())
+    write_gpkg(HERE / "district-plants.gpkg", district_layers() | district_plant_tables())
     if "--explain" in argv:
         explain_district()
     return 0

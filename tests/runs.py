@@ -100,8 +100,12 @@ class Written:
 
 
 def read_output(source: Path, path: Path) -> Written:
+    present = set(pyogrio.list_layers(path)[:, 0])
+    optional = tuple(name for name in ("dispatch", "dispatch_summary") if name in present)
     written = Written(
-        source, path, {name: pyogrio.read_dataframe(path, layer=name) for name in LAYERS + TABLES}
+        source,
+        path,
+        {name: pyogrio.read_dataframe(path, layer=name) for name in LAYERS + TABLES + optional},
     )
     if len(written["solution_summary"]):
         check_summary_bounds(written.summary)

@@ -26,7 +26,9 @@ def build_module():
 )
 def test_sample_rebuilds_to_the_committed_data(builder, committed, tmp_path):
     rebuilt = write_gpkg(tmp_path / committed.name, getattr(build_module(), builder)())
-    for name in (*LAYERS, *TABLES):
+    held = {str(name) for name, _ in pyogrio.list_layers(committed)}
+    assert held == {str(name) for name, _ in pyogrio.list_layers(rebuilt)}
+    for name in (n for n in (*LAYERS, *TABLES) if n in held):
         expected = pyogrio.read_dataframe(committed, layer=name)
         actual = pyogrio.read_dataframe(rebuilt, layer=name)
         pd.testing.assert_frame_equal(actual, expected, check_dtype=False, obj=name)

@@ -17,6 +17,13 @@ from heatnet.inputs.params import parameter_fields
 from heatnet.inputs.schema import load_schemas, schema_dir
 
 FORMAT = Path(__file__).parent / "data" / "network-model-tables.txt"
+OWN_TABLES = {
+    "plant_units", "storages", "fuels", "fuel_distribution", "day_types", "demand_profiles",
+}  # fmt: skip
+"""heatnet's own input tables, beyond the format: the dispatch tables."""
+OWN_COLUMNS = {"buildings": ["profile_id"]}
+"""heatnet's own input columns, after the format's."""
+OWN_PARAMETER_GROUPS = ("heatnet/", "dispatch/")
 
 
 def parse_format() -> tuple[dict[str, list[str]], dict[str, list[str]], list[str]]:
@@ -71,11 +78,13 @@ def test_every_format_column_is_covered_exactly_once():
     inputs, outputs, _ = parse_format()
     schemas = load_schemas()
     for name, columns in inputs.items():
-        assert list(schemas.inputs[name].columns) == columns, name
+        assert list(schemas.inputs[name].columns) == columns + OWN_COLUMNS.get(name, []), name
+    own_outputs = {"supplies": ["dispatch_cost", "dispatch_heat_price"]}  # with plant units
     for name, columns in outputs.items():
-        assert list(schemas.outputs[name].columns) == columns, name
-    assert set(schemas.inputs) == set(inputs)
-    assert set(schemas.outputs) == set(outputs) | {"warnings"}  # heatnet's own: input warnings
+        assert list(schemas.outputs[name].columns) == columns + own_outputs.get(name, []), name
+    assert set(schemas.inputs) == set(inputs) | OWN_TABLES
+    # heatnet's own: input warnings, and the dispatch of plant units
+    assert set(schemas.outputs) == set(outputs) | {"warnings", "dispatch", "dispatch_summary"}
 
 
 def test_every_format_parameter_is_covered_and_only_heatnet_keys_are_extra():
@@ -85,7 +94,7 @@ def test_every_format_parameter_is_covered_and_only_heatnet_keys_are_extra():
     assert set(keys) <= set(schema_keys)
     extra = set(schema_keys) - set(keys)
     assert extra, "heatnet's own keys exist"
-    assert all(k.startswith("heatnet/") for k in extra)
+    assert all(k.startswith(OWN_PARAMETER_GROUPS) for k in extra)
 
 
 def test_parameters_dataclass_matches_schema_fields():

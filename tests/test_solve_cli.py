@@ -164,6 +164,12 @@ SOLVE_TIME_VALUES = {  # any valid value other than the default
     "constraint/max-supplies": "1",
     **{k: "false" for k in SPECS if k.startswith("objective/use-")},
     "heatnet/pipe-model": "discrete",
+    # read by `heatnet run`'s dispatch stage, never held by a built problem
+    "dispatch/horizon": "year",
+    "dispatch/mip-gap": "0.1",
+    "dispatch/runtime-limit": "0.2",
+    "dispatch/iterations": "1",
+    "dispatch/status-boundary": "free",
 }
 
 

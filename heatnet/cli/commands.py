@@ -298,10 +298,18 @@ def solve_command(
     metavar="options/KEY=VALUE",
     help="Override a solve option (repeatable), e.g. --set options/mip_gap=0.01.",
 )
+@click.option(
+    "--window-steps",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Solve in consecutive windows of this many steps (168: a week of hours), each from "
+    "the state the one before ended in: a heuristic, without a bound. 0: one window.",
+)
 @overwrite_option
 @handle_errors
 def dispatch_solve_command(
-    problem_path: Path, output: Path, overrides: dict[str, str], overwrite: bool
+    problem_path: Path, output: Path, overrides: dict[str, str], window_steps: int, overwrite: bool
 ) -> None:
     """Dispatch plants hour by hour for a PROBLEM (JSON) and write the result as JSON.
 
@@ -317,7 +325,12 @@ def dispatch_solve_command(
     try:
         with sigterm_interrupts():
             problem, solution = dispatch_solve(
-                problem_path, output, overrides=overrides, overwrite=overwrite, log_solver=debug
+                problem_path,
+                output,
+                overrides=overrides,
+                overwrite=overwrite,
+                log_solver=debug,
+                window_steps=window_steps,
             )
     except KeyboardInterrupt:
         click.secho(f"heatnet: interrupted; {output} not written", fg="red", err=True)
@@ -331,6 +344,13 @@ def dispatch_solve_command(
     click.echo(f"{'bound':<14} {show(solution.bound, ',.4f')}")
     click.echo(f"{'gap':<14} {show(solution.gap, '.3%')}")
     click.echo(f"{'steps':<14} {problem.steps}")
+    if solution.windows:
+        gaps = [w.gap for w in solution.windows]
+        worst = "-" if None in gaps else format(max(g for g in gaps if g is not None), ".3%")
+        click.echo(
+            f"{'windows':<14} {len(solution.windows)} of {window_steps} steps (bound and gap: "
+            f"per window only; largest window gap {worst})"
+        )
     for reason in solution.reasons[:10]:
         click.echo(f"{'reason':<14} {reason}")
     click.echo(f"{'runtime':<14} {solution.runtime_s:.2f} s")

@@ -12,6 +12,22 @@ position in the problem):
   exported (< 0) by distribution row j.
 
 Fuel a unit uses is ``heat / efficiency``, an expression, never a variable.
+
+Boundaries. Without ``problem.initial``: status as ``options.status_boundary`` says (``free``:
+nothing before the first step; ``cyclic``: the step before the first is the last), stores
+cyclic. With an :class:`~heatnet.dispatch.problem.InitialState` (a window of a longer horizon,
+:mod:`heatnet.dispatch.windows`), the state before the first step is given and nothing wraps:
+
+- a store's level before the first step is the given level (a variable ``level_before[s]``
+  when none is given); its level after the last step is free;
+- a unit given as on counts no start at the first step (it was already on), one given as off
+  counts one if it is on there; switches in the first steps close minimum up and down windows
+  as any switch does (the rows ``stop_τ = on_{τ−1} − on_τ + start_τ`` take the given state for
+  ``on_{−1}``);
+- a unit switched ``hours`` before the first step starts, and not for its minimum up (on) or
+  down (off) time yet, keeps its state in every step that starts less than that time after
+  the switch: those ``on[u, t]`` are fixed by their bounds;
+- a status unit not given has nothing before the first step, as with ``free``.
 """
 
 from __future__ import annotations
@@ -22,7 +38,7 @@ from typing import Any
 
 import pyomo.environ as pyo
 
-from heatnet.dispatch.problem import DispatchProblem, Unit
+from heatnet.dispatch.problem import DispatchProblem, InitialState, Unit, UnitState
 
 HOURS_EPS = 1e-9
 """Step lengths are summed in floating point: a window ends within this many hours of its end."""
@@ -58,6 +74,49 @@ def previous(t: int, count: int, *, cyclic: bool) -> int | None:
     return count - 1 if cyclic and count > 1 else None
 
 
+def held(u: Unit, state: UnitState, hours: Sequence[float]) -> list[int]:
+    """The first steps in which a unit must keep its given state (``problem.initial``).
+
+    It was switched ``state.hours`` before the first step starts; a step that starts less than
+    ``min_up_h`` (on) or ``min_down_h`` (off) after the switch is within that window, as in
+    :func:`window`.
+    """
+    length = u.min_up_h if state.on else u.min_down_h
+    out: list[int] = []
+    elapsed = state.hours  # from the switch's start to the start of step t
+    for t, h in enumerate(hours):
+        if not elapsed < length - HOURS_EPS * max(1.0, length):
+            break
+        out.append(t)
+        elapsed += h
+    return out
+
+
+def check_initial(problem: DispatchProblem, initial: InitialState) -> None:
+    """An initial state names status units and stores of the problem, with levels that fit.
+
+    Raises
+    ------
+    ValueError
+        If it does not (a caller's mistake: the JSON form has no initial state).
+    """
+    status = {u.id for u in problem.units if u.has_status}
+    capacity = {s.id: s.capacity_kwh for s in problem.storages}
+    errors = [f"unit {u!r} has no on/off status" for u in initial.units if u not in status]
+    errors += [
+        f"unit {u!r}: negative hours {state.hours}"
+        for u, state in initial.units.items()
+        if not state.hours >= 0
+    ]
+    for s, level in initial.levels.items():
+        if s not in capacity:
+            errors.append(f"no store {s!r}")
+        elif not -1e-6 <= level <= capacity[s] * (1 + 1e-9) + 1e-6:
+            errors.append(f"store {s!r}: level {level} outside 0 … {capacity[s]}")
+    if errors:
+        raise ValueError(f"initial state of {problem.name!r}: {'; '.join(errors)}")
+
+
 def build_model(problem: DispatchProblem, *, elastic: bool = False) -> pyo.ConcreteModel:
     """The dispatch MILP of ``problem`` (see the module docstring for its variables).
 
@@ -65,6 +124,8 @@ def build_model(problem: DispatchProblem, *, elastic: bool = False) -> pyo.Concr
     ``spare[n, t]`` (heat with nowhere to go), and the objective is their sum (weighted by
     hours): always feasible, it says where a problem without a dispatch fails.
     """
+    if problem.initial is not None:
+        check_initial(problem, problem.initial)
     m = pyo.ConcreteModel(name=problem.name)
     steps = range(problem.steps)
     inflow: dict[tuple[str, int], list[Any]] = defaultdict(list)  # node, step -> heat terms
@@ -114,11 +175,21 @@ def _status(m: pyo.ConcreteModel, problem: DispatchProblem, steps: range) -> Non
     """On/off status, starts, minimum load and minimum up and down times."""
     units = [u for u in problem.units if u.has_status]
     keys = [(u.id, t) for u in units for t in steps]
-    cyclic = problem.options.cyclic
+    given = dict(problem.initial.units) if problem.initial is not None else {}
+    cyclic = problem.options.cyclic and problem.initial is None
     count = problem.steps
-    # free: nothing before the first step, so no start is counted there
-    first_free = {(u.id, 0) for u in units} if not cyclic or count == 1 else set()
-    m.on = pyo.Var(keys, domain=pyo.Binary)
+    # free (or not given): nothing before the first step, so no start is counted there; given
+    # on: it was on already
+    first_free = {
+        (u.id, 0) for u in units if (given[u.id].on if u.id in given else not cyclic or count == 1)
+    }
+    kept = {(u.id, t): int(given[u.id].on) for u in units if u.id in given
+            for t in held(u, given[u.id], problem.hours)}  # fmt: skip
+    m.on = pyo.Var(
+        keys,
+        domain=pyo.Binary,
+        bounds=lambda _m, u, t: (kept[u, t], kept[u, t]) if (u, t) in kept else (0, 1),
+    )
     m.start = pyo.Var(
         keys,
         domain=pyo.Binary,
@@ -132,14 +203,28 @@ def _status(m: pyo.ConcreteModel, problem: DispatchProblem, steps: range) -> Non
         _load(m, u, steps)
         on, start = m.on, m.start
         for t in steps:
-            p = previous(t, count, cyclic=cyclic)
-            if p is None:
+            before = _before(m, u.id, t, count, cyclic, given.get(u.id))
+            if before is None:
+                continue
+            if isinstance(before, float):  # given: on (no start, fixed above) or off
+                if not before:
+                    m.starts.add(start[u.id, t] == on[u.id, t])
                 continue
             # start = on now and off before, exactly (so starts are counted, never invented)
-            m.starts.add(start[u.id, t] >= on[u.id, t] - on[u.id, p])
+            m.starts.add(start[u.id, t] >= on[u.id, t] - before)
             m.starts.add(start[u.id, t] <= on[u.id, t])
-            m.starts.add(start[u.id, t] <= 1 - on[u.id, p])
-        _windows(m, u, problem.hours, cyclic)
+            m.starts.add(start[u.id, t] <= 1 - before)
+        _windows(m, u, problem.hours, cyclic, given.get(u.id))
+
+
+def _before(
+    m: pyo.ConcreteModel, uid: str, t: int, count: int, cyclic: bool, state: UnitState | None
+) -> Any:
+    """``on`` in the step before ``t``: a variable, the given state (1.0 or 0.0), or None."""
+    if state is not None and t == 0:
+        return 1.0 if state.on else 0.0
+    p = previous(t, count, cyclic=cyclic)
+    return None if p is None else m.on[uid, p]
 
 
 def _load(m: pyo.ConcreteModel, u: Unit, steps: range) -> None:
@@ -151,23 +236,25 @@ def _load(m: pyo.ConcreteModel, u: Unit, steps: range) -> None:
             m.min_load.add(m.heat[u.id, t] >= low * m.on[u.id, t])
 
 
-def _windows(m: pyo.ConcreteModel, u: Unit, hours: Sequence[float], cyclic: bool) -> None:
+def _windows(
+    m: pyo.ConcreteModel, u: Unit, hours: Sequence[float], cyclic: bool, state: UnitState | None
+) -> None:
     """Minimum up and down times, one row per step covering every switch whose window holds it.
 
     On at step t: Σ starts τ whose up-window holds t (and t itself) ≤ on_t. Off at t: Σ stops
     τ whose down-window holds t (and t itself) ≤ 1 − on_t, where stop_τ = on_{τ−1} − on_τ +
-    start_τ. At most one switch can cover a step when the windows are kept, so the sums are
-    valid and tighter than one row per pair.
+    start_τ (``on_{−1}`` the given ``state`` when there is one). At most one switch can cover a
+    step when the windows are kept, so the sums are valid and tighter than one row per pair.
     """
     count = len(hours)
     on, start = m.on, m.start
 
     def stop(tau: int) -> Any:
-        p = previous(tau, count, cyclic=cyclic)
-        assert p is not None
-        return on[u.id, p] - on[u.id, tau] + start[u.id, tau]
+        before = _before(m, u.id, tau, count, cyclic, state)
+        assert before is not None
+        return before - on[u.id, tau] + start[u.id, tau]
 
-    has_prev = [previous(t, count, cyclic=cyclic) is not None for t in range(count)]
+    has_prev = [_before(m, u.id, t, count, cyclic, state) is not None for t in range(count)]
     for length, rows, up in ((u.min_up_h, m.min_up, True), (u.min_down_h, m.min_down, False)):
         if length <= 0:
             continue
@@ -190,7 +277,10 @@ def _storages(
     steps: range,
     inflow: dict[tuple[str, int], list[Any]],
 ) -> None:
-    """level_t = level_{t−1}·(1 − loss)^hours + η_c·charge·hours − discharge·hours/η_d, cyclic."""
+    """level_t = level_{t−1}·(1 − loss)^hours + η_c·charge·hours − discharge·hours/η_d.
+
+    Cyclic (the first step follows the last) unless the problem has an initial state.
+    """
     by_id = {s.id: s for s in problem.storages}
     keys = [(s.id, t) for s in problem.storages for t in steps]
     m.charge = pyo.Var(keys, bounds=lambda _m, s, _t: (0.0, by_id[s].charge_max_kw))
@@ -198,11 +288,21 @@ def _storages(
     m.level = pyo.Var(keys, bounds=lambda _m, s, _t: (0.0, by_id[s].capacity_kwh))
     m.storage_balance = pyo.ConstraintList()
     count = problem.steps
+    initial = problem.initial
+    if initial is not None:  # the level before the first step: given, or a variable
+        free = [s.id for s in problem.storages if s.id not in initial.levels]
+        if free:
+            m.level_before = pyo.Var(free, bounds=lambda _m, s: (0.0, by_id[s].capacity_kwh))
     for s in problem.storages:
         for t in steps:
             h = problem.hours[t]
             kept = (1.0 - s.loss_per_h) ** h
-            before = m.level[s.id, (t - 1) % count]  # the first step follows the last
+            if t > 0 or initial is None:
+                before = m.level[s.id, (t - 1) % count]  # the first step follows the last
+            elif s.id in initial.levels:
+                before = min(max(initial.levels[s.id], 0.0), s.capacity_kwh)
+            else:
+                before = m.level_before[s.id]
             m.storage_balance.add(
                 m.level[s.id, t]
                 == kept * before

@@ -10,8 +10,9 @@ rules the problem stands for are in docs/decisions.md §6.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -134,8 +135,52 @@ class Options:
 
 
 @dataclass(frozen=True, slots=True)
+class UnitState:
+    """A status unit before the first step: on or off, and for how long.
+
+    ``hours`` runs from the start of the step in which it was switched (on, or off) to the
+    start of the first step; ``math.inf`` when it was not switched since nothing is known (no
+    minimum up or down time is left to serve).
+    """
+
+    on: bool
+    hours: float = math.inf
+
+
+@dataclass(frozen=True, slots=True)
+class InitialState:
+    """What is known before the first step: the third boundary, besides ``free`` and ``cyclic``.
+
+    A year solved in windows (:mod:`heatnet.dispatch.windows`) starts each window from the
+    state the window before ended in. With an initial state nothing wraps round: the step
+    before the first is this state, for status units and stores alike, and the last step is
+    the end (as with ``free``).
+
+    Attributes
+    ----------
+    step
+        The first step's number in the whole horizon (the names of steps in messages).
+    levels
+        Each store's level (kWh) before the first step; a store not listed may start at any
+        level (a variable, 0 … capacity).
+    units
+        Each status unit's state before the first step; a unit not listed has nothing before
+        the first step (as with ``free``: no start counted there).
+    """
+
+    step: int = 0
+    levels: Mapping[str, float] = field(default_factory=dict)
+    units: Mapping[str, UnitState] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class DispatchProblem:
-    """A checked dispatch problem; every per-step tuple has one value per step."""
+    """A checked dispatch problem; every per-step tuple has one value per step.
+
+    ``initial``: None (the JSON form's only choice) for the boundaries of ``options`` (status
+    ``free`` or ``cyclic``, stores cyclic); an :class:`InitialState` to start from a known
+    state instead (a window of a longer horizon), in place of both.
+    """
 
     name: str
     hours: tuple[float, ...]
@@ -148,6 +193,7 @@ class DispatchProblem:
     links: tuple[Link, ...]
     distribution: tuple[Distribution, ...]
     options: Options
+    initial: InitialState | None = None
 
     @property
     def steps(self) -> int:

@@ -5,6 +5,10 @@ Series have one value per step. A year's total weights a step by ``weight · hou
 unit burns cannot be traced), so a unit's fuel cost and emissions are its share of the fuel
 used times what that fuel cost and emitted in that step: the units' costs add up to the
 objective.
+
+A horizon solved in windows (:mod:`heatnet.dispatch.windows`) has one series over all of its
+steps, like one solved whole, and ``windows`` lists each window's steps, state, objective,
+bound, gap and runtime (null when solved whole); its ``bound`` and ``gap`` are null.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +226,7 @@ def result_to_json(problem: DispatchProblem, solution: DispatchSolution) -> dict
         "mip_gap": problem.options.mip_gap,
         "runtime": solution.runtime_s,
         "reasons": list(solution.reasons),
+        "windows": [asdict(w) for w in solution.windows] if solution.windows else None,
         "steps": {
             "count": problem.steps,
             "hours": list(problem.hours),

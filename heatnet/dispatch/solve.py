@@ -33,6 +33,24 @@ ELASTIC_TIME_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
+class WindowFigures:
+    """How one window of a horizon solved in windows went (:mod:`heatnet.dispatch.windows`).
+
+    ``bound`` and ``gap`` hold for this window *given the state it started from*, not for the
+    horizon.
+    """
+
+    first_step: int
+    steps: int
+    state: str
+    termination: str
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    runtime_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class DispatchSolution:
     """What a solve found.
 
@@ -52,6 +70,8 @@ class DispatchSolution:
     reasons
         Why there is no dispatch, when infeasible (demand that cannot be met, heat that
         cannot go anywhere).
+    windows
+        Each window's figures when the horizon was solved in windows; empty when solved whole.
     """
 
     state: str
@@ -62,6 +82,7 @@ class DispatchSolution:
     runtime_s: float
     values: dict[str, dict[Any, float]] = field(default_factory=dict)
     reasons: tuple[str, ...] = ()
+    windows: tuple[WindowFigures, ...] = ()
 
     @property
     def has_dispatch(self) -> bool:
@@ -161,9 +182,11 @@ def infeasible_reasons(
 ) -> tuple[str, ...]:
     """Where heat cannot be balanced: the problem solved again with slack in every heat balance.
 
-    With slack, switching everything off is always a dispatch, so this re-solve has one; the
-    least slack it needs names the nodes and steps where demand cannot be met (or where heat
-    must go and cannot). The other rules are not relaxed.
+    With slack, switching everything off (a unit held on by a given initial state: running it
+    at its minimum load) is a dispatch, so this re-solve has one; the least slack it needs
+    names the nodes and steps where demand cannot be met (or where heat must go and cannot).
+    The other rules are not relaxed. Steps are numbered in the whole horizon
+    (``problem.initial.step`` is the first one's number, for a window).
     """
     model = build_model(problem, elastic=True)
     solver = Solver(model, SolverOptions(log_solver=log_solver), stop)
@@ -172,8 +195,10 @@ def infeasible_reasons(
     if not result.has_solution:
         return ()
     found = []
-    for node, t in model.short:
-        short, spare = _clean(model.short[node, t].value), _clean(model.spare[node, t].value)
+    first = problem.initial.step if problem.initial is not None else 0
+    for node, step in model.short:
+        t = first + step
+        short, spare = _clean(model.short[node, step].value), _clean(model.spare[node, step].value)
         if short > 1e-6:
             found.append(f"node {node!r}, step {t}: {short:.6g} kW of demand cannot be met")
         if spare > 1e-6:

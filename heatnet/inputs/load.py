@@ -63,7 +63,14 @@ TABLES = (
     "civil_cost_names",
     "supply_costs",
     "parameters",
+    "plant_units",
+    "storages",
+    "fuels",
+    "fuel_distribution",
+    "day_types",
+    "demand_profiles",
 )
+"""The non-spatial tables, the format's then heatnet's own (the dispatch tables, all optional)."""
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _SQLITE_SIDE_FILES = ("-wal", "-journal")
 """Side files holding data not yet in the database file; ``-shm`` is only an index of ``-wal``."""

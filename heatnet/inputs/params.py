@@ -68,6 +68,11 @@ class Parameters:
     snap_tolerance_m: float
     max_connector_length_m: float
     pipe_model: Literal["linear", "discrete"]
+    dispatch_horizon: Literal["typical-days", "year"]
+    dispatch_mip_gap: float
+    dispatch_runtime_limit_h: float
+    dispatch_iterations: int
+    dispatch_status_boundary: Literal["free", "cyclic"]
 
 
 @dataclass(frozen=True, slots=True)

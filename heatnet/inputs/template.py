@@ -1,7 +1,9 @@
 """``heatnet init``: an empty input GeoPackage with every layer, table and column, ready to fill.
 
 Everything written comes from the schemas: column names and types, default parameters (one row
-per key, so users see them all) and the default civil cost tables.
+per key, so users see them all) and the default civil cost tables. The optional dispatch tables
+(``plant_units`` ...) are written too, without rows: a table without rows counts as absent, so
+the template runs without dispatch until ``plant_units`` gets a row.
 """
 
 from __future__ import annotations

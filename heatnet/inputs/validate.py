@@ -27,6 +27,12 @@ from heatnet.inputs.checker import (
     normalise_keyword,
     null_mask,
 )
+from heatnet.inputs.dispatch_rules import (
+    DISPATCH_TABLES,
+    check_dispatch,
+    given,
+    unchecked_references,
+)
 from heatnet.inputs.geometry import check_geometry, harmonise_crs, missing_crs
 from heatnet.inputs.load import LAYERS, RawInputs
 from heatnet.inputs.params import Parameters, ParameterValues, parse_parameters
@@ -66,6 +72,11 @@ class Inputs:
         The civil cost for connectors and paths without one.
     issues
         The warnings found (errors would have stopped validation).
+    plant_units, storages, fuels, fuel_distribution, day_types, demand_profiles
+        The dispatch tables (docs/decisions.md §6), typed with defaults filled, indexed as
+        read; ``None`` when absent or without rows (dispatch runs only with ``plant_units``).
+        ``fuels.price_per_kwh`` holds parsed prices: ``float``, ``list[float]`` (24 hourly
+        prices) or ``dict[str, list[float]]`` (24 hourly prices by ``day_type_id``).
     """
 
     source: Path
@@ -83,6 +94,12 @@ class Inputs:
     work_crs: CRS
     default_civil_cost_id: int
     issues: tuple[Issue, ...]
+    plant_units: pd.DataFrame | None = None
+    storages: pd.DataFrame | None = None
+    fuels: pd.DataFrame | None = None
+    fuel_distribution: pd.DataFrame | None = None
+    day_types: pd.DataFrame | None = None
+    demand_profiles: pd.DataFrame | None = None
 
 
 def _context(frame: pd.DataFrame, schema: TableSchema, row_kind: Any) -> RowContext:
@@ -162,6 +179,8 @@ def _check_tables(
     for name in ("tariffs", "connection_costs", "supply_costs"):
         if frames[name] is None:
             frames[name] = _empty(schemas.input(name))
+    for name in DISPATCH_TABLES:
+        frames[name] = given(frames.get(name))
     return frames, contexts, issues
 
 
@@ -273,7 +292,10 @@ def check_inputs(
     issues += found
     contexts.update(table_contexts)
     frames: dict[str, pd.DataFrame | None] = {**layers, **tables}
-    issues += check_references(frames, contexts, schemas, unchecked=raw.damaged)
+    unchecked = raw.damaged | unchecked_references(frames, raw.damaged)
+    issues += check_references(frames, contexts, schemas, unchecked=unchecked)
+    dispatch, found = check_dispatch(frames, contexts, schemas, damaged=raw.damaged)
+    issues += found
     if layers["buildings"] is not None and "buildings" in contexts:
         issues += missing_tariff_ids(layers["buildings"], contexts["buildings"])
     names = tables["civil_cost_names"]
@@ -323,6 +345,12 @@ def check_inputs(
         work_crs=work_crs,
         default_civil_cost_id=default_id,
         issues=tuple(issues),
+        plant_units=dispatch["plant_units"],
+        storages=dispatch["storages"],
+        fuels=dispatch["fuels"],
+        fuel_distribution=dispatch["fuel_distribution"],
+        day_types=dispatch["day_types"],
+        demand_profiles=dispatch["demand_profiles"],
     )
     return inputs, tuple(issues)
 

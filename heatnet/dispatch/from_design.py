@@ -1,0 +1,507 @@
+"""The dispatch of a design: its supply sites' plants hour by hour on typical days.
+
+:func:`dispatch_design` turns a priced design and the input's plant tables (``plant_units``,
+``storages``, ``fuels``, ``fuel_distribution``, ``day_types``, ``demand_profiles``) into one
+dispatch problem per day type (:mod:`heatnet.dispatch.problem`'s JSON form, checked as a
+``dispatch-solve`` problem is) and solves them:
+
+- nodes: the built supplies with plant units. Each connected building is served by the supply
+  whose laid pipes reach it (heat flows along them); a site's demand is its buildings' profiles
+  (:mod:`heatnet.dispatch.profiles`), scaled to their annual kWh, plus the design's heat losses
+  of that site as a constant load, so a year of typical days asks exactly the supply's annual
+  output of the design (``load_kwh``);
+- links: two sites joined by built pipes (no other site between them) exchange heat both ways,
+  up to the smallest laid capacity on the way, losing the pipes' design losses at that load;
+- units, storages, fuels (a fuel row without a ``supply_id`` is sold at every site) and fuel
+  distribution as in the tables; a day type is one problem of 24 one-hour steps weighted by its
+  days per year, its stores and on/off status cyclic over the day (or free, by
+  ``dispatch/status-boundary``).
+
+The days are independent, so the year's cost is the sum of the days' and so is its proven
+bound. Each site's cost (its units' fuel, operating and start-up costs, result.py's shares)
+over its annual output is its *effective heat price*, which :func:`heat_priced` puts in place
+of the flat ¤/kWh of those supplies. docs/decisions.md §6.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, cast
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from heatnet.core.errors import InputError
+from heatnet.core.units import HOURS_PER_YEAR
+from heatnet.dispatch.problem import dispatch_from_json
+from heatnet.dispatch.profiles import (
+    DEFAULT_PROFILE,
+    DayType,
+    default_day_types,
+    default_profile,
+    hourly_kw,
+)
+from heatnet.dispatch.result import result_to_json
+from heatnet.dispatch.solve import proven_gap, solve_dispatch
+from heatnet.inputs.validate import Inputs
+from heatnet.optimise.evaluate import Design
+from heatnet.optimise.stopping import Stop
+from heatnet.problem.definition import Problem
+
+log = logging.getLogger(__name__)
+
+HOURS = 24
+MIN_LINK_EFFICIENCY = 0.5
+"""A link never loses more than half of what enters it (a nearly idle pipe's design losses
+over a small capacity would otherwise say it loses everything)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DayResult:
+    """One day type's dispatch: its RESULT.json content."""
+
+    day_type: DayType
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DesignDispatch:
+    """The dispatch of one design.
+
+    Attributes
+    ----------
+    state
+        ``optimal`` when every day is proven within ``dispatch/mip-gap``... of its bound
+        (``optimal`` only at the gap HiGHS proved, see ``gap``), ``feasible``, or ``infeasible`` /
+        ``no-solution`` when a day has no dispatch (then there are no prices).
+    objective, bound, gap
+        The year's operating cost (¤/yr), the sum of the days' proven bounds, and the relative
+        gap between them (None when unknown).
+    sites
+        By supply id: ``demand_kwh`` (its annual output in the design), ``cost`` (¤/yr) and
+        ``price`` (¤/kWh: cost / demand).
+    days
+        Each day type's result.
+    reasons
+        Why a day has no dispatch.
+    runtime_s
+        Wall time of building and solving every day.
+    """
+
+    state: str
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    sites: pd.DataFrame
+    days: tuple[DayResult, ...] = ()
+    reasons: tuple[str, ...] = ()
+    runtime_s: float = 0.0
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def prices(self) -> dict[str, float]:
+        """Effective ¤/kWh by supply id (empty without a dispatch)."""
+        if self.objective is None:
+            return {}
+        return {str(k): float(v) for k, v in self.sites["price"].items()}
+
+
+def has_plants(inputs: Inputs) -> bool:
+    """Whether the input gives plant units (the dispatch stage is on)."""
+    units = getattr(inputs, "plant_units", None)
+    return units is not None and not units.empty
+
+
+def dispatch_design(
+    inputs: Inputs,
+    problem: Problem,
+    design: Design,
+    *,
+    stop: Stop | None = None,
+    threads: int = 1,
+) -> DesignDispatch | None:
+    """Dispatch a design's built supplies with plant units on typical days.
+
+    Returns None when no built supply has plant units (nothing to dispatch).
+    """
+    began = time.perf_counter()
+    built = _built_sites(problem, design)
+    units = inputs.plant_units
+    assert units is not None
+    units = units[units["supply_id"].astype(str).isin(set(built.values()))]
+    if units.empty:
+        return None
+    sites = sorted(set(units["supply_id"].astype(str)))
+    vertex_of = {sid: v for v, sid in built.items() if sid in sites}
+    day_types, profiles = _day_types_and_profiles(inputs)
+    demand = _site_demand(inputs, problem, design, vertex_of, day_types, profiles)
+    links = _links(design, vertex_of)
+    params = inputs.parameters
+    limit_s = float(getattr(params, "dispatch_runtime_limit_h", 0.05)) * 3600.0
+    options = {
+        "status_boundary": str(getattr(params, "dispatch_status_boundary", "cyclic")),
+        "mip_gap": float(getattr(params, "dispatch_mip_gap", 0.01)),
+        "time_limit_s": max(1.0, limit_s / max(1, len(day_types))),
+        "threads": threads,
+    }
+    days: list[DayResult] = []
+    reasons: list[str] = []
+    for day in day_types:
+        data = {
+            "name": f"{problem.name}:{day.id}",
+            "steps": {"count": HOURS, "hours": 1.0, "weight": day.days_per_year},
+            "nodes": [{"id": s, "demand_kw": list(demand[s][day.id])} for s in sites],
+            "fuels": _fuels(inputs, sites, day.id),
+            "units": _units(units),
+            "storages": _storages(inputs, sites),
+            "links": links,
+            "fuel_distribution": _distribution(inputs, sites),
+            "options": options,
+        }
+        try:
+            checked = dispatch_from_json(data, source=f"dispatch of day type {day.id}")
+        except InputError as exc:
+            reasons.append(f"day type {day.id}: {exc}")
+            break
+        solution = solve_dispatch(checked, stop=stop)
+        result = result_to_json(checked, solution)
+        days.append(DayResult(day, result))
+        if not solution.has_dispatch:
+            reasons += [f"day type {day.id}: {r}" for r in solution.reasons] or [
+                f"day type {day.id}: {solution.state} ({solution.termination})"
+            ]
+            break
+    runtime = time.perf_counter() - began
+    site_demand = {s: _site_kwh(design, vertex_of[s]) for s in sites}
+    if reasons:
+        frame = pd.DataFrame(
+            {"demand_kwh": site_demand, "cost": math.nan, "price": math.nan}, index=sites
+        )
+        state = days[-1].result["state"] if days else "error"
+        log.warning("no dispatch: %s", "; ".join(reasons))
+        return DesignDispatch(state, None, None, None, frame, tuple(days), tuple(reasons), runtime)
+    cost: dict[str, float] = defaultdict(float)
+    for d in days:
+        for u in d.result["units"]:
+            cost[u["node"]] += u["totals"]["cost"]
+    objective = float(sum(d.result["objective"] for d in days))
+    bounds = [d.result["bound"] for d in days]
+    bound = float(sum(bounds)) if all(b is not None for b in bounds) else None
+    gap = proven_gap(objective, bound)
+    states = {d.result["state"] for d in days}
+    state = "optimal" if states == {"optimal"} else "feasible"
+    frame = pd.DataFrame(
+        {
+            "demand_kwh": site_demand,
+            "cost": {s: cost.get(s, 0.0) for s in sites},
+        },
+        index=sites,
+    )
+    frame["price"] = np.divide(
+        frame["cost"].to_numpy(float),
+        frame["demand_kwh"].to_numpy(float),
+        out=np.zeros(len(frame)),
+        where=frame["demand_kwh"].to_numpy(float) > 0,
+    )
+    log.info(
+        "dispatch: %d day types, %d sites, cost %.6g ¤/yr (bound %s) in %.1f s",
+        len(days), len(sites), objective, "-" if bound is None else f"{bound:.6g}", runtime,
+    )  # fmt: skip
+    return DesignDispatch(state, objective, bound, gap, frame, tuple(days), (), runtime)
+
+
+def heat_priced(inputs: Inputs, prices: Mapping[str, float]) -> Inputs:
+    """The inputs with each supply in ``prices`` paying that ¤/kWh for heat, and nothing else.
+
+    Its ``cost_per_kwh`` becomes the price and its ``heat_per_kwh`` rows of ``supply_costs`` are
+    dropped (the supply gets a private copy of its cost type without them), so the design's
+    cashflow counts the dispatch cost once.
+    """
+    if not prices:
+        return inputs
+    supplies = inputs.supplies.copy()
+    costs = inputs.supply_costs
+    ids = supplies["supply_id"].astype(str)
+    mine = ids.isin(set(prices)).to_numpy()
+    supplies.loc[mine, "cost_per_kwh"] = ids[mine].map(prices).to_numpy(float)
+    extra = []
+    for fid in supplies.index[mine]:
+        kind = supplies.at[fid, "supply_cost_type"]
+        if kind is None or (isinstance(kind, float) and math.isnan(kind)):
+            continue
+        rows = costs[(costs["supply_cost_type"] == kind) & (costs["cost"] != "heat_per_kwh")]
+        private = f"{kind}@dispatch:{supplies.at[fid, 'supply_id']}"
+        supplies.at[fid, "supply_cost_type"] = private
+        extra.append(rows.assign(supply_cost_type=private))
+    if extra:
+        costs = pd.concat([costs, *extra], ignore_index=True)
+    return replace(inputs, supplies=supplies, supply_costs=costs)
+
+
+# --- the design's sites and their demand ----------------------------------------------------
+
+
+def _built_sites(problem: Problem, design: Design) -> dict[str, str]:
+    """Supply vertex → supply id of the design's built supplies."""
+    s = design.supplies
+    on = s.index[s["in_network"].to_numpy(bool)]
+    ids = problem.supplies["supply_id"]
+    return {str(v): str(ids.loc[v]) for v in on if v in ids.index}
+
+
+def _site_kwh(design: Design, vertex: str) -> float:
+    value = float(cast(float, design.supplies.at[vertex, "load_kwh"]))
+    return value if math.isfinite(value) else 0.0
+
+
+def _laid(design: Design) -> pd.DataFrame:
+    e = design.edges
+    on = e[e["in_network"].to_numpy(bool)]
+    return on[on["tail"].notna() & on["head"].notna()]
+
+
+def _served_by(design: Design, sites: Mapping[str, str]) -> dict[str, str]:
+    """Vertex → supply id whose laid pipes reach it (heat flows tail → head)."""
+    graph = nx.DiGraph()
+    for tail, head in zip(_laid(design)["tail"], _laid(design)["head"], strict=True):
+        graph.add_edge(str(tail), str(head))
+    served: dict[str, str] = {}
+    for sid, vertex in sorted(sites.items()):
+        served.setdefault(vertex, sid)
+        if vertex in graph:
+            for v in nx.descendants(graph, vertex):
+                served.setdefault(str(v), sid)
+    return served
+
+
+def _day_types_and_profiles(
+    inputs: Inputs,
+) -> tuple[tuple[DayType, ...], dict[str, dict[str, tuple[float, ...]]]]:
+    """The day types and every profile by day type (24 values), the default one included."""
+    table = getattr(inputs, "day_types", None)
+    if table is None or table.empty:
+        day_types = default_day_types()
+    else:
+        day_types = tuple(
+            DayType(
+                str(r["day_type_id"]),
+                float(cast(float, r["days_per_year"])),
+                _maybe(r.get("outdoor_temperature_c")),
+                _maybe(r.get("flow_temperature_c")),
+                _maybe(r.get("return_temperature_c")),
+                _maybe(r.get("ground_temperature_c")),
+            )
+            for r in table.to_dict("records")
+        )
+    profiles = {DEFAULT_PROFILE: default_profile(day_types)}
+    given = getattr(inputs, "demand_profiles", None)
+    if given is not None and not given.empty:
+        for (pid, day), rows in given.groupby(["profile_id", "day_type_id"]):
+            values = [0.0] * HOURS
+            for hour, value in zip(rows["hour"], rows["value"], strict=True):
+                values[int(hour)] = float(value)
+            profiles.setdefault(str(pid), {})[str(day)] = tuple(values)
+    return day_types, profiles
+
+
+def _maybe(value: Any) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return None
+    return float(value)
+
+
+def _site_demand(
+    inputs: Inputs,
+    problem: Problem,
+    design: Design,
+    vertex_of: Mapping[str, str],
+    day_types: Sequence[DayType],
+    profiles: Mapping[str, Mapping[str, Sequence[float]]],
+) -> dict[str, dict[str, tuple[float, ...]]]:
+    """Per site and day type: its buildings' hourly kW plus its share of the losses."""
+    served = _served_by(design, vertex_of)
+    b = problem.buildings
+    on = design.buildings["in_network"].reindex(b.index, fill_value=False).to_numpy(bool)
+    hosts = _hosts(problem)
+    layer = inputs.buildings
+    profile_of: dict[str, str] = {}
+    if "profile_id" in layer.columns:
+        for bid, pid in zip(layer["building_id"].astype(str), layer["profile_id"], strict=True):
+            if isinstance(pid, str) and pid:
+                profile_of[bid] = pid
+    demand = {s: {d.id: np.zeros(HOURS) for d in day_types} for s in vertex_of}
+    delivered: dict[str, float] = defaultdict(float)
+    for vertex, row in b[on].iterrows():
+        site = served.get(str(vertex)) or served.get(hosts.get(str(vertex), ""))
+        if site is None or site not in demand:
+            continue  # served by a supply without plant units
+        kwh = float(row["annual_demand_kwh"])
+        profile = profiles[profile_of.get(str(row["building_id"]), DEFAULT_PROFILE)]
+        for day, kw in hourly_kw(kwh, profile, day_types).items():
+            demand[site][day] += np.asarray(kw)
+        delivered[site] += kwh
+    out: dict[str, dict[str, tuple[float, ...]]] = {}
+    year_h = sum(d.days_per_year for d in day_types) * HOURS or HOURS_PER_YEAR
+    for site, vertex in vertex_of.items():
+        losses_kw = max(0.0, _site_kwh(design, vertex) - delivered[site]) / year_h
+        out[site] = {d: tuple(float(x) + losses_kw for x in kw) for d, kw in demand[site].items()}
+    return out
+
+
+def _hosts(problem: Problem) -> dict[str, str]:
+    """Building vertex → the vertex its connector meets (the building itself if unknown)."""
+    edges = problem.edges
+    out: dict[str, str] = {}
+    ids = set(map(str, problem.buildings.index))
+    for u, v in zip(edges["u"].astype(str), edges["v"].astype(str), strict=True):
+        if u in ids:
+            out.setdefault(u, v)
+        elif v in ids:
+            out.setdefault(v, u)
+    return out
+
+
+def _links(design: Design, vertex_of: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Both-way links between sites joined by laid pipes with no other site between them."""
+    laid = _laid(design)
+    graph = nx.Graph()
+    for eid, row in laid.iterrows():
+        graph.add_edge(str(row["tail"]), str(row["head"]), id=str(eid))
+    site_at = {v: s for s, v in vertex_of.items()}
+    links = []
+    for a, b in _pairs(sorted(vertex_of.values())):
+        if a not in graph or b not in graph or not nx.has_path(graph, a, b):
+            continue
+        path = nx.shortest_path(graph, a, b)
+        if any(v in site_at for v in path[1:-1]):
+            continue  # heat passes through another site on the way
+        edges = [graph.edges[x, y]["id"] for x, y in itertools.pairwise(path)]
+        capacity = float(laid.loc[edges, "capacity_kw"].min())
+        loss = float(laid.loc[edges, "loss_kw"].fillna(0.0).sum())
+        if not capacity > 0:
+            continue
+        efficiency = max(MIN_LINK_EFFICIENCY, 1.0 - loss / capacity)
+        links.append(
+            {
+                "id": f"{site_at[a]}~{site_at[b]}",
+                "from": site_at[a],
+                "to": site_at[b],
+                "capacity_kw": capacity,
+                "efficiency": efficiency,
+                "both_ways": True,
+            }
+        )
+    return links
+
+
+def _pairs(items: Sequence[str]) -> list[tuple[str, str]]:
+    return [(a, b) for i, a in enumerate(items) for b in items[i + 1 :]]
+
+
+# --- plant tables to dispatch JSON ----------------------------------------------------------
+
+
+def _number(value: Any) -> float | None:
+    return _maybe(value)
+
+
+def _units(units: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for _, r in units.iterrows():
+        out.append(
+            {
+                "id": str(r["unit_id"]),
+                "node": str(r["supply_id"]),
+                "fuel": str(r["fuel_id"]),
+                "efficiency": float(r["efficiency"]),
+                "heat_max_kw": float(r["heat_max_kw"]),
+                "fuel_max_kw": _number(r.get("fuel_max_kw")),
+                "min_load_fraction": float(r.get("min_load_fraction", 0.0) or 0.0),
+                "min_up_h": float(r.get("min_up_h", 0.0) or 0.0),
+                "min_down_h": float(r.get("min_down_h", 0.0) or 0.0),
+                "startup_cost": float(r.get("startup_cost", 0.0) or 0.0),
+                "cost_per_kwh": float(r.get("cost_per_kwh", 0.0) or 0.0),
+            }
+        )
+    return out
+
+
+def _storages(inputs: Inputs, sites: Sequence[str]) -> list[dict[str, Any]]:
+    table = getattr(inputs, "storages", None)
+    if table is None or table.empty:
+        return []
+    out = []
+    for _, r in table[table["supply_id"].astype(str).isin(set(sites))].iterrows():
+        charge = float(r["charge_max_kw"])
+        discharge = _number(r.get("discharge_max_kw"))
+        out.append(
+            {
+                "id": str(r["storage_id"]),
+                "node": str(r["supply_id"]),
+                "capacity_kwh": float(r["capacity_kwh"]),
+                "charge_max_kw": charge,
+                "discharge_max_kw": charge if discharge is None else discharge,
+                "eta_charge": float(r.get("eta_charge", 1.0)),
+                "eta_discharge": float(r.get("eta_discharge", 1.0)),
+                "loss_per_h": float(r.get("loss_per_h", 0.0)),
+            }
+        )
+    return out
+
+
+def _price(value: Any, day: str) -> list[float]:
+    """A fuel's 24 hourly prices on a day type: a number, 24 hourly values, or by day type."""
+    if isinstance(value, Mapping):
+        value = value[day]
+    if isinstance(value, (list, tuple)):
+        return [float(v) for v in value]
+    return [float(value)] * HOURS
+
+
+def _fuels(inputs: Inputs, sites: Sequence[str], day: str) -> list[dict[str, Any]]:
+    table = getattr(inputs, "fuels", None)
+    if table is None or table.empty:
+        return []
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    for _, r in table.iterrows():
+        where = r.get("supply_id")
+        nodes = [str(where)] if isinstance(where, str) and where else list(sites)
+        for node in nodes:
+            if node not in sites or (str(r["fuel_id"]), node) in seen:
+                continue
+            seen.add((str(r["fuel_id"]), node))
+            out.append(
+                {
+                    "id": str(r["fuel_id"]),
+                    "node": node,
+                    "price_per_kwh": _price(r["price_per_kwh"], day),
+                    "import_max_kw": _number(r.get("import_max_kw")),
+                    "emissions_kg_per_kwh": float(r.get("emissions_kg_per_kwh", 0.0) or 0.0),
+                }
+            )
+    return out
+
+
+def _distribution(inputs: Inputs, sites: Sequence[str]) -> list[dict[str, Any]]:
+    table = getattr(inputs, "fuel_distribution", None)
+    if table is None or table.empty:
+        return []
+    rows = table[table["supply_id"].astype(str).isin(set(sites))]
+    return [
+        {
+            "fuel": str(r["fuel_id"]),
+            "node": str(r["supply_id"]),
+            "export_max_kw": float(r.get("export_max_kw", 0.0) or 0.0),
+            "import_max_kw": float(r.get("import_max_kw", 0.0) or 0.0),
+            "cost_per_kwh": float(r.get("cost_per_kwh", 0.0) or 0.0),
+        }
+        for _, r in rows.iterrows()
+    ]
