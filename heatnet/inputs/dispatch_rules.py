@@ -30,17 +30,9 @@ import pandas as pd
 
 from heatnet.core.issues import Issue, Severity, error, show, warning
 from heatnet.inputs.checker import RowContext
+from heatnet.inputs.load import DISPATCH_TABLES
 from heatnet.inputs.schema import SchemaSet
 
-DISPATCH_TABLES = (
-    "plant_units",
-    "storages",
-    "fuels",
-    "fuel_distribution",
-    "day_types",
-    "demand_profiles",
-)
-"""The dispatch input tables, all optional."""
 HOURS = 24
 YEAR_DAYS = (365.0, 366.0)
 _DAYS_SLACK = 1e-6

@@ -56,6 +56,15 @@ from heatnet.core.issues import Issue, RowKind, error
 log = logging.getLogger(__name__)
 
 LAYERS = ("buildings", "paths", "supplies")
+DISPATCH_TABLES = (
+    "plant_units",
+    "storages",
+    "fuels",
+    "fuel_distribution",
+    "day_types",
+    "demand_profiles",
+)
+"""The dispatch input tables, all optional (docs/decisions.md §6)."""
 TABLES = (
     "tariffs",
     "connection_costs",
@@ -63,12 +72,7 @@ TABLES = (
     "civil_cost_names",
     "supply_costs",
     "parameters",
-    "plant_units",
-    "storages",
-    "fuels",
-    "fuel_distribution",
-    "day_types",
-    "demand_profiles",
+    *DISPATCH_TABLES,
 )
 """The non-spatial tables, the format's then heatnet's own (the dispatch tables, all optional)."""
 _SQLITE_MAGIC = b"SQLite format 3\x00"

@@ -28,13 +28,12 @@ from heatnet.inputs.checker import (
     null_mask,
 )
 from heatnet.inputs.dispatch_rules import (
-    DISPATCH_TABLES,
     check_dispatch,
     given,
     unchecked_references,
 )
 from heatnet.inputs.geometry import check_geometry, harmonise_crs, missing_crs
-from heatnet.inputs.load import LAYERS, RawInputs
+from heatnet.inputs.load import DISPATCH_TABLES, LAYERS, RawInputs
 from heatnet.inputs.params import Parameters, ParameterValues, parse_parameters
 from heatnet.inputs.rules import (
     check_civil_diameters,
