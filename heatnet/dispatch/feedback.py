@@ -30,11 +30,11 @@ from heatnet.core.issues import Issue, warning
 from heatnet.core.progress import Progress
 from heatnet.dispatch.from_design import DesignDispatch, dispatch_design, heat_priced
 from heatnet.dispatch.tables import dispatch_tables, supply_columns
+from heatnet.economics.prices import objective_weights
 from heatnet.inputs.validate import Inputs
 from heatnet.optimise.evaluate import Design
 from heatnet.optimise.highs import SolverOptions
 from heatnet.optimise.loop import Solution, optimise
-from heatnet.optimise.prepare import prepare
 from heatnet.problem.definition import SUPPLY_CLASSES, Problem
 from heatnet.problem.from_network import network_problem
 from heatnet.topology import Network
@@ -79,13 +79,13 @@ def dispatch_loop(
 ) -> Dispatched:
     """Dispatch, reprice and redesign (module docstring); the best design with its dispatch."""
     params = inputs.parameters
-    rounds = int(getattr(params, "dispatch_iterations", 3))
+    rounds = params.dispatch_iterations
     threads = options.threads if options is not None else 1
     best: Dispatched | None = None
     issues: list[Issue] = []
     previous: dict[str, float] = {}
     current_problem, current = problem, solution
-    if getattr(params, "dispatch_horizon", "typical-days") == "year":
+    if params.dispatch_horizon == "year":
         issues.append(
             warning(
                 "dispatch_horizon_year",
@@ -168,16 +168,15 @@ def _repriced(
     figures move by (new − old coefficient) × its annual output at each supply. The bound
     holds only when the prices are those the MIP was solved with (``same``).
     """
-    old, new = prepare(designed).supplies, prepare(priced).supplies
     kwh = design.supplies["load_kwh"].where(design.supplies["in_network"], 0.0).fillna(0.0)
-    objective_shift = float(
-        ((new["per_kwh"] - old["per_kwh"]) * kwh.reindex(new.index, fill_value=0.0)).sum()
-    )
-    npv_shift = 0.0
+    weights = objective_weights(priced.parameters)
+    objective_shift = npv_shift = 0.0
     for c in SUPPLY_CLASSES:
         column = f"per_kwh_{c}"
         delta = priced.supplies[column] - designed.supplies[column]
-        npv_shift += float((delta * kwh.reindex(delta.index, fill_value=0.0)).sum())
+        moved = float((delta * kwh.reindex(delta.index, fill_value=0.0)).sum())
+        npv_shift += moved
+        objective_shift += weights[c] * moved  # as optimise.prepare weighs the classes
     objective = None if solution.objective is None else solution.objective + objective_shift
     npv = None if solution.network_npv is None else solution.network_npv + npv_shift
     if same:

@@ -31,7 +31,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import networkx as nx
@@ -78,9 +78,9 @@ class DesignDispatch:
     Attributes
     ----------
     state
-        ``optimal`` when every day is proven within ``dispatch/mip-gap``... of its bound
-        (``optimal`` only at the gap HiGHS proved, see ``gap``), ``feasible``, or ``infeasible`` /
-        ``no-solution`` when a day has no dispatch (then there are no prices).
+        ``optimal`` when every day's dispatch is (dispatch-solve's rule), else ``feasible``; a
+        day's ``infeasible`` / ``no-solution`` state when it has no dispatch (then there are no
+        prices).
     objective, bound, gap
         The year's operating cost (¤/yr), the sum of the days' proven bounds, and the relative
         gap between them (None when unknown).
@@ -103,7 +103,6 @@ class DesignDispatch:
     days: tuple[DayResult, ...] = ()
     reasons: tuple[str, ...] = ()
     runtime_s: float = 0.0
-    warnings: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def prices(self) -> dict[str, float]:
@@ -115,7 +114,7 @@ class DesignDispatch:
 
 def has_plants(inputs: Inputs) -> bool:
     """Whether the input gives plant units (the dispatch stage is on)."""
-    units = getattr(inputs, "plant_units", None)
+    units = inputs.plant_units
     return units is not None and not units.empty
 
 
@@ -144,10 +143,10 @@ def dispatch_design(
     demand = _site_demand(inputs, problem, design, vertex_of, day_types, profiles)
     links = _links(design, vertex_of)
     params = inputs.parameters
-    limit_s = float(getattr(params, "dispatch_runtime_limit_h", 0.05)) * 3600.0
+    limit_s = params.dispatch_runtime_limit_h * 3600.0
     options = {
-        "status_boundary": str(getattr(params, "dispatch_status_boundary", "cyclic")),
-        "mip_gap": float(getattr(params, "dispatch_mip_gap", 0.01)),
+        "status_boundary": params.dispatch_status_boundary,
+        "mip_gap": params.dispatch_mip_gap,
         "time_limit_s": max(1.0, limit_s / max(1, len(day_types))),
         "threads": threads,
     }
@@ -269,8 +268,9 @@ def _laid(design: Design) -> pd.DataFrame:
 
 def _served_by(design: Design, sites: Mapping[str, str]) -> dict[str, str]:
     """Vertex → supply id whose laid pipes reach it (heat flows tail → head)."""
+    laid = _laid(design)
     graph = nx.DiGraph()
-    for tail, head in zip(_laid(design)["tail"], _laid(design)["head"], strict=True):
+    for tail, head in zip(laid["tail"], laid["head"], strict=True):
         graph.add_edge(str(tail), str(head))
     served: dict[str, str] = {}
     for sid, vertex in sorted(sites.items()):
@@ -285,7 +285,7 @@ def _day_types_and_profiles(
     inputs: Inputs,
 ) -> tuple[tuple[DayType, ...], dict[str, dict[str, tuple[float, ...]]]]:
     """The day types and every profile by day type (24 values), the default one included."""
-    table = getattr(inputs, "day_types", None)
+    table = inputs.day_types
     if table is None or table.empty:
         day_types = default_day_types()
     else:
@@ -301,7 +301,7 @@ def _day_types_and_profiles(
             for r in table.to_dict("records")
         )
     profiles = {DEFAULT_PROFILE: default_profile(day_types)}
-    given = getattr(inputs, "demand_profiles", None)
+    given = inputs.demand_profiles
     if given is not None and not given.empty:
         for (pid, day), rows in given.groupby(["profile_id", "day_type_id"]):
             values = [0.0] * HOURS
@@ -408,10 +408,6 @@ def _pairs(items: Sequence[str]) -> list[tuple[str, str]]:
 # --- plant tables to dispatch JSON ----------------------------------------------------------
 
 
-def _number(value: Any) -> float | None:
-    return _maybe(value)
-
-
 def _units(units: pd.DataFrame) -> list[dict[str, Any]]:
     out = []
     for _, r in units.iterrows():
@@ -422,7 +418,7 @@ def _units(units: pd.DataFrame) -> list[dict[str, Any]]:
                 "fuel": str(r["fuel_id"]),
                 "efficiency": float(r["efficiency"]),
                 "heat_max_kw": float(r["heat_max_kw"]),
-                "fuel_max_kw": _number(r.get("fuel_max_kw")),
+                "fuel_max_kw": _maybe(r.get("fuel_max_kw")),
                 "min_load_fraction": float(r.get("min_load_fraction", 0.0) or 0.0),
                 "min_up_h": float(r.get("min_up_h", 0.0) or 0.0),
                 "min_down_h": float(r.get("min_down_h", 0.0) or 0.0),
@@ -434,13 +430,13 @@ def _units(units: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _storages(inputs: Inputs, sites: Sequence[str]) -> list[dict[str, Any]]:
-    table = getattr(inputs, "storages", None)
+    table = inputs.storages
     if table is None or table.empty:
         return []
     out = []
     for _, r in table[table["supply_id"].astype(str).isin(set(sites))].iterrows():
         charge = float(r["charge_max_kw"])
-        discharge = _number(r.get("discharge_max_kw"))
+        discharge = _maybe(r.get("discharge_max_kw"))
         out.append(
             {
                 "id": str(r["storage_id"]),
@@ -466,7 +462,7 @@ def _price(value: Any, day: str) -> list[float]:
 
 
 def _fuels(inputs: Inputs, sites: Sequence[str], day: str) -> list[dict[str, Any]]:
-    table = getattr(inputs, "fuels", None)
+    table = inputs.fuels
     if table is None or table.empty:
         return []
     out: list[dict[str, Any]] = []
@@ -483,7 +479,7 @@ def _fuels(inputs: Inputs, sites: Sequence[str], day: str) -> list[dict[str, Any
                     "id": str(r["fuel_id"]),
                     "node": node,
                     "price_per_kwh": _price(r["price_per_kwh"], day),
-                    "import_max_kw": _number(r.get("import_max_kw")),
+                    "import_max_kw": _maybe(r.get("import_max_kw")),
                     "emissions_kg_per_kwh": float(r.get("emissions_kg_per_kwh", 0.0) or 0.0),
                 }
             )
@@ -491,7 +487,7 @@ def _fuels(inputs: Inputs, sites: Sequence[str], day: str) -> list[dict[str, Any
 
 
 def _distribution(inputs: Inputs, sites: Sequence[str]) -> list[dict[str, Any]]:
-    table = getattr(inputs, "fuel_distribution", None)
+    table = inputs.fuel_distribution
     if table is None or table.empty:
         return []
     rows = table[table["supply_id"].astype(str).isin(set(sites))]
