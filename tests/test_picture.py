@@ -418,3 +418,80 @@ def test_a_report_of_a_wal_output_leaves_its_files_untouched(tmp_path):
     html = render_report(source, tmp_path / "design.html").read_text()
     assert "from the wal" in html  # the pending frame was read
     assert [(sha256(p), p.stat().st_mtime_ns) for p in files] == before
+
+
+# --- the dispatch chart --------------------------------------------------------------------
+
+STORE_TEAL = "#2a9d8f"
+
+
+def dispatch_frame(days: list[tuple[str, int | None]]) -> pd.DataFrame:
+    """Rows of a ``dispatch`` table: for each (day type, day of year), a site, two units (the
+    pump with status: on 06-21, starting at 06) and a store discharging 0-5, charging 6-23.
+    """
+    rows = []
+    for day_type, day in days:
+        for hour in range(24):
+            base = {"day_type": day_type, "days_per_year": 1.0 if day else 10.0,
+                    "day_of_year": day, "hour": hour, "supply_id": "S1"}  # fmt: skip
+            on = 6 <= hour < 22
+            rows += [
+                base | {"element_type": "site", "element_id": "S1", "heat_kw": 100.0},
+                base | {"element_type": "unit", "element_id": "pump", "heat_kw": 80.0 * on,
+                        "on": on, "start": hour == 6},
+                base | {"element_type": "unit", "element_id": "boiler", "heat_kw": 20.0},
+                base | {"element_type": "storage", "element_id": "tank",
+                        "heat_kw": 80.0 if hour < 6 else -0.0 * hour,
+                        "level_kwh": 480.0 - 80.0 * min(hour + 1, 6)},
+            ]  # fmt: skip
+    frame = pd.DataFrame(rows)
+    frame["on"] = frame["on"].astype("boolean")
+    frame["start"] = frame["start"].astype("boolean")
+    frame["day_of_year"] = frame["day_of_year"].astype("Int64")
+    return frame
+
+
+def test_a_dispatch_is_charted_below_the_sheet_and_in_its_own_html_section(tmp_path):
+    path = write_output(tmp_path / "plants.gpkg", dispatch=dispatch_frame([("winter", None),
+                                                                         ("summer", None)]))  # fmt: skip
+    plain = render_report(write_output(tmp_path / "plain.gpkg"), tmp_path / "plain.png")
+    png = render_report(path, tmp_path / "plants.png")
+    with Image.open(plain) as a, Image.open(png) as b:
+        assert b.width == a.width
+        assert b.height > a.height * 1.4
+    assert _count_colour(_pixels(png), STORE_TEAL) > 500  # the store's discharge is drawn
+    assert _count_colour(_pixels(plain), STORE_TEAL) == 0
+    page = render_report(path, tmp_path / "plants.html").read_text(encoding="utf-8")
+    assert "<h2>Dispatch</h2>" in page
+    assert "2 day types, 24 hours each" in page
+    assert "2 units, 1 stores" in page
+    assert len(_images(page)) == 3  # map, cashflow, dispatch
+    plain_page = render_report(write_output(tmp_path / "p2.gpkg"), tmp_path / "p.html")
+    assert "Dispatch" not in plain_page.read_text(encoding="utf-8")
+
+
+def test_a_year_hour_by_hour_is_charted_as_each_day_types_mean_day():
+    from heatnet.picture.dispatch import typical_days
+
+    frame = dispatch_frame([("winter", 1), ("winter", 2), ("winter", 3)])
+    # day 2 runs the boiler at 50 instead of 20, and its pump never runs nor starts
+    day2 = frame["day_of_year"] == 2
+    frame.loc[day2 & (frame["element_id"] == "boiler"), "heat_kw"] = 50.0
+    pump2 = day2 & (frame["element_id"] == "pump")
+    frame["on"] = frame["on"].mask(pump2, False)
+    frame["start"] = frame["start"].mask(pump2, False)
+    frame.loc[pump2, "heat_kw"] = 0.0
+    days, averaged = typical_days(frame)
+    assert averaged
+    assert len(days) == 24 * 4  # one row per hour and element of the one day type
+    boiler = days[days["element_id"] == "boiler"]["heat_kw"]
+    assert boiler.to_numpy() == pytest.approx([30.0] * 24)  # (20 + 50 + 20) / 3
+    pump = days[days["element_id"] == "pump"].set_index("hour")
+    assert pump.loc[6, "heat_kw"] == pytest.approx(160.0 / 3)
+    assert bool(pump.loc[6, "on"])
+    assert bool(pump.loc[6, "start"])
+    assert not bool(pump.loc[3, "on"])
+    assert days[days["element_id"] == "boiler"]["on"].isna().all()  # no status: no strip
+    typical, averaged = typical_days(dispatch_frame([("winter", None)]))
+    assert not averaged
+    assert len(typical) == 24 * 4

@@ -37,6 +37,16 @@ REQUIRED: Mapping[str, tuple[str, ...]] = {
 OPTIONAL: Mapping[str, tuple[str, ...]] = {
     "parameters": ("parameter", "value"),
     "infeasible_reasons": ("reason_type", "message"),
+    "dispatch": (
+        "day_type",
+        "hour",
+        "element_type",
+        "element_id",
+        "heat_kw",
+        "on",
+        "start",
+        "level_kwh",
+    ),
 }
 """Tables read when present (their columns are then required)."""
 
@@ -66,6 +76,8 @@ class OutputData:
         ``infeasible_reasons`` (reason_type, message); empty when the table is absent.
     npv_rate
         ``finance/npv-rate`` from ``parameters``, or None when absent or blank.
+    dispatch
+        The ``dispatch`` table (plants hour by hour), or None when absent or empty.
     """
 
     source: Path
@@ -77,6 +89,7 @@ class OutputData:
     summary: dict[str, Any]
     reasons: pd.DataFrame
     npv_rate: float | None
+    dispatch: pd.DataFrame | None = None
 
     @property
     def has_design(self) -> bool:
@@ -138,7 +151,12 @@ def read_output(gpkg: Path) -> OutputData:
         summary={str(k): v for k, v in frames["solution_summary"].iloc[0].items()},
         reasons=frames.get("infeasible_reasons", pd.DataFrame(columns=["reason_type", "message"])),
         npv_rate=_npv_rate(frames.get("parameters")),
+        dispatch=_nonempty(frames.get("dispatch")),
     )
+
+
+def _nonempty(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    return None if frame is None or frame.empty else frame
 
 
 def _read_layer(readable: Path, name: str, gpkg: Path) -> pd.DataFrame:
@@ -171,7 +189,9 @@ def _npv_rate(parameters: pd.DataFrame | None) -> float | None:
 
 def flag(values: pd.Series) -> NDArray[np.bool_]:
     """A boolean column as GDAL hands it back (bool, 0/1 integers or text); null is False."""
-    if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return values.astype("boolean").fillna(False).to_numpy(dtype=bool)
+    if pd.api.types.is_numeric_dtype(values.dtype):
         return (pd.to_numeric(values, errors="coerce").fillna(0) != 0).to_numpy(dtype=bool)
     words = values.astype("string").str.strip().str.lower()
     return words.isin(["1", "true", "t", "yes", "y"]).fillna(False).to_numpy(dtype=bool)

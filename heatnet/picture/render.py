@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubFigure
 
 from heatnet.core.atomic import atomic_output
 from heatnet.core.errors import InputError
+from heatnet.picture.dispatch import dispatch_note, draw_dispatch, has_dispatch
 from heatnet.picture.draw import draw_cashflow, draw_figures, draw_map, has_cashflow
 from heatnet.picture.read import NPV_RATE_KEY, OutputData, headline_figures, provenance, read_output
 from heatnet.picture.read import text as cell_text
@@ -34,8 +35,9 @@ def render_report(gpkg: Path, output: Path, *, overwrite: bool = False) -> Path:
         The output GeoPackage written by ``heatnet run``; it is only read.
     output
         Where to write: ``.png`` gives one landscape sheet (2400 × 1425 px: map, headline
-        figures, cashflow chart); ``.html`` gives one page that works offline (headline table,
-        reasons, map and chart embedded as base64 PNG, no external resources).
+        figures, cashflow chart; 2400 × 2325 px with the dispatch chart below them when the
+        output has a dispatch); ``.html`` gives one page that works offline (headline table,
+        reasons, map and charts embedded as base64 PNG, no external resources).
     overwrite
         Whether an existing ``output`` may be replaced.
 
@@ -93,16 +95,27 @@ def headline(gpkg: Path) -> dict[str, str]:
 
 
 def _sheet_figure(data: OutputData) -> Figure:
-    """One landscape sheet: map and legend on the left, figures and cashflow on the right."""
-    fig = Figure(figsize=(16, 9.5), dpi=DPI, layout="constrained", facecolor="white")
-    outer = fig.add_gridspec(1, 2, width_ratios=(1.55, 1))
+    """One landscape sheet: map and legend on the left, figures and cashflow on the right.
+
+    With a dispatch, the dispatch chart runs across the sheet below them.
+    """
+    dispatch = has_dispatch(data)
+    fig = Figure(
+        figsize=(16, 15.5 if dispatch else 9.5), dpi=DPI, layout="constrained", facecolor="white"
+    )
+    top: Figure | SubFigure = fig
+    if dispatch:
+        rows = fig.add_gridspec(2, 1, height_ratios=(9.5, 6.0))
+        top = fig.add_subfigure(rows[0])
+        draw_dispatch(fig.add_subfigure(rows[1]), data)
+    outer = top.add_gridspec(1, 2, width_ratios=(1.55, 1))
     left = outer[0].subgridspec(2, 1, height_ratios=(1, 0.12))
     right = outer[1].subgridspec(2, 1, height_ratios=(0.8, 1.2))
-    draw_map(fig.add_subplot(left[0]), fig.add_subplot(left[1]), data)
+    draw_map(top.add_subplot(left[0]), top.add_subplot(left[1]), data)
     # without cash flows the chart panel is empty, so the reasons get its room
     chart = has_cashflow(data)
-    draw_figures(fig.add_subplot(right[0]), data, with_reasons=chart)
-    draw_cashflow(fig.add_subplot(right[1]), data, with_reasons=not chart)
+    draw_figures(top.add_subplot(right[0]), data, with_reasons=chart)
+    draw_cashflow(top.add_subplot(right[1]), data, with_reasons=not chart)
     return fig
 
 
@@ -116,6 +129,12 @@ def _map_figure(data: OutputData) -> Figure:
 def _cashflow_figure(data: OutputData) -> Figure:
     fig = Figure(figsize=(11, 5), dpi=DPI, layout="constrained", facecolor="white")
     draw_cashflow(fig.add_subplot(), data, with_reasons=False)
+    return fig
+
+
+def _dispatch_figure(data: OutputData) -> Figure:
+    fig = Figure(figsize=(16, 6.5), dpi=DPI, layout="constrained", facecolor="white")
+    draw_dispatch(fig, data)
     return fig
 
 
@@ -163,6 +182,7 @@ img {{ max-width: 100%; height: auto; border: 1px solid #ddd; }}
 <img alt="Map of the heat network design" src="data:image/png;base64,{map_png}">
 <h2>Cashflow</h2>
 {cashflow}
+{dispatch}
 </body>
 </html>
 """
@@ -190,6 +210,7 @@ def _html_page(data: OutputData) -> str:
         reasons=reasons,
         map_png=_base64_png(_map_figure(data)),
         cashflow=_html_cashflow(data),
+        dispatch=_html_dispatch(data),
     )
 
 
@@ -208,4 +229,23 @@ def _html_cashflow(data: OutputData) -> str:
         f'src="data:image/png;base64,{_base64_png(_cashflow_figure(data))}">\n'
         '<p class="note">Bars: nominal value in each year by cost kind (costs below zero, '
         f"revenue above). Line: cumulative net present value, {html.escape(line)}.</p>"
+    )
+
+
+def _html_dispatch(data: OutputData) -> str:
+    """The dispatch chart and what it shows, or nothing when the output has no dispatch."""
+    if not has_dispatch(data):
+        return ""
+    note = dispatch_note(data)
+    days = f"{note['day_types']} day types, 24 hours each"
+    if note["averaged"]:
+        days += " (a year hour by hour: each day type's days averaged)"
+    return (
+        "<h2>Dispatch</h2>\n"
+        '<img alt="Heat by hour and unit on each day type, on/off status and storage level" '
+        f'src="data:image/png;base64,{_base64_png(_dispatch_figure(data))}">\n'
+        f'<p class="note">{html.escape(days)}: each unit\'s heat output stacked against the '
+        "sites' demand (buildings and standing pipe losses); strips show when units with "
+        "on/off status run, marks when they start; lines show each store's level. "
+        f"{note['units']} units, {note['storages']} stores.</p>"
     )
