@@ -21,7 +21,7 @@ OWN_TABLES = {
     "plant_units", "storages", "fuels", "fuel_distribution", "day_types", "demand_profiles",
 }  # fmt: skip
 """heatnet's own input tables, beyond the format: the dispatch tables."""
-OWN_COLUMNS = {"buildings": ["profile_id"]}
+OWN_COLUMNS = {"buildings": ["profile_id"], "civil_costs": ["loss_factor_w_per_m_k"]}
 """heatnet's own input columns, after the format's."""
 OWN_PARAMETER_GROUPS = ("heatnet/", "dispatch/")
 

@@ -137,6 +137,7 @@ BAKED_VALUES = {  # each changes what a built problem holds, beyond its paramete
     "optimiser/ground-temperature": "-10",
     "heatnet/snap-tolerance": "5",
     "heatnet/max-connector-length": "100",
+    "heatnet/heat-loss-model": "lambda",  # every_kind_of_input gives civil_costs its λ
 }
 SOLVE_TIME_VALUES = {  # any valid value other than the default
     "finance/distribution-lifetime": "7",
@@ -184,8 +185,9 @@ def test_every_parameter_key_is_classified_once():
 def every_kind_of_input(tmp_path_factory: pytest.TempPathFactory):
     """The base input plus what each baked key acts on: supply and connection repex, a cost
     curve longer than the load bound, a path 3 m short of P1 with a building on it, and a
-    building 102 m from the nearest path."""
+    building 102 m from the nearest path; λ in civil_costs for the lambda heat-loss model."""
     frames = base_frames()
+    frames["civil_costs"]["loss_factor_w_per_m_k"] = [0.15, 0.2, 0.3, 0.15, 0.2, 0.3]
     frames["supplies"]["repex_fixed"] = 500.0
     frames["connection_costs"]["repex_fixed"] = 200.0
     paths = base_frames()["paths"].iloc[[0]].assign(path_id="P3")

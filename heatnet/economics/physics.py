@@ -2,10 +2,19 @@
 
 Capacity P(D) = (π D²/4) · v(D) · ρ(T̄) · c_p · ΔT with the design velocity
 v(D) = 4.7617 · D^0.3701 − 0.4834 m/s (a fit to CIBSE CP1 table 4) capped at 3 m/s, water density
-at the mean temperature T̄ and c_p = 4.18 kJ/(kg K). Heat loss of the pair
-q(D) = |T̄ − T_ground| · (0.16807 · ln D + 0.85684) W/m (a fit to EN 253 series-2 data). For a
-cooling network (flow below return) the "loss" is the heat gained from the ground, which the plant
-must also remove, so its magnitude is used.
+at the mean temperature T̄ and c_p = 4.18 kJ/(kg K).
+
+Heat loss per metre, by parameter ``heatnet/heat-loss-model`` (docs/decisions.md §8.2):
+
+- ``fit`` (the default, :func:`heat_loss_w_per_m`): the pair loses
+  q(D) = |T̄ − T_ground| · (0.16807 · ln D + 0.85684) W/m (a fit to EN 253 series-2 data);
+- ``lambda`` (:func:`supply_line_loss_w_per_m`, the supply-line model of EnergyModelsHeat's
+  DHPipe): only the supply line loses heat, q(D) = λ(D) · |T_flow − T_ground| W/m, with λ an
+  overall loss factor per diameter in W/(m K) given by the user (``civil_costs``
+  ``loss_factor_w_per_m_k``; geometry included, so about ten times the insulation's own λ).
+
+For a cooling network (flow below return, or below the ground) the "loss" is the heat gained from
+the ground, which the plant must also remove, so its magnitude is used in both models.
 """
 
 from __future__ import annotations
@@ -56,3 +65,24 @@ def heat_loss_w_per_m(
     d_m = np.asarray(diameter_mm, dtype=float) / 1000.0
     delta_ground = abs((flow_c + return_c) / 2.0 - ground_c)
     return delta_ground * (0.16807 * np.log(d_m) + 0.85684)
+
+
+def supply_line_loss_w_per_m(
+    loss_factor_w_per_m_k: ArrayLike, *, flow_c: float, ground_c: float
+) -> NDArray[np.float64]:
+    """Heat lost (or, cooling, gained) per metre by the supply line alone: λ · |T_flow − T_ground|.
+
+    Parameters
+    ----------
+    loss_factor_w_per_m_k
+        The overall loss factor λ of each pipe, W/(m K) (geometry included).
+    flow_c, ground_c
+        Flow and ground temperatures (°C); the return line is taken to lose nothing.
+
+    Returns
+    -------
+    NDArray
+        The loss per metre, shaped as ``loss_factor_w_per_m_k``; e.g. λ = 0.2 W/(m K) at
+        80 °C flow in 10 °C ground loses 14 W/m.
+    """
+    return np.asarray(loss_factor_w_per_m_k, dtype=float) * abs(flow_c - ground_c)

@@ -4,18 +4,26 @@ Capacity and loss depend only on the diameter and the temperatures; cost depends
 and the dig type (civil cost id). Each civil cost id's costs are interpolated linearly over its own
 diameters (flat beyond its ends), so ids whose tables list different diameters still price every
 catalogue diameter, and an edge over several dig types costs the length-weighted mix.
+
+The loss follows parameter ``heatnet/heat-loss-model`` (:mod:`heatnet.economics.physics`):
+``fit`` computes it from the diameter; ``lambda`` from the diameter's loss factor λ, column
+``loss_factor_w_per_m_k`` of ``civil_costs``. A diameter is one loss whatever the dig type, so
+every ``civil_costs`` row of a diameter must give the same λ (validation checks it,
+:func:`heatnet.inputs.rules.check_loss_factors`); a diameter not in the table (an existing pipe)
+takes λ interpolated linearly between the catalogue's diameters, flat beyond its ends, as costs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from heatnet.economics.physics import capacity_kw, heat_loss_w_per_m
+from heatnet.economics.physics import capacity_kw, heat_loss_w_per_m, supply_line_loss_w_per_m
 from heatnet.inputs.params import Parameters
 
 
@@ -31,6 +39,10 @@ class PipeCatalogue:
         ¤ per metre installed, by civil cost id (rows) and diameter (columns).
     flow_c, return_c, ground_c
         Temperatures the catalogue was computed for.
+    heat_loss_model
+        How ``loss_w_per_m`` was computed (parameter ``heatnet/heat-loss-model``): ``fit`` from
+        the diameter, ``lambda`` from each diameter's loss factor (then a diameter not in the
+        table loses what its neighbours' losses give, interpolated linearly).
     """
 
     diameter_mm: NDArray[np.float64]
@@ -40,6 +52,7 @@ class PipeCatalogue:
     flow_c: float
     return_c: float
     ground_c: float
+    heat_loss_model: Literal["fit", "lambda"] = "fit"
 
     @property
     def max_capacity_kw(self) -> float:
@@ -56,7 +69,15 @@ class PipeCatalogue:
         return capacity_kw(diameter_mm, flow_c=self.flow_c, return_c=self.return_c)
 
     def loss_at_diameter(self, diameter_mm: ArrayLike) -> NDArray[np.float64]:
-        """Heat loss per metre of any diameter (W/m)."""
+        """Heat loss per metre of any diameter (W/m).
+
+        ``lambda``: interpolated linearly in diameter between the catalogue's losses (λ is given
+        per listed diameter only), flat beyond the smallest and the largest.
+        """
+        if self.heat_loss_model == "lambda":
+            return np.interp(
+                np.asarray(diameter_mm, dtype=float), self.diameter_mm, self.loss_w_per_m
+            )
         return heat_loss_w_per_m(
             diameter_mm, flow_c=self.flow_c, return_c=self.return_c, ground_c=self.ground_c
         )
@@ -106,14 +127,21 @@ def build_catalogue(civil_costs: pd.DataFrame, params: Parameters) -> PipeCatalo
     Parameters
     ----------
     civil_costs
-        Validated table (``diameter_mm``, ``civil_cost_id``, ``cost_m``).
+        Validated table (``diameter_mm``, ``civil_cost_id``, ``cost_m``; with the ``lambda``
+        loss model also ``loss_factor_w_per_m_k``).
     params
-        Flow, return and ground temperatures.
+        Flow, return and ground temperatures and the heat-loss model.
 
     Returns
     -------
     PipeCatalogue
         Diameters sorted ascending (duplicates across civil ids merged).
+
+    Raises
+    ------
+    ValueError
+        With the ``lambda`` model, when a diameter has no loss factor or its rows disagree
+        (validated inputs never do).
     """
     diameters = np.unique(civil_costs["diameter_mm"].to_numpy(dtype=float))
     table = {}
@@ -129,12 +157,50 @@ def build_catalogue(civil_costs: pd.DataFrame, params: Parameters) -> PipeCatalo
         params.return_temperature_c,
         params.ground_temperature_c,
     )
+    if params.heat_loss_model == "lambda":
+        factors = loss_factors(civil_costs, diameters)
+        loss = supply_line_loss_w_per_m(factors, flow_c=flow, ground_c=ground)
+    else:
+        loss = heat_loss_w_per_m(diameters, flow_c=flow, return_c=back, ground_c=ground)
     return PipeCatalogue(
         diameter_mm=diameters,
         capacity_kw=capacity_kw(diameters, flow_c=flow, return_c=back),
-        loss_w_per_m=heat_loss_w_per_m(diameters, flow_c=flow, return_c=back, ground_c=ground),
+        loss_w_per_m=loss,
         cost_m=pd.DataFrame.from_dict(table, orient="index", columns=diameters),
         flow_c=flow,
         return_c=back,
         ground_c=ground,
+        heat_loss_model=params.heat_loss_model,
     )
+
+
+LOSS_FACTOR = "loss_factor_w_per_m_k"
+"""The ``civil_costs`` column of each diameter's overall loss factor λ, W/(m K)."""
+
+
+def loss_factors(civil_costs: pd.DataFrame, diameters: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The loss factor λ of each diameter: the one value all its ``civil_costs`` rows give.
+
+    Raises
+    ------
+    ValueError
+        If the column is missing, a row of a diameter leaves it empty or two rows disagree.
+    """
+    if LOSS_FACTOR not in civil_costs.columns:
+        raise ValueError(f"heat-loss model lambda: civil_costs has no column {LOSS_FACTOR}")
+    values = civil_costs[LOSS_FACTOR].to_numpy(dtype=float, na_value=np.nan)
+    rows = civil_costs["diameter_mm"].to_numpy(dtype=float)
+    out = np.empty(len(diameters))
+    for j, diameter in enumerate(diameters):
+        given = values[rows == diameter]
+        if np.isnan(given).any():
+            raise ValueError(
+                f"heat-loss model lambda: diameter {diameter:g} mm has no {LOSS_FACTOR}"
+            )
+        if given.min() != given.max():
+            raise ValueError(
+                f"heat-loss model lambda: the rows of diameter {diameter:g} mm disagree on "
+                f"{LOSS_FACTOR} ({given.min():g} to {given.max():g})"
+            )
+        out[j] = given[0]
+    return out

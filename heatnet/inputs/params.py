@@ -68,6 +68,7 @@ class Parameters:
     snap_tolerance_m: float
     max_connector_length_m: float
     pipe_model: Literal["linear", "discrete"]
+    heat_loss_model: Literal["fit", "lambda"]
     dispatch_horizon: Literal["typical-days", "year"]
     dispatch_mip_gap: float
     dispatch_runtime_limit_h: float

@@ -1,7 +1,8 @@
 """Rules that span tables.
 
-Foreign keys, the civil cost catalogue, supply cost values, demand groups and required elements,
-and peaks. Each rule takes typed frames and returns issues.
+Foreign keys, the civil cost catalogue (and its loss factors for the λ heat-loss model), supply
+cost values, demand groups and required elements, and peaks. Each rule takes typed frames and
+returns issues.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import jsonschema
 import numpy as np
 import pandas as pd
 
-from heatnet.core.issues import Issue, Severity, error, show, warning
+from heatnet.core.issues import Issue, RowKind, Severity, error, show, warning
 from heatnet.core.units import HOURS_PER_YEAR
 from heatnet.inputs.checker import RowContext
-from heatnet.inputs.params import Parameters
+from heatnet.inputs.params import Parameters, ParameterValues, normalise_key
 from heatnet.inputs.schema import SchemaSet
 
 
@@ -126,6 +127,135 @@ def check_civil_diameters(
         message = f"civil_cost_id {ids[row]} has no diameters in civil_costs"
         issues.append(ctx.issue("no_civil_cost_diameters", row, message, column="civil_cost_id"))
     return issues
+
+
+LOSS_MODEL_KEY = "heatnet/heat-loss-model"
+LOSS_FACTOR = "loss_factor_w_per_m_k"
+
+
+def check_loss_factors(
+    civil_costs: pd.DataFrame | None,
+    values: ParameterValues,
+    ctx: RowContext | None,
+    *,
+    parameters: pd.DataFrame | None = None,
+    parameter_row_kind: RowKind = "fid",
+    reported: Collection[Any] = (),
+) -> list[Issue]:
+    """With ``heatnet/heat-loss-model`` lambda, every diameter has one loss factor λ, not falling.
+
+    The λ model (docs/decisions.md §8.2) takes each catalogue diameter's loss from the
+    ``loss_factor_w_per_m_k`` of its ``civil_costs`` rows, so: every row gives it
+    (``missing_loss_factor``: per row, or once for the table when no row does); the rows of one
+    diameter (one per dig type) give the same value (``conflicting_loss_factor``, on each row
+    that differs from the diameter's first); and λ does not fall as the diameter grows
+    (``falling_loss_factor``): the optimiser bounds any pipe's loss by the largest pipe's. With
+    the fit model the column is not used and nothing is checked.
+
+    Parameters
+    ----------
+    civil_costs
+        The typed table, or ``None`` when the input has none (the default pipe table, which has
+        no λ, is then used: one ``missing_loss_factor`` error on the parameter).
+    values
+        The parsed parameters (which model; where its value came from).
+    ctx
+        The table's row context (``None`` with no table).
+    parameters
+        The parameters table as read, to locate the parameter's row.
+    parameter_row_kind
+        What that table's index counts.
+    reported
+        Rows whose ``loss_factor_w_per_m_k`` already has an issue (a value that is not a
+        number, say): not reported again as empty.
+    """
+    if values.parameters.heat_loss_model != "lambda":
+        return []
+    if civil_costs is None or ctx is None:
+        return [_loss_model_issue(values, parameters, parameter_row_kind)]
+    if LOSS_FACTOR not in civil_costs.columns or len(civil_costs) == 0:
+        return []
+    factor = civil_costs[LOSS_FACTOR].astype("float64")
+    active = ctx.active.to_numpy(dtype=bool)
+    empty = active & factor.isna().to_numpy(dtype=bool)
+    if empty.all():
+        message = (
+            f"column {LOSS_FACTOR} is empty on every row (or missing), but parameter "
+            f"{LOSS_MODEL_KEY} is lambda, which takes each diameter's heat loss from it: give "
+            "the loss factor λ (W/(m K)) on every row"
+        )
+        return [error("missing_loss_factor", "civil_costs", message, column=LOSS_FACTOR)]
+    skip = set(reported)
+    issues = [
+        ctx.issue(
+            "missing_loss_factor",
+            row,
+            f"{LOSS_FACTOR} is empty, but parameter {LOSS_MODEL_KEY} is lambda, which needs "
+            "the loss factor λ (W/(m K)) of every row",
+            column=LOSS_FACTOR,
+        )
+        for row in civil_costs.index[empty]
+        if row not in skip
+    ]
+    if "diameter_mm" in civil_costs.columns:
+        issues += _loss_factor_conflicts(civil_costs["diameter_mm"], factor.where(active), ctx)
+    return issues
+
+
+def _loss_factor_conflicts(diameter: pd.Series, factor: pd.Series, ctx: RowContext) -> list[Issue]:
+    """Rows of one diameter giving different λ, and diameters whose λ falls below a smaller's."""
+    issues: list[Issue] = []
+    usable = diameter.notna() & factor.notna()
+    agreed: dict[float, tuple[float, Any]] = {}  # diameter: (λ, its first row)
+    for size, rows in factor[usable].groupby(diameter[usable].astype("float64"), sort=True):
+        first = rows.index[0]
+        lam = float(rows.iloc[0])
+        name = f"{ctx.row_kind} {first}"
+        if not pd.isna(ctx.ids.get(first)):
+            name += f" ({ctx.ids[first]})"
+        for row in rows.index[(rows != lam).to_numpy(dtype=bool)]:
+            message = (
+                f"{LOSS_FACTOR} {float(rows[row]):g} differs from {lam:g} on {name}, of the "
+                f"same diameter_mm {size:g}: a diameter has one heat loss whatever the dig type"
+            )
+            issues.append(ctx.issue("conflicting_loss_factor", row, message, column=LOSS_FACTOR))
+        if (rows == lam).all():
+            agreed[float(str(size))] = (lam, rows.index)
+    top: tuple[float, float] | None = None  # (λ, diameter) of the largest λ so far
+    for size, (lam, rows) in agreed.items():
+        if top is not None and lam < top[0]:
+            message = (
+                f"{LOSS_FACTOR} {lam:g} at diameter_mm {size:g} is below {top[0]:g} at "
+                f"diameter_mm {top[1]:g}: λ must not fall as the diameter grows (a bigger pipe "
+                "loses at least as much heat; the optimiser bounds every pipe's loss by the "
+                "largest pipe's)"
+            )
+            issues += [
+                ctx.issue("falling_loss_factor", row, message, column=LOSS_FACTOR) for row in rows
+            ]
+        elif top is None or lam > top[0]:
+            top = (lam, size)
+    return issues
+
+
+def _loss_model_issue(
+    values: ParameterValues, parameters: pd.DataFrame | None, row_kind: RowKind
+) -> Issue:
+    """The λ model chosen without a civil_costs table: on the parameter's row when it has one."""
+    where: dict[str, Any] = {"column": "value", "feature_id": LOSS_MODEL_KEY}
+    origin = values.source.get(LOSS_MODEL_KEY)
+    if origin == "table" and parameters is not None and "parameter" in parameters.columns:
+        keys = parameters["parameter"].map(lambda k: "" if pd.isna(k) else normalise_key(str(k)))
+        rows = parameters.index[(keys == LOSS_MODEL_KEY).to_numpy(dtype=bool)]
+        if len(rows) > 0:
+            where |= {"row": int(rows[0]), "row_kind": row_kind}
+    label = "--set" if origin == "--set" else "parameter"
+    message = (
+        f"{label} '{LOSS_MODEL_KEY}' is lambda, but there is no civil_costs table (the default "
+        f"pipe table has no loss factors): the λ model needs a civil_costs table with "
+        f"{LOSS_FACTOR} on every row"
+    )
+    return error("missing_loss_factor", "parameters", message, **where)
 
 
 def parse_cost_values(

@@ -36,7 +36,9 @@ from heatnet.inputs.geometry import check_geometry, harmonise_crs, missing_crs
 from heatnet.inputs.load import DISPATCH_TABLES, LAYERS, RawInputs
 from heatnet.inputs.params import Parameters, ParameterValues, parse_parameters
 from heatnet.inputs.rules import (
+    LOSS_FACTOR,
     check_civil_diameters,
+    check_loss_factors,
     check_references,
     check_required_conflicts,
     default_civil_cost,
@@ -251,6 +253,32 @@ def _parameter_table(raw: RawInputs) -> tuple[pd.DataFrame | None, list[Issue]]:
     return (None if absent else table), issues
 
 
+def _loss_factor_issues(
+    raw: RawInputs,
+    civil_costs: pd.DataFrame | None,
+    values: ParameterValues,
+    contexts: Mapping[str, RowContext],
+    param_table: pd.DataFrame | None,
+    found: list[Issue],
+) -> list[Issue]:
+    """:func:`~heatnet.inputs.rules.check_loss_factors` on the table as given (``None``: absent).
+
+    A table that could not be read at all is reported already; a loss factor already reported
+    (not a number, say) is not reported again as empty.
+    """
+    given = raw.tables.get("civil_costs") is not None
+    if not given and "civil_costs" in raw.damaged:
+        return []
+    return check_loss_factors(
+        civil_costs if given else None,
+        values,
+        contexts.get("civil_costs"),
+        parameters=param_table,
+        parameter_row_kind=raw.row_kinds.get("parameters", "fid"),
+        reported={i.row for i in found if i.table == "civil_costs" and i.column == LOSS_FACTOR},
+    )
+
+
 def check_inputs(
     raw: RawInputs, *, overrides: Mapping[str, str] | None = None, schemas: SchemaSet | None = None
 ) -> tuple[Inputs | None, tuple[Issue, ...]]:
@@ -305,6 +333,7 @@ def check_inputs(
     civil_costs = tables["civil_costs"]
     if paths is not None and civil_costs is not None and "civil_cost_id" in civil_costs.columns:
         issues += check_civil_diameters(paths, civil_costs, default_id, contexts["paths"])
+    issues += _loss_factor_issues(raw, civil_costs, values, contexts, param_table, issues)
     supply_costs = tables["supply_costs"]
     if (
         supply_costs is not None

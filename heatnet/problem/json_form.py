@@ -339,7 +339,7 @@ def problem_from_json(data: Any, *, source: str = "the input") -> Problem:
         buildings,
         supplies,
         edges,
-        _catalogue(data["pipes"]),
+        _catalogue(data["pipes"], params),
         params,
         tuple((r["reason_type"], r["message"]) for r in data.get("reasons", [])),
         str(data.get("name", "problem")),
@@ -351,7 +351,8 @@ def _invalid(source: str, errors: Sequence[str]) -> InputError:
     return InputError(f"{source} is not a valid heatnet problem ({len(errors)} error(s)):{lines}")
 
 
-def _catalogue(pipes: Mapping[str, Any]) -> PipeCatalogue:
+def _catalogue(pipes: Mapping[str, Any], params: Parameters) -> PipeCatalogue:
+    """The catalogue as stored; its loss model (how other diameters lose heat) is the parameter's."""
     rows = pipes["rows"]
     civil = sorted(rows[0]["cost_m"], key=int)
     diameters = np.array([r["diameter_mm"] for r in rows], dtype=float)
@@ -366,6 +367,7 @@ def _catalogue(pipes: Mapping[str, Any]) -> PipeCatalogue:
         flow_c=float(pipes["flow_c"]),
         return_c=float(pipes["return_c"]),
         ground_c=float(pipes["ground_c"]),
+        heat_loss_model=params.heat_loss_model,
     )
 
 
