@@ -34,8 +34,13 @@ C and D, an electric heat pump (COP 3) at D with a night/day/evening power price
 (6 MWh) and D (2.5 MWh); links A-B, B-C, A-D both ways and C-D one way; gas bought at A and C
 only, distributed copperplate to B and D (and between A and C).
 
-The sample district with dispatch feedback (``heatnet run`` with plant tables) is not measured
-here.
+* ``feedback``: ``heatnet run`` (``heatnet.pipeline.run``) on the sample district twice, each
+  design MIP limited to :data:`FEEDBACK_LIMIT_H`: ``district.gpkg`` (no plant units: a plain
+  run) and ``district-plants.gpkg`` (the same district with a heat pump, a gas boiler and a
+  store at its supply: the run dispatches each design on the built-in typical days and designs
+  again at the dispatch's heat price, up to ``dispatch/iterations`` times). Figures: both wall
+  times and the extra, the designs made, the dispatch's share, the heat price found and the
+  NPVs (no target).
 
 This module is imported by ``bench/run.py``, which must stay small (see its docstring): only the
 child (``--child``) imports heatnet.
@@ -58,6 +63,8 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "build" / "bench"
 
 TYPICAL_TARGET_S = 15.0
+FEEDBACK_LIMIT_H = "0.0083"
+"""Each design MIP of the feedback case: 30 s (the run's optimiser/runtime-limit)."""
 MIP_GAP = 0.01
 WINDOW_STEPS = 168
 TIME_LIMIT_S = 600.0
@@ -249,6 +256,8 @@ def child(case: str) -> dict[str, Any]:
     import_s = time.perf_counter() - began
     if case == "typical":
         return _typical(import_s, dispatch_from_json, solve_dispatch)
+    if case == "feedback":
+        return _feedback()
     data = hourly_problem()
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "dispatch-hourly.json").write_text(json.dumps(data), encoding="utf-8")
@@ -332,6 +341,54 @@ def _typical(import_s: float, read: Any, solve: Any) -> dict[str, Any]:
     }
 
 
+def _feedback() -> dict[str, Any]:
+    """The plain district run and the same district with plant units and dispatch feedback."""
+    import os
+    import resource
+
+    from heatnet.pipeline import run
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    runs = {}
+    for name, sample in (("plain", "district.gpkg"), ("plants", "district-plants.gpkg")):
+        t0 = time.perf_counter()
+        outcome = run(
+            ROOT / "sample_data" / sample,
+            OUT / f"feedback-{name}.gpkg",
+            overwrite=True,
+            overrides={"optimiser/runtime-limit": FEEDBACK_LIMIT_H},
+        )
+        wall = time.perf_counter() - t0
+        figures: dict[str, Any] = {
+            "wall_s": wall,
+            "state": outcome.summary["state"],
+            "npv": outcome.summary["network_npv"],
+            "buildings": outcome.summary["network_building_count"],
+        }
+        done = outcome.dispatched
+        if done is not None and done.dispatch is not None:
+            d = done.dispatch
+            figures |= {
+                "designs": done.designs,
+                "written": done.rounds,
+                "dispatch_s": d.runtime_s,
+                "days": len(d.days),
+                "cost": d.objective,
+                "gap": d.gap,
+                "prices": d.prices,
+            }
+        runs[name] = figures
+    return {
+        "case": "feedback",
+        "runs": runs,
+        "objective": runs["plants"].get("cost"),
+        "state": runs["plants"]["state"],
+        "termination": None,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "loadavg_end": list(os.getloadavg()),
+    }
+
+
 # --- reporting --------------------------------------------------------------------------------
 
 
@@ -373,6 +430,35 @@ def report_typical(result: dict[str, Any]) -> None:
         f"{optimise._pct(result['gap'])} (days independent: proven), objective "
         f"{_money(result['objective'])} ¤/yr, bound {_money(result['bound'])}; "
         f"{result['demand_kwh'] / 1e6:,.2f} GWh demand, {_per_kwh(result)} ¤/kWh"
+    )
+    print(f"    peak memory   {result['peak_mb']:.0f} MB; {optimise._load(result)}")
+
+
+def report_feedback(result: dict[str, Any]) -> None:
+    plain, plants = result["runs"]["plain"], result["runs"]["plants"]
+    limit_s = float(FEEDBACK_LIMIT_H) * 3600
+    print(
+        "  (c) heatnet run on the sample district: plain (district.gpkg) and with plant units "
+        f"and dispatch feedback (district-plants.gpkg), each design MIP limited to {limit_s:.0f} s"
+    )
+    print(
+        f"    wall          plain {plain['wall_s']:.1f} s; with dispatch {plants['wall_s']:.1f} s: "
+        f"{plants['wall_s'] - plain['wall_s']:+.1f} s (no target)"
+    )
+    if "designs" not in plants:
+        print("    dispatch      none (see the run's warnings)")
+    else:
+        prices = ", ".join(f"{k} {v:.4f}" for k, v in sorted(plants["prices"].items()))
+        print(
+            f"    dispatch      {plants['designs']} designs dispatched (design {plants['written']} "
+            f"written), {plants['days']} day types in {plants['dispatch_s']:.1f} s for the "
+            f"written one; operating cost {_money(plants['cost'])} ¤/yr (gap "
+            f"{optimise._pct(plants['gap'])}); heat price {prices} ¤/kWh"
+        )
+    print(
+        f"    result        NPV plain {_money(plain['npv'])} ({plain['buildings']} buildings, "
+        f"{plain['state']}); with dispatch {_money(plants['npv'])} ({plants['buildings']} "
+        f"buildings, {plants['state']})"
     )
     print(f"    peak memory   {result['peak_mb']:.0f} MB; {optimise._load(result)}")
 
@@ -420,16 +506,17 @@ def report_hourly(result: dict[str, Any]) -> None:
 
 
 def run_section(*, hourly: bool = True) -> list[str]:
-    """Run and print both cases; returns problems (a case without a dispatch)."""
+    """Run and print the cases; returns problems (a case without a dispatch)."""
     print(
         "dispatch: heatnet dispatch-solve on 4 sites, 6 units (4 with status), 2 stores, 4 links, "
         f"gas bought at 2 sites (one fresh process per case; heatnet at {optimise._revision()})"
     )
     problems = []
-    cases = ("typical", "hourly") if hourly else ("typical",)
+    cases = ("typical", "hourly", "feedback") if hourly else ("typical", "feedback")
+    reports = {"typical": report_typical, "hourly": report_hourly, "feedback": report_feedback}
     for case in cases:
         result = measure(case)
-        (report_typical if case == "typical" else report_hourly)(result)
+        reports[case](result)
         if result["objective"] is None:
             problems.append(f"{case}: no dispatch ({result['state']}, {result['termination']})")
     return problems
@@ -438,7 +525,9 @@ def run_section(*, hourly: bool = True) -> list[str]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-hourly", action="store_true", help="the typical days only")
-    parser.add_argument("--child", choices=("typical", "hourly"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", choices=("typical", "hourly", "feedback"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if args.child is not None:
         print(json.dumps(child(args.child)))

@@ -63,9 +63,14 @@ class Dispatched:
         if d is None or d.objective is None:
             return "no dispatch (the flat ¤/kWh of the supplies stands): see warnings"
         gap = "-" if d.gap is None else f"{d.gap:.2%}"
+        span = (
+            f"a year of {len(d.calendar)} days in week windows"
+            if d.calendar
+            else f"{len(d.days)} day types"
+        )
         return (
             f"{d.objective:,.0f} ¤/yr operating cost ({d.state}, gap {gap}), "
-            f"{len(d.days)} day types, design {self.rounds} of {self.designs} dispatched"
+            f"{span}, design {self.rounds} of {self.designs} dispatched"
         )
 
 
@@ -85,15 +90,6 @@ def dispatch_loop(
     issues: list[Issue] = []
     previous: dict[str, float] = {}
     current_problem, current = problem, solution
-    if params.dispatch_horizon == "year":
-        issues.append(
-            warning(
-                "dispatch_horizon_year",
-                "parameters",
-                "dispatch/horizon 'year' is not built into heatnet run yet: typical days are "
-                "dispatched (heatnet dispatch-solve --window-steps solves a year in windows)",
-            )
-        )
     for number in range(rounds + 1):
         design = current.design
         assert design is not None

@@ -7,20 +7,28 @@ dispatch problem per day type (:mod:`heatnet.dispatch.problem`'s JSON form, chec
 
 - nodes: the built supplies with plant units. Each connected building is served by the supply
   whose laid pipes reach it (heat flows along them); a site's demand is its buildings' profiles
-  (:mod:`heatnet.dispatch.profiles`), scaled to their annual kWh, plus the design's heat losses
-  of that site as a constant load, so a year of typical days asks exactly the supply's annual
-  output of the design (``load_kwh``);
+  (:mod:`heatnet.dispatch.profiles`), scaled to their annual kWh, plus the heat its pipes lose
+  as a standing load (heat lost whether or not water flows, as a buried pipe does): the
+  design's losses of that site at each day type's temperatures. Without day-type temperatures
+  a year of typical days asks exactly the supply's annual output of the design (``load_kwh``);
 - links: two sites joined by built pipes (no other site between them) exchange heat both ways,
-  up to the smallest laid capacity on the way, losing the pipes' design losses at that load;
+  up to the smallest laid capacity on the way at the day's flow and return temperatures. Their
+  pipes' losses are already in the standing load, so heat arriving = heat entering;
 - units, storages, fuels (a fuel row without a ``supply_id`` is sold at every site) and fuel
-  distribution as in the tables; a day type is one problem of 24 one-hour steps weighted by its
-  days per year, its stores and on/off status cyclic over the day (or free, by
-  ``dispatch/status-boundary``).
+  distribution as in the tables.
 
-The days are independent, so the year's cost is the sum of the days' and so is its proven
-bound. Each site's cost (its units' fuel, operating and start-up costs, result.py's shares)
-over its annual output is its *effective heat price*, which :func:`heat_priced` puts in place
-of the flat ¤/kWh of those supplies. docs/decisions.md §6.
+``dispatch/horizon`` ``typical-days``: a day type is one problem of 24 one-hour steps weighted
+by its days per year, its stores and on/off status cyclic over the day (or free, by
+``dispatch/status-boundary``). The days are independent, so the year's cost is the sum of the
+days' and so is its proven bound. ``year``: the 8,760 (or 8,784) hours of a year built from
+the day types (:func:`heatnet.dispatch.profiles.calendar`) as one problem, solved in week
+windows (:mod:`heatnet.dispatch.windows`: stores and status carried across days and weeks, no
+bound claimed); its demand is scaled to ask what the typical days ask, and its links take the
+smallest of the days' capacities.
+
+Each site's cost (its units' fuel, operating and start-up costs, result.py's shares) over its
+annual output in the design is its *effective heat price*, which :func:`heat_priced` puts in
+place of the flat ¤/kWh of those supplies. docs/decisions.md §6.
 """
 
 from __future__ import annotations
@@ -44,12 +52,16 @@ from heatnet.dispatch.problem import dispatch_from_json
 from heatnet.dispatch.profiles import (
     DEFAULT_PROFILE,
     DayType,
+    calendar,
     default_day_types,
     default_profile,
     hourly_kw,
 )
 from heatnet.dispatch.result import result_to_json
 from heatnet.dispatch.solve import proven_gap, solve_dispatch
+from heatnet.dispatch.windows import WEEK_STEPS, solve_in_windows
+from heatnet.economics.physics import capacity_kw, heat_loss_w_per_m, supply_line_loss_w_per_m
+from heatnet.inputs.params import Parameters
 from heatnet.inputs.validate import Inputs
 from heatnet.optimise.evaluate import Design
 from heatnet.optimise.stopping import Stop
@@ -58,9 +70,8 @@ from heatnet.problem.definition import Problem
 log = logging.getLogger(__name__)
 
 HOURS = 24
-MIN_LINK_EFFICIENCY = 0.5
-"""A link never loses more than half of what enters it (a nearly idle pipe's design losses
-over a small capacity would otherwise say it loses everything)."""
+YEAR = DayType("year", 1.0)
+"""The day type of a year solved whole (``dispatch/horizon`` year): its steps are the hours."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +99,14 @@ class DesignDispatch:
         By supply id: ``demand_kwh`` (its annual output in the design), ``cost`` (¤/yr) and
         ``price`` (¤/kWh: cost / demand).
     days
-        Each day type's result.
+        Each day type's result; with ``dispatch/horizon`` year, one result (day type
+        :data:`YEAR`) whose steps are the year's hours.
     reasons
         Why a day has no dispatch.
     runtime_s
         Wall time of building and solving every day.
+    calendar
+        With ``dispatch/horizon`` year: the day type of each day of the year, in order.
     """
 
     state: str
@@ -103,6 +117,7 @@ class DesignDispatch:
     days: tuple[DayResult, ...] = ()
     reasons: tuple[str, ...] = ()
     runtime_s: float = 0.0
+    calendar: tuple[str, ...] = ()
 
     @property
     def prices(self) -> dict[str, float]:
@@ -139,53 +154,76 @@ def dispatch_design(
         return None
     sites = sorted(set(units["supply_id"].astype(str)))
     vertex_of = {sid: v for v, sid in built.items() if sid in sites}
-    day_types, profiles = _day_types_and_profiles(inputs)
-    demand = _site_demand(inputs, problem, design, vertex_of, day_types, profiles)
-    links = _links(design, vertex_of)
     params = inputs.parameters
+    day_types, profiles = _day_types_and_profiles(inputs)
+    scales = {d.id: day_scales(d, params) for d in day_types}
+    demand = _site_demand(inputs, problem, design, vertex_of, day_types, profiles, scales)
+    links = _links(design, vertex_of)
     limit_s = params.dispatch_runtime_limit_h * 3600.0
+    year = params.dispatch_horizon == "year"
     options = {
         "status_boundary": params.dispatch_status_boundary,
         "mip_gap": params.dispatch_mip_gap,
-        "time_limit_s": max(1.0, limit_s / max(1, len(day_types))),
+        "time_limit_s": max(1.0, limit_s if year else limit_s / max(1, len(day_types))),
         "threads": threads,
     }
-    days: list[DayResult] = []
-    reasons: list[str] = []
-    for day in day_types:
-        data = {
+
+    def data(day: DayType, node_kw: Mapping[str, Sequence[float]], link_scale: float,
+             fuel_day: Sequence[str]) -> dict[str, Any]:  # fmt: skip
+        return {
             "name": f"{problem.name}:{day.id}",
-            "steps": {"count": HOURS, "hours": 1.0, "weight": day.days_per_year},
-            "nodes": [{"id": s, "demand_kw": list(demand[s][day.id])} for s in sites],
-            "fuels": _fuels(inputs, sites, day.id),
+            "steps": {"count": len(fuel_day) * HOURS, "hours": 1.0, "weight": day.days_per_year},
+            "nodes": [{"id": s, "demand_kw": list(node_kw[s])} for s in sites],
+            "fuels": _fuels(inputs, sites, fuel_day),
             "units": _units(units),
             "storages": _storages(inputs, sites),
-            "links": links,
+            "links": [k | {"capacity_kw": k["capacity_kw"] * link_scale} for k in links],
             "fuel_distribution": _distribution(inputs, sites),
             "options": options,
         }
-        try:
-            checked = dispatch_from_json(data, source=f"dispatch of day type {day.id}")
-        except InputError as exc:
-            reasons.append(f"day type {day.id}: {exc}")
-            break
-        solution = solve_dispatch(checked, stop=stop)
-        result = result_to_json(checked, solution)
-        days.append(DayResult(day, result))
-        if not solution.has_dispatch:
-            reasons += [f"day type {day.id}: {r}" for r in solution.reasons] or [
-                f"day type {day.id}: {solution.state} ({solution.termination})"
-            ]
-            break
+
+    days: list[DayResult] = []
+    reasons: list[str] = []
+    order: tuple[str, ...] = ()
+    if year:
+        order = calendar(day_types)
+        weights = {d.id: d.days_per_year for d in day_types}
+        nodes = {}
+        for site in sites:
+            typical = sum(weights[d] * sum(kw) for d, kw in demand[site].items())
+            series = [kw for d in order for kw in demand[site][d]]
+            factor = typical / sum(series) if sum(series) > 0 else 1.0
+            nodes[site] = [kw * factor for kw in series]
+        link_scale = min(scales[d][0] for d in set(order))
+        _solve_day(data(YEAR, nodes, link_scale, order), YEAR, days, reasons, stop=stop)
+    else:
+        for day in day_types:
+            day_data = data(day, {s: demand[s][day.id] for s in sites}, scales[day.id][0], [day.id])
+            if not _solve_day(day_data, day, days, reasons, stop=stop):
+                break
     runtime = time.perf_counter() - began
     site_demand = {s: _site_kwh(design, vertex_of[s]) for s in sites}
+    return _collect(days, reasons, site_demand, runtime, order)
+
+
+def _collect(
+    days: Sequence[DayResult],
+    reasons: Sequence[str],
+    site_demand: Mapping[str, float],
+    runtime: float,
+    order: tuple[str, ...],
+) -> DesignDispatch:
+    """The year's figures and each site's cost and effective price from the days' results."""
+    sites = list(site_demand)
     if reasons:
         frame = pd.DataFrame(
             {"demand_kwh": site_demand, "cost": math.nan, "price": math.nan}, index=sites
         )
         state = days[-1].result["state"] if days else "error"
         log.warning("no dispatch: %s", "; ".join(reasons))
-        return DesignDispatch(state, None, None, None, frame, tuple(days), tuple(reasons), runtime)
+        return DesignDispatch(
+            state, None, None, None, frame, tuple(days), tuple(reasons), runtime, order
+        )
     cost: dict[str, float] = defaultdict(float)
     for d in days:
         for u in d.result["units"]:
@@ -210,10 +248,70 @@ def dispatch_design(
         where=frame["demand_kwh"].to_numpy(float) > 0,
     )
     log.info(
-        "dispatch: %d day types, %d sites, cost %.6g ¤/yr (bound %s) in %.1f s",
-        len(days), len(sites), objective, "-" if bound is None else f"{bound:.6g}", runtime,
+        "dispatch: %s, %d sites, cost %.6g ¤/yr (bound %s) in %.1f s",
+        f"a year of {len(order)} days in windows" if order else f"{len(days)} day types",
+        len(sites), objective, "-" if bound is None else f"{bound:.6g}", runtime,
     )  # fmt: skip
-    return DesignDispatch(state, objective, bound, gap, frame, tuple(days), (), runtime)
+    return DesignDispatch(state, objective, bound, gap, frame, tuple(days), (), runtime, order)
+
+
+def _solve_day(
+    data: dict[str, Any],
+    day: DayType,
+    days: list[DayResult],
+    reasons: list[str],
+    *,
+    stop: Stop | None,
+) -> bool:
+    """Check and solve one day type's (or the year's) problem; False when it has no dispatch."""
+    try:
+        checked = dispatch_from_json(data, source=f"dispatch of day type {day.id}")
+    except InputError as exc:
+        reasons.append(f"day type {day.id}: {exc}")
+        return False
+    if day is YEAR:
+        solution = solve_in_windows(checked, WEEK_STEPS, stop=stop)
+    else:
+        solution = solve_dispatch(checked, stop=stop)
+    days.append(DayResult(day, result_to_json(checked, solution)))
+    if not solution.has_dispatch:
+        reasons += [f"day type {day.id}: {r}" for r in solution.reasons] or [
+            f"day type {day.id}: {solution.state} ({solution.termination})"
+        ]
+        return False
+    return True
+
+
+def day_scales(day: DayType, params: Parameters) -> tuple[float, float]:
+    """(capacity, loss) of the laid pipes on a day type over their design values.
+
+    The design prices pipes at the parameters' flow, return and ground temperatures; a day type
+    may give its own (null: the parameter's). Both ratios are the same for every diameter: a
+    pipe's capacity goes with ρ(T̄)·|T_flow − T_return| at its design velocity, and its loss
+    with |T̄ − T_ground| (``heatnet/heat-loss-model`` fit) or |T_flow − T_ground| (lambda),
+    :mod:`heatnet.economics.physics`. A design without losses (or capacity) at its own
+    temperatures keeps a ratio of 1.
+    """
+    design = (params.flow_temperature_c, params.return_temperature_c, params.ground_temperature_c)
+    today = (
+        design[0] if day.flow_c is None else day.flow_c,
+        design[1] if day.return_c is None else day.return_c,
+        design[2] if day.ground_c is None else day.ground_c,
+    )
+
+    def capacity(flow: float, back: float, _ground: float) -> float:
+        return float(capacity_kw(100.0, flow_c=flow, return_c=back))
+
+    def loss(flow: float, back: float, ground: float) -> float:
+        if params.heat_loss_model == "lambda":
+            return float(supply_line_loss_w_per_m(1.0, flow_c=flow, ground_c=ground))
+        return float(heat_loss_w_per_m(100.0, flow_c=flow, return_c=back, ground_c=ground))
+
+    def ratio(f: Any) -> float:
+        base = f(*design)
+        return f(*today) / base if base > 0 else 1.0
+
+    return ratio(capacity), ratio(loss)
 
 
 def heat_priced(inputs: Inputs, prices: Mapping[str, float]) -> Inputs:
@@ -324,8 +422,9 @@ def _site_demand(
     vertex_of: Mapping[str, str],
     day_types: Sequence[DayType],
     profiles: Mapping[str, Mapping[str, Sequence[float]]],
+    scales: Mapping[str, tuple[float, float]],
 ) -> dict[str, dict[str, tuple[float, ...]]]:
-    """Per site and day type: its buildings' hourly kW plus its share of the losses."""
+    """Per site and day type: its buildings' hourly kW plus its pipes' losses that day."""
     served = _served_by(design, vertex_of)
     b = problem.buildings
     on = design.buildings["in_network"].reindex(b.index, fill_value=False).to_numpy(bool)
@@ -351,7 +450,10 @@ def _site_demand(
     year_h = sum(d.days_per_year for d in day_types) * HOURS or HOURS_PER_YEAR
     for site, vertex in vertex_of.items():
         losses_kw = max(0.0, _site_kwh(design, vertex) - delivered[site]) / year_h
-        out[site] = {d: tuple(float(x) + losses_kw for x in kw) for d, kw in demand[site].items()}
+        out[site] = {
+            d: tuple(float(x) + losses_kw * scales[d][1] for x in kw)
+            for d, kw in demand[site].items()
+        }
     return out
 
 
@@ -369,7 +471,11 @@ def _hosts(problem: Problem) -> dict[str, str]:
 
 
 def _links(design: Design, vertex_of: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Both-way links between sites joined by laid pipes with no other site between them."""
+    """Both-way links between sites joined by laid pipes with no other site between them.
+
+    Capacity: the smallest laid capacity on the way (at the design's temperatures). Efficiency
+    1: the pipes' losses are a standing load of the site that feeds them in the design.
+    """
     laid = _laid(design)
     graph = nx.Graph()
     for eid, row in laid.iterrows():
@@ -384,17 +490,15 @@ def _links(design: Design, vertex_of: Mapping[str, str]) -> list[dict[str, Any]]
             continue  # heat passes through another site on the way
         edges = [graph.edges[x, y]["id"] for x, y in itertools.pairwise(path)]
         capacity = float(laid.loc[edges, "capacity_kw"].min())
-        loss = float(laid.loc[edges, "loss_kw"].fillna(0.0).sum())
         if not capacity > 0:
             continue
-        efficiency = max(MIN_LINK_EFFICIENCY, 1.0 - loss / capacity)
         links.append(
             {
                 "id": f"{site_at[a]}~{site_at[b]}",
                 "from": site_at[a],
                 "to": site_at[b],
                 "capacity_kw": capacity,
-                "efficiency": efficiency,
+                "efficiency": 1.0,
                 "both_ways": True,
             }
         )
@@ -452,16 +556,22 @@ def _storages(inputs: Inputs, sites: Sequence[str]) -> list[dict[str, Any]]:
     return out
 
 
-def _price(value: Any, day: str) -> list[float]:
-    """A fuel's 24 hourly prices on a day type: a number, 24 hourly values, or by day type."""
-    if isinstance(value, Mapping):
-        value = value[day]
-    if isinstance(value, (list, tuple)):
-        return [float(v) for v in value]
-    return [float(value)] * HOURS
+def _price(value: Any, days: Sequence[str]) -> list[float]:
+    """A fuel's hourly prices on days of these types, in order (24 each).
+
+    The price is a number, 24 hourly values, or 24 hourly values by day type.
+    """
+    out: list[float] = []
+    for day in days:
+        today = value[day] if isinstance(value, Mapping) else value
+        if isinstance(today, (list, tuple)):
+            out += [float(v) for v in today]
+        else:
+            out += [float(today)] * HOURS
+    return out
 
 
-def _fuels(inputs: Inputs, sites: Sequence[str], day: str) -> list[dict[str, Any]]:
+def _fuels(inputs: Inputs, sites: Sequence[str], days: Sequence[str]) -> list[dict[str, Any]]:
     table = inputs.fuels
     if table is None or table.empty:
         return []
@@ -478,7 +588,7 @@ def _fuels(inputs: Inputs, sites: Sequence[str], day: str) -> list[dict[str, Any
                 {
                     "id": str(r["fuel_id"]),
                     "node": node,
-                    "price_per_kwh": _price(r["price_per_kwh"], day),
+                    "price_per_kwh": _price(r["price_per_kwh"], days),
                     "import_max_kw": _maybe(r.get("import_max_kw")),
                     "emissions_kg_per_kwh": float(r.get("emissions_kg_per_kwh", 0.0) or 0.0),
                 }

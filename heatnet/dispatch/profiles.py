@@ -96,6 +96,32 @@ def default_profile(day_types: Sequence[DayType]) -> dict[str, tuple[float, ...]
     return out
 
 
+def calendar(day_types: Sequence[DayType]) -> tuple[str, ...]:
+    """The day type of each day of a year, in order: a year of hours built from typical days.
+
+    The built-in day types (:func:`default_day_types`, recognised by their ids) fall on a
+    365-day year that starts on a Monday: each day takes its month's weekday or weekend type.
+    Other day types cover consecutive days in their given order (list them in the order of the
+    year), each ``days_per_year`` rounded so the days add up to the rounded total (largest
+    remainders first; at least one day in all).
+    """
+    ids = [d.id for d in day_types]
+    if ids == [d.id for d in default_day_types()]:
+        out: list[str] = []
+        for name, days in zip(MONTHS, MONTH_DAYS, strict=True):
+            for _ in range(days):
+                kind = "weekday" if len(out) % 7 < 5 else "weekend"
+                out.append(f"{name}-{kind}")
+        return tuple(out)
+    weights = [max(0.0, d.days_per_year) for d in day_types]
+    total = max(1, round(sum(weights)))
+    counts = [int(w) for w in weights]
+    order = sorted(range(len(weights)), key=lambda i: (counts[i] - weights[i], i))
+    for i in order[: max(0, total - sum(counts))]:
+        counts[i] += 1
+    return tuple(d for d, n in zip(ids, counts, strict=True) for _ in range(n))
+
+
 def _degree_days(day: DayType) -> float | None:
     if day.outdoor_c is None:
         return None

@@ -2,7 +2,9 @@
 
 Columns are those of ``schemas/dispatch.output.schema.json`` and
 ``schemas/dispatch_summary.schema.json``. Yearly figures weight each typical day by the days it
-stands for (result.py's totals, summed over the day types).
+stands for (result.py's totals, summed over the day types). A year solved hour by hour
+(``dispatch/horizon`` year) has one row per day of the year, hour and element, each day named
+with its day of the year and the day type it was built from, ``days_per_year`` 1.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pandas as pd
 from heatnet.dispatch.from_design import DesignDispatch
 
 STEP_COLUMNS = (
-    "day_type", "days_per_year", "hour", "supply_id", "element_type", "element_id",
+    "day_type", "days_per_year", "day_of_year", "hour", "supply_id", "element_type", "element_id",
     "heat_kw", "fuel_kw", "on", "start", "level_kwh",
 )  # fmt: skip
 SUMMARY_COLUMNS = (
@@ -94,7 +96,13 @@ def dispatch_tables(dispatch: DesignDispatch) -> dict[str, pd.DataFrame]:
     for day in dispatch.days:
         if day.result.get("nodes"):
             base = {"day_type": day.day_type.id, "days_per_year": day.day_type.days_per_year}
+            first = len(tables.steps)
             tables.day(base, day.result)
+            if dispatch.calendar:  # one result whose steps are the year's hours
+                for step in tables.steps[first:]:
+                    day_index, step["hour"] = divmod(step["hour"], 24)
+                    step["day_of_year"] = day_index + 1
+                    step["day_type"] = dispatch.calendar[day_index]
     if dispatch.objective is not None:
         for site, row in dispatch.sites.iterrows():
             tables.add("site", str(site), str(site), demand_kwh=float(row["demand_kwh"]),
@@ -120,6 +128,8 @@ def _typed(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
             out[c] = values.astype("boolean")
         elif c == "hour":
             out[c] = values.astype("int64")
+        elif c == "day_of_year":
+            out[c] = pd.to_numeric(values, errors="coerce").astype("Int64")
         else:
             out[c] = pd.to_numeric(values, errors="coerce").astype(float)
     return pd.DataFrame(out, columns=list(columns))
