@@ -23,8 +23,10 @@ lint: $(STAMP)
 type: $(STAMP)
 	$(BIN)/mypy
 
+# test: one pytest worker per core (at most 4), each test file on one worker so its module
+# fixtures (the sample district run, say) run once
 test: $(STAMP)
-	$(BIN)/pytest --cov --cov-report=term
+	$(BIN)/pytest -n auto --maxprocesses 4 --dist loadfile --cov --cov-report=term
 
 check: lint type test
 
