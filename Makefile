@@ -37,7 +37,8 @@ demo: $(STAMP)
 	$(BIN)/heatnet report build/district-design.gpkg -o build/district-design.html --overwrite
 
 # bench: every section, the optimiser one quick (the sample district + a 2,000-building grid at
-# 120 s, and the batch section on 4 district scenarios: ~10 min in all). bench-full: the optimiser on 2,000 and 10,000 buildings at 120 s and
+# 120 s, the batch section on 4 district scenarios, the dispatch section's typical days, hourly
+# year and district with dispatch feedback: ~18 min in all). bench-full: the optimiser on 2,000 and 10,000 buildings at 120 s and
 # 600 s (over 30 minutes more). Options: `make bench BENCH_ARGS="--skip-check --skip-topology"`,
 # see `python bench/run.py --help` (--optimise-sizes, --optimise-limits, --profile, ...).
 bench: $(STAMP)
