@@ -55,9 +55,9 @@ def stop_on_signals(
     def handler(_signum: int, _frame: object) -> None:
         stop.request()
         if stop.count == 1:
-            log.warning("interrupted: %s", first)
+            _log_aside(logging.WARNING, f"interrupted: {first}")
             return
-        log.error("interrupted again: aborting, nothing written")
+        _log_aside(logging.ERROR, "interrupted again: aborting, nothing written", wait_s=0.5)
         raise KeyboardInterrupt
 
     previous = {
@@ -70,3 +70,16 @@ def stop_on_signals(
     finally:
         for s, old_handler in previous.items():
             signal.signal(s, old_handler)
+
+
+def _log_aside(level: int, message: str, *, wait_s: float = 0.0) -> None:
+    """Log from a signal handler through another thread.
+
+    The signal may land while the main thread is inside a handler's write to the console; logging
+    from the handler itself would re-enter that write (``RuntimeError: reentrant call``) and lose
+    the line. Another thread waits for the handler's lock instead.
+    """
+    thread = threading.Thread(target=log.log, args=(level, message), daemon=True)
+    thread.start()
+    if wait_s:
+        thread.join(wait_s)
