@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint type test check demo bench bench-full wheel-check clean samples qgis-check
+.PHONY: install lint type test check demo bench bench-full wheel-check clean samples qgis-check html-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ bench: $(STAMP)
 
 bench-full: $(STAMP)
 	$(BIN)/python bench/run.py --full $(BENCH_ARGS)
+
+# html-check: the HTML report in headless Chromium (apt-get install chromium), keeping its
+# screenshot in build/html-check/.
+html-check: $(STAMP)
+	HEATNET_HTML_PNG_DIR=build/html-check $(BIN)/pytest tests/test_html_browser.py -v -rs -p no:xdist
 
 # qgis-check: open a styled output in a real QGIS (the system Python's python3-qgis; the venv
 # cannot import qgis), check its default layer styles load and render, keep the PNGs in

@@ -234,11 +234,14 @@ def test_html_is_self_contained_with_figures_and_images(designed, tmp_path, capl
         page = render_report(designed, tmp_path / "design.html").read_text(encoding="utf-8")
     assert caplog.text == ""  # the charted NPV agrees with network_npv
     assert page.startswith("<!DOCTYPE html>")
-    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.IGNORECASE)
+    # the map's code is inline (no <script src>); outside scripts and styles, nothing external
+    assert not re.search(r"<script[^>]*\ssrc\s*=", page, re.IGNORECASE)
+    outside = re.sub(r"<(script|style)\b[^>]*>.*?</\1>", "", page, flags=re.S | re.I)
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", outside, re.IGNORECASE)
     for external in ("http://", "https://", "<script", "<link", "@import", "url("):
-        assert external not in page
+        assert external not in outside
     images = _images(page)
-    assert len(images) == 2  # map and cashflow
+    assert len(images) == 1  # the cashflow chart (the map is drawn by the page's code)
     assert all(image[:8] == PNG_SIGNATURE and len(image) > 10_000 for image in images)
     for figure in ("test-run", "optimal", "3 of 6 (50.0%)", "0.35 km", "-22,385", "5.00%"):
         assert figure in page
@@ -251,7 +254,8 @@ def test_html_of_an_infeasible_output_lists_the_reasons_escaped(infeasible, tmp_
     assert "B5 has no path to a supply" in page
     assert "peak demand &gt; capacity at &lt;S1&gt; &amp; S2" in page
     assert "<S1>" not in page
-    assert len(_images(page)) == 1  # the map; no cashflow chart
+    assert not _images(page)  # no cashflow chart (the map is the page's code)
+    assert "Bokeh.embed" in page
     assert "No cash flows" in page
 
 
@@ -465,9 +469,9 @@ def test_a_dispatch_is_charted_below_the_sheet_and_in_its_own_html_section(tmp_p
     assert "<h2>Dispatch</h2>" in page
     assert "2 day types, 24 hours each" in page
     assert "2 units, 1 stores" in page
-    assert len(_images(page)) == 3  # map, cashflow, dispatch
+    assert len(_images(page)) == 2  # cashflow and dispatch
     plain_page = render_report(write_output(tmp_path / "p2.gpkg"), tmp_path / "p.html")
-    assert "Dispatch" not in plain_page.read_text(encoding="utf-8")
+    assert "<h2>Dispatch</h2>" not in plain_page.read_text(encoding="utf-8")
 
 
 def test_a_year_hour_by_hour_is_charted_as_each_day_types_mean_day():
@@ -495,3 +499,50 @@ def test_a_year_hour_by_hour_is_charted_as_each_day_types_mean_day():
     typical, averaged = typical_days(dispatch_frame([("winter", None)]))
     assert not averaged
     assert len(typical) == 24 * 4
+
+
+# --- the interactive map of the HTML page --------------------------------------------------
+
+
+def _renderers(plot) -> dict[str, object]:
+    return {r.name: r for r in plot.renderers}
+
+
+def test_the_web_map_draws_every_feature_with_its_popup(designed):
+    from bokeh.models import HoverTool
+
+    from heatnet.picture.webmap import build_map
+
+    data = read_output(designed)
+    plot = build_map(data)
+    drawn = _renderers(plot)
+    b = data.buildings
+    used = b["in_network"].astype(bool)
+    connected = [
+        i for name in ("buildings_connected", "buildings_connected_points") if name in drawn
+        for i in drawn[name].data_source.data["building_id"]
+    ]  # fmt: skip
+    assert sorted(connected) == sorted(b.loc[used, "building_id"])
+    pipes = [r for name, r in drawn.items() if name.startswith("pipes_")]
+    laid = data.paths[data.paths["in_network"].astype(bool) & ~data.paths["connector"].astype(bool)]
+    assert sum(len(r.data_source.data["path_id"]) for r in pipes) == len(laid)
+    tips = {
+        tuple(r.name for r in tool.renderers): dict(tool.tooltips)
+        for tool in plot.tools
+        if isinstance(tool, HoverTool)
+    }
+    assert any("diameter_mm" in t for names, t in tips.items() if names[0].startswith("pipes_"))
+    assert all(next(iter(t)) in ("path_id", "building_id", "supply_id") for t in tips.values())
+    legend = plot.right[0]
+    assert legend.click_policy == "hide"
+    assert {"building, connected", "supply, used"} <= {i.label.value for i in legend.items}
+
+
+def test_the_html_page_holds_the_map_code_and_nothing_external(designed, tmp_path):
+    page = render_report(designed, tmp_path / "design.html").read_text(encoding="utf-8")
+    assert not re.search(r"""<(script|img|link|iframe)[^>]*\s(src|href)\s*=\s*["']?(https?:)?//""",
+                         page, re.IGNORECASE)  # fmt: skip
+    assert not re.search(r"<link\s[^>]*href", page, re.IGNORECASE)
+    assert "data-root-id" in page  # Bokeh's mount point
+    assert "Bokeh.embed" in page
+    assert page.count("<h2>Map</h2>") == 1

@@ -13,12 +13,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure, SubFigure
 
 from heatnet.core.atomic import atomic_output
-from heatnet.core.errors import InputError
+from heatnet.core.errors import UsageError
 from heatnet.picture.dispatch import dispatch_note, draw_dispatch, has_dispatch
 from heatnet.picture.draw import draw_cashflow, draw_figures, draw_map, has_cashflow
 from heatnet.picture.read import NPV_RATE_KEY, OutputData, headline_figures, provenance, read_output
 from heatnet.picture.read import text as cell_text
 from heatnet.picture.read import title as map_title
+from heatnet.picture.webmap import map_components, map_resources
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def render_report(gpkg: Path, output: Path, *, overwrite: bool = False) -> Path:
     gpkg, output = Path(gpkg), Path(output)
     kind = output.suffix.lower()
     if kind not in SUFFIXES:
-        raise InputError(f"cannot write a report to {output.name}: use a .png or .html file name")
+        raise UsageError(f"cannot write a report to {output.name}: use a .png or .html file name")
     started = time.perf_counter()
     data = read_output(gpkg)
     with atomic_output(output, overwrite=overwrite, protect=(gpkg,)) as temporary:
@@ -119,16 +120,11 @@ def _sheet_figure(data: OutputData) -> Figure:
     return fig
 
 
-def _map_figure(data: OutputData) -> Figure:
-    fig = Figure(figsize=(11, 9), dpi=DPI, layout="constrained", facecolor="white")
-    grid = fig.add_gridspec(2, 1, height_ratios=(1, 0.12))
-    draw_map(fig.add_subplot(grid[0]), fig.add_subplot(grid[1]), data)
-    return fig
-
-
 def _cashflow_figure(data: OutputData) -> Figure:
     fig = Figure(figsize=(11, 5), dpi=DPI, layout="constrained", facecolor="white")
-    draw_cashflow(fig.add_subplot(), data, with_reasons=False)
+    ax = fig.add_subplot()
+    draw_cashflow(ax, data, with_reasons=False)
+    ax.set_title("", loc="left")  # the page's own heading names it
     return fig
 
 
@@ -168,7 +164,9 @@ th {{ color: #555; font-weight: normal; }}
 .figures td {{ font-weight: bold; }}
 .reasons th {{ color: #b00020; font-weight: bold; }}
 img {{ max-width: 100%; height: auto; border: 1px solid #ddd; }}
+.map {{ border: 1px solid #ddd; }}
 </style>
+{map_resources}
 </head>
 <body>
 <h1>{title}</h1>
@@ -179,7 +177,12 @@ img {{ max-width: 100%; height: auto; border: 1px solid #ddd; }}
 </table>
 {reasons}
 <h2>Map</h2>
-<img alt="Map of the heat network design" src="data:image/png;base64,{map_png}">
+<p class="note">Drag to pan, scroll to zoom, hover a pipe, building or supply for its figures;
+click a legend entry to hide that layer. Coordinates: the output's own ({crs}).</p>
+<div class="map">
+{map_div}
+</div>
+{map_script}
 <h2>Cashflow</h2>
 {cashflow}
 {dispatch}
@@ -189,8 +192,9 @@ img {{ max-width: 100%; height: auto; border: 1px solid #ddd; }}
 
 
 def _html_page(data: OutputData) -> str:
-    """One offline page: every image inline as base64, no links to anything outside it."""
+    """One offline page: the map's code and every image inline, no links to anything outside it."""
     esc = html.escape
+    map_script, map_div = map_components(data)
     figures = "\n".join(
         f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in headline_figures(data).items()
     )
@@ -208,10 +212,18 @@ def _html_page(data: OutputData) -> str:
         meta=esc(provenance(data)),
         figures=figures,
         reasons=reasons,
-        map_png=_base64_png(_map_figure(data)),
+        map_resources=map_resources(),
+        map_div=map_div,
+        map_script=map_script,
+        crs=esc(_crs_name(data)),
         cashflow=_html_cashflow(data),
         dispatch=_html_dispatch(data),
     )
+
+
+def _crs_name(data: OutputData) -> str:
+    crs = data.paths.crs or data.buildings.crs
+    return "no CRS" if crs is None else str(crs.name)
 
 
 def _html_cashflow(data: OutputData) -> str:
