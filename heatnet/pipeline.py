@@ -16,6 +16,7 @@ from heatnet.core.progress import Progress
 from heatnet.dispatch.feedback import Dispatched, dispatch_loop, with_dispatch
 from heatnet.dispatch.from_design import has_plants
 from heatnet.inputs.load import read_inputs
+from heatnet.inputs.mapping import read_mapping
 from heatnet.inputs.params import override_parameters
 from heatnet.inputs.schema import load_schemas
 from heatnet.inputs.validate import Inputs, check_inputs
@@ -46,29 +47,58 @@ class CheckOutcome:
         """Whether the input has no errors."""
         return self.inputs is not None
 
-    def summary(self) -> dict[str, str]:
-        """Facts about a usable input, for the report header."""
+    def facts(self) -> dict[str, Any]:
+        """Facts about a usable input, as numbers and lists (``validate --format json``).
+
+        Per layer its ``rows`` and how many are ``required`` and ``forbidden``; per table its
+        ``rows``; the input's ``crs`` (and ``work_crs`` when geometry work needs another);
+        ``parameters``: the keys ``set`` (in the table with a value, or by ``--set``) and how
+        many are left at their ``default``.
+        """
         if self.inputs is None:
             return {}
         inputs = self.inputs
-        facts = {}
+        facts: dict[str, Any] = {}
         for name in ("buildings", "paths", "supplies"):
             layer = getattr(inputs, name)
-            forbidden = int((layer["constraint"] == "forbidden").sum())
-            required = int((layer["constraint"] == "required").sum())
-            facts[name] = f"{len(layer)} ({required} required, {forbidden} forbidden)"
+            facts[name] = {
+                "rows": len(layer),
+                "required": int((layer["constraint"] == "required").sum()),
+                "forbidden": int((layer["constraint"] == "forbidden").sum()),
+            }
         for name in ("tariffs", "connection_costs", "civil_costs", "supply_costs"):
-            facts[name] = f"{len(getattr(inputs, name))} rows"
+            facts[name] = {"rows": len(getattr(inputs, name))}
         facts["crs"] = inputs.input_crs.to_string()
         if not inputs.work_crs.equals(inputs.input_crs):
-            facts["work crs"] = inputs.work_crs.to_string()
-        changed = [k for k, v in inputs.parameter_values.source.items() if v != "default"]
-        facts["parameters"] = f"{len(changed)} set, the rest default"
+            facts["work_crs"] = inputs.work_crs.to_string()
+        source = inputs.parameter_values.source
+        changed = sorted(k for k, v in source.items() if v != "default")
+        facts["parameters"] = {"set": changed, "default": len(source) - len(changed)}
         return facts
+
+    def summary(self) -> dict[str, str]:
+        """:meth:`facts` in words, for the report header."""
+        out: dict[str, str] = {}
+        for key, value in self.facts().items():
+            if key == "parameters":
+                out[key] = f"{len(value['set'])} set, the rest default"
+            elif isinstance(value, dict) and "required" in value:
+                out[key] = (
+                    f"{value['rows']} ({value['required']} required, {value['forbidden']} forbidden)"
+                )
+            elif isinstance(value, dict):
+                out[key] = f"{value['rows']} rows"
+            else:
+                out[key.replace("_", " ")] = str(value)
+        return out
 
 
 def check(
-    path: Path, *, tables: Path | None = None, overrides: Mapping[str, str] | None = None
+    path: Path,
+    *,
+    tables: Path | None = None,
+    overrides: Mapping[str, str] | None = None,
+    mapping: Path | None = None,
 ) -> CheckOutcome:
     """Read and validate an input GeoPackage, collecting every issue.
 
@@ -80,6 +110,9 @@ def check(
         Optional GeoPackage or CSV folder with the non-spatial tables.
     overrides
         ``--set KEY=VALUE`` parameter overrides.
+    mapping
+        A mapping file (``--map``, :mod:`heatnet.inputs.mapping`): where each layer and table
+        is and how its columns are named.
 
     Returns
     -------
@@ -89,9 +122,10 @@ def check(
     Raises
     ------
     ValidationError
-        Only when the file cannot be read at all (the issue says why).
+        Only when the file (or the mapping) cannot be read at all (the issue says why).
     """
-    raw = read_inputs(path, tables=tables)
+    layout = None if mapping is None else read_mapping(mapping)
+    raw = read_inputs(path, tables=tables, mapping=layout)
     inputs, issues = check_inputs(raw, overrides=overrides)
     log.info("validated %s: %d issue(s)", path, len(issues))
     return CheckOutcome(path, issues, inputs)
@@ -126,6 +160,7 @@ def topology(
     tables: Path | None = None,
     overrides: Mapping[str, str] | None = None,
     overwrite: bool = False,
+    mapping: Path | None = None,
 ) -> TopologyOutcome:
     """Validate an input, build its network and write it for inspection in QGIS.
 
@@ -152,19 +187,30 @@ def topology(
     ValidationError
         When the input has errors (nothing is written).
     """
-    report, inputs, network = _network(path, tables, overrides)
-    protect = (path,) if tables is None else (path, tables)
+    report, inputs, network = _network(path, tables, overrides, mapping)
+    protect = _inputs_of(path, tables, mapping)
     write_layers(
         output, dict(topology_layers(inputs, network)), overwrite=overwrite, protect=protect
     )
     return TopologyOutcome(output, network, report.issues + network.issues)
 
 
+def _inputs_of(path: Path, tables: Path | None, mapping: Path | None) -> tuple[Path, ...]:
+    """Every file a run reads (no output may be one): input, --tables, --map, mapped files."""
+    files = [path, *(p for p in (tables, mapping) if p is not None)]
+    if mapping is not None:
+        files += [t.file for t in read_mapping(mapping).tables.values() if t.file is not None]
+    return tuple(files)
+
+
 def _network(
-    path: Path, tables: Path | None, overrides: Mapping[str, str] | None
+    path: Path,
+    tables: Path | None,
+    overrides: Mapping[str, str] | None,
+    mapping: Path | None = None,
 ) -> tuple[CheckOutcome, Inputs, Network]:
     """Validated inputs and their network; ValidationError when the input has errors."""
-    report = check(path, tables=tables, overrides=overrides)
+    report = check(path, tables=tables, overrides=overrides, mapping=mapping)
     if report.inputs is None:
         raise ValidationError(report.issues)
     return report, report.inputs, build_network(report.inputs)
@@ -177,6 +223,7 @@ def problem(
     tables: Path | None = None,
     overrides: Mapping[str, str] | None = None,
     overwrite: bool = False,
+    mapping: Path | None = None,
 ) -> Problem:
     """Validate an input, build its network and write the optimiser's problem as JSON.
 
@@ -185,7 +232,7 @@ def problem(
     ValidationError
         When the input has errors (nothing is written).
     """
-    _, inputs, network = _network(path, tables, overrides)
+    _, inputs, network = _network(path, tables, overrides, mapping)
     built = network_problem(inputs, network, name=path.stem)
     write_problem(built, output, overwrite=overwrite)
     return built
@@ -334,6 +381,7 @@ def run(
     run_name: str | None = None,
     options: SolverOptions | None = None,
     progress: Progress | None = None,
+    mapping: Path | None = None,
 ) -> RunOutcome:
     """Validate, build the network, optimise and write the output GeoPackage.
 
@@ -355,6 +403,8 @@ def run(
         Solver threads, seed and log.
     progress
         Told of each stage and of the solver's progress.
+    mapping
+        A mapping file (``--map``): where each layer and table is, how its columns are named.
 
     Returns
     -------
@@ -369,11 +419,11 @@ def run(
         When the output exists and ``overwrite`` is false (checked before any work).
     """
     progress = progress or Progress()
-    protect = (path,) if tables is None else (path, tables)
+    protect = _inputs_of(path, tables, mapping)
     check_output(output, overwrite=overwrite, protect=protect, suffixes=(".gpkg",))
     info = RunInfo.now(run_name or path.stem)
     progress.stage("validate")
-    report = check(path, tables=tables, overrides=overrides)
+    report = check(path, tables=tables, overrides=overrides, mapping=mapping)
     if report.inputs is None:
         raise ValidationError(report.issues)
     inputs = report.inputs

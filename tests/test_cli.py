@@ -95,9 +95,13 @@ def test_init_template_has_every_layer_and_column_and_validates_once_filled(runn
     assert layers["paths"] == "LineString"
     for name, schema in schemas.inputs.items():
         fields = list(pyogrio.read_info(out, layer=name)["fields"])
-        assert fields == [c.name for c in schema.attribute_columns], name
+        expected = [c.name for c in schema.attribute_columns]
+        if name == "parameters":  # columns to read, ignored when reading
+            expected += ["default", "unit", "description"]
+        assert fields == expected, name
     params = pyogrio.read_dataframe(out, layer="parameters")
     assert len(params) == len(schemas.parameters)
+    assert params["value"].isna().all()  # blank: every parameter at its default until set
     # an empty template is invalid (empty layers); with one feature each it validates
     assert runner.invoke(cli, ["validate", str(out)]).exit_code == 3
     frames = {
@@ -114,8 +118,12 @@ def test_init_template_has_every_layer_and_column_and_validates_once_filled(runn
         pyogrio.write_dataframe(frame, out, layer=name, driver="GPKG", append=True)
     result = runner.invoke(cli, ["validate", str(out)])
     assert result.exit_code == 0, result.output
-    assert runner.invoke(cli, ["init", str(out)]).exit_code == 3  # exists, no --overwrite
-    assert runner.invoke(cli, ["init", str(out), "--overwrite"]).exit_code == 0
+    assert "0 set, the rest default" in result.output
+    init = ["init", str(out), "--crs", "EPSG:25832"]
+    refused = runner.invoke(cli, init)
+    assert refused.exit_code == 2  # exists, no --overwrite: a usage error
+    assert "use --overwrite" in refused.output
+    assert runner.invoke(cli, [*init, "--overwrite"]).exit_code == 0
 
 
 def test_schema_help_is_driven_by_the_schema_files(runner):
@@ -170,6 +178,10 @@ def test_wheel_ships_the_schemas(tmp_path):
     expected = {p.name for p in (ROOT / "schemas").glob("*.schema.json")}
     assert shipped == expected
     assert "heatnet/cli/commands.py" in names
+    samples = {n.rsplit("/", 1)[-1] for n in names if n.startswith("heatnet/sample_data/")}
+    assert samples == {
+        "district.gpkg", "district-plants.gpkg", "tiny.gpkg", "README.md", "LICENSE-topotherm.txt"
+    }  # fmt: skip
 
 
 @pytest.mark.slow
@@ -203,7 +215,9 @@ def test_topology_command_writes_an_inspectable_network(runner, tmp_path):
     bases = paths.loc[~paths["connector"], "path_id"].str.replace(r"-\d+$", "", regex=True)
     assert set(bases) <= inputs
     assert {"unreachable", "building_id", "ts_0"} <= set(buildings.columns)
-    assert runner.invoke(cli, ["topology", str(SAMPLE), "-o", str(out)]).exit_code == 3
+    refused = runner.invoke(cli, ["topology", str(SAMPLE), "-o", str(out)])
+    assert refused.exit_code == 2  # exists, no --overwrite: a usage error
+    assert "use --overwrite" in refused.output
     assert (
         runner.invoke(cli, ["topology", str(SAMPLE), "-o", str(out), "--overwrite"]).exit_code == 0
     )
@@ -227,7 +241,7 @@ def test_topology_never_writes_over_its_input(runner, tmp_path):
     copy = shutil.copy(TINY, tmp_path / "tiny.gpkg")
     before = sha256(copy)
     result = runner.invoke(cli, ["topology", str(copy), "-o", str(copy), "--overwrite"])
-    assert result.exit_code == 3
+    assert result.exit_code == 2  # a usage error, as an output that exists is
     assert "refusing to write over the input" in result.output
     assert sha256(copy) == before
 

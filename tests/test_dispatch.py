@@ -665,8 +665,10 @@ def test_cli_solves_and_writes_the_result(runner, tmp_path):
     assert written["mip_gap"] == 0.001
     assert written["objective"] == pytest.approx(110.3336, abs=1e-4)
     assert len(written["units"][0]["heat_kw"]) == 24
-    # the output exists: refused without --overwrite (exit 3), replaced with it
-    assert runner.invoke(cli, args).exit_code == 3
+    # the output exists: refused without --overwrite (exit 2, a usage error), replaced with it
+    refused = runner.invoke(cli, args)
+    assert refused.exit_code == 2
+    assert "use --overwrite" in refused.output
     assert runner.invoke(cli, [*args, "--overwrite"]).exit_code == 0
     # a bad option is invalid input, named
     bad = runner.invoke(cli, [*args, "--overwrite", "--set", "options/status_boundary=x"])

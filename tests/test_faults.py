@@ -156,7 +156,7 @@ def test_two_runs_publishing_one_output_at_once_one_wins(tmp_path, reaped, attem
     outcomes = {m.stem: finish(p) for m, p in zip(markers, reaped, strict=True)}
 
     codes = sorted(code for code, _, _ in outcomes.values())
-    assert codes == [0, 3], {k: (c, e[-500:]) for k, (c, _, e) in outcomes.items()}
+    assert codes == [0, 2], {k: (c, e[-500:]) for k, (c, _, e) in outcomes.items()}
     winner = next(name for name, (code, _, _) in outcomes.items() if code == 0)
     loser = next(name for name, (code, _, _) in outcomes.items() if code != 0)
     assert EXISTS in outcomes[loser][2]
@@ -170,8 +170,8 @@ def test_two_plain_runs_on_one_output_never_both_succeed(tmp_path, reaped):
     for name in ("one", "two"):
         reaped.append(start([*HEATNET, "run", str(TINY), "-o", str(output), "--run-name", name]))
     outcomes = [finish(p) for p in reaped]
-    assert sorted(code for code, _, _ in outcomes) == [0, 3]
-    assert EXISTS in next(err for code, _, err in outcomes if code == 3)
+    assert sorted(code for code, _, _ in outcomes) == [0, 2]
+    assert EXISTS in next(err for code, _, err in outcomes if code == 2)
     assert run_name(output) == ("one" if outcomes[0][0] == 0 else "two")
     assert hidden(tmp_path) == []
 
@@ -239,7 +239,7 @@ def test_a_writer_killed_before_publishing_leaves_nothing_the_next_run_keeps(tmp
     assert live.exists(), "a live writer's temporary file was removed"
     live_release.touch()
     code, _, err = finish(reaped[1])
-    assert code == 3
+    assert code == 2  # the output exists: a usage error
     assert EXISTS in err
     assert run_name(output) == "after"
     assert hidden(tmp_path) == []
@@ -336,16 +336,19 @@ def test_a_batch_refuses_a_scenario_reading_what_another_writes(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# 4. Bad folders, names and manifests: exit 3 with a message, never a traceback
+# 4. Bad folders, names and manifests: exit 3 (2 for a bad -o) with a message, never a
+# traceback
 
 
 def test_batch_output_pointing_at_a_file_is_refused(tmp_path):
     csv = write_csv(tmp_path / "s.csv", f"scenario,input\nb,{TINY}\n")
     target = tmp_path / "results.gpkg"
     target.write_bytes(b"a file")
-    for output in (target, target / "below"):
+    # a file as the folder, or a folder below a file: a usage error (exit 2), as a missing
+    # folder is
+    for output, expected in ((target, 2), (target / "below", 2)):
         done = heatnet("batch", csv, "-o", output)
-        assert done.returncode == 3, done.stderr
+        assert done.returncode == expected, done.stderr
         assert str(target) in done.stderr
         assert "Traceback" not in done.stderr
         assert "internal error" not in done.stderr

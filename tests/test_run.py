@@ -688,8 +688,8 @@ def cli_tiny(tmp_path_factory: pytest.TempPathFactory) -> CliRun:
     folder = tmp_path_factory.mktemp("cli")
     before = sha256(TINY)
     out = folder / "out" / "tiny.gpkg"
-    log = folder / "logs" / "run.log"
-    result = heatnet("run", TINY, "-o", out, "--run-name", "street test", "--log", log)
+    log = folder / "logs" / "run.log"  # --log makes its folder; -o needs --mkdir
+    result = heatnet("run", TINY, "-o", out, "--mkdir", "--run-name", "street test", "--log", log)
     return CliRun(result, read_output(TINY, out) if out.exists() else None, before, log)
 
 
@@ -828,7 +828,7 @@ def test_existing_output_is_kept_without_overwrite(tmp_path):
     out = tmp_path / "out.gpkg"
     out.write_text("keep me")
     refused = heatnet("run", TINY, "-o", out)
-    assert refused.returncode == 3
+    assert refused.returncode == 2  # a usage error
     assert "--overwrite" in refused.stderr
     assert out.read_text() == "keep me"
     replaced = heatnet("run", TINY, "-o", out, "--overwrite")
@@ -842,8 +842,8 @@ def test_input_is_never_the_output(tmp_path):
     shutil.copyfile(TINY, source)
     before = sha256(source)
     result = heatnet("run", source, "-o", source, "--overwrite")
-    assert result.returncode == 3
-    assert "input" in result.stderr
+    assert result.returncode == 2  # a usage error
+    assert "refusing to write over the input" in result.stderr
     assert sha256(source) == before
 
 

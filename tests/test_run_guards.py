@@ -48,15 +48,20 @@ def test_bad_output_paths_fail_before_any_work(tmp_path, name, message):
     if name == "folder":
         target.mkdir()
     result = heatnet("run", TINY, "-o", target, "--overwrite")
-    assert result.returncode == 3, result.stderr
+    assert result.returncode == 2, result.stderr  # a usage error
     assert message in result.stderr
     assert "stage" not in result.stderr  # nothing was validated, built or solved
     assert sorted(p.name for p in tmp_path.iterdir()) == (["folder"] if name == "folder" else [])
 
 
-def test_an_output_in_a_new_folder_is_written(tmp_path):
+def test_an_output_in_a_new_folder_is_refused_without_mkdir_and_written_with_it(tmp_path):
     out = tmp_path / "new" / "deeper" / "out.gpkg"
-    result = heatnet("run", TINY, "-o", out, "-q")
+    refused = heatnet("run", TINY, "-o", out)
+    assert refused.returncode == 2, refused.stderr
+    assert f"folder {out.parent} does not exist (--mkdir creates it)" in refused.stderr
+    assert "stage" not in refused.stderr  # nothing was validated, built or solved
+    assert list(tmp_path.iterdir()) == []  # no folder made
+    result = heatnet("run", TINY, "-o", out, "-q", "--mkdir")
     assert result.returncode == 0, result.stderr
     assert read_output(TINY, out).summary["network_building_count"] == 2
 

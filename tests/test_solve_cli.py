@@ -59,7 +59,8 @@ def test_solve_refuses_to_overwrite_without_the_flag(problem_json, tmp_path):
     out = tmp_path / "s.json"
     out.write_text("keep me")
     result = run("solve", str(problem_json), "-o", str(out))
-    assert result.exit_code == 3
+    assert result.exit_code == 2  # a usage error
+    assert "--overwrite" in result.output
     assert out.read_text() == "keep me"
     assert run("solve", str(problem_json), "-o", str(out), "--overwrite").exit_code == 0
     assert json.loads(out.read_text())["format"] == "heatnet-solution"

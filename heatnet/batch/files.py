@@ -22,7 +22,7 @@ from heatnet import __version__
 from heatnet.batch.scenarios import Scenario
 from heatnet.batch.worker import ScenarioResult
 from heatnet.core.atomic import SQLITE_SIDE_FILES, atomic_output, name_max
-from heatnet.core.errors import InputError
+from heatnet.core.errors import InputError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def output_folder(folder: Path) -> Path:
     try:
         folder = folder.resolve()
         if folder.exists() and not folder.is_dir():
-            raise InputError(
+            raise UsageError(
                 f"{folder} is a file; the batch writes into a folder (<scenario>.gpkg, "
                 f"{', '.join(SUMMARY_FILES)}, {MANIFEST}, {LOGS}/): give a folder's path"
             )

@@ -34,7 +34,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from heatnet.core.errors import InputError
+from heatnet.core.errors import InputError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ _NO_HARD_LINKS = frozenset(
 """``os.link`` errors that mean "no hard link here" (not "the name exists")."""
 
 
-class OutputExistsError(InputError):
+class OutputExistsError(UsageError):
     """The output exists and ``--overwrite`` was not given."""
 
 
@@ -111,11 +111,11 @@ def check_output(
         raise InputError(f"cannot write {target}: {problem}")
     resolved = target.resolve()
     if any(resolved == Path(p).resolve() for p in protect):
-        raise InputError(f"refusing to write over the input {target}")
+        raise UsageError(f"refusing to write over the input {target}")
     if target.is_dir():
-        raise InputError(f"{target} is a folder; give a file name")
+        raise UsageError(f"{target} is a folder; give a file name")
     if suffixes and target.suffix.lower() not in suffixes:
-        raise InputError(f"{target}: the output must be a {' or '.join(suffixes)} file")
+        raise UsageError(f"{target}: the output must be a {' or '.join(suffixes)} file")
     if target.exists() and not overwrite:
         raise _exists(target)
     try:

@@ -27,6 +27,23 @@ class InputError(HeatnetError):
     exit_code: ClassVar[ExitCode] = ExitCode.INVALID
 
 
+class UsageError(InputError):
+    """A call the command line refuses as it stands; exit code 2, as a bad option is.
+
+    An output that exists without --overwrite, an output that is an input or a folder, an
+    unsupported output suffix.
+    """
+
+    exit_code: ClassVar[ExitCode] = ExitCode.USAGE
+
+
+class MissingExtraError(UsageError):
+    """A command whose optional dependencies are not installed (``pip install 'heatnet[X]'``).
+
+    Exit code 2: the command cannot be used as heatnet is installed; nothing was done.
+    """
+
+
 class SchemaError(HeatnetError):
     """A schema file shipped with heatnet is broken: a bug, so exit code 1."""
 

@@ -52,6 +52,7 @@ import shapely.errors
 
 from heatnet.core.errors import ValidationError
 from heatnet.core.issues import Issue, RowKind, error
+from heatnet.inputs.mapping import LayerMapping, TableMap, apply_mapping
 
 log = logging.getLogger(__name__)
 
@@ -488,7 +489,9 @@ def _missing(name: str, available: list[str], where: Path) -> Issue:
     return error("missing_layer", name, f"layer '{name}' is missing from {where.name}{tip}")
 
 
-def read_inputs(path: Path, *, tables: Path | None = None) -> RawInputs:
+def read_inputs(
+    path: Path, *, tables: Path | None = None, mapping: LayerMapping | None = None
+) -> RawInputs:
     """Read every layer and table heatnet uses.
 
     Parameters
@@ -499,6 +502,9 @@ def read_inputs(path: Path, *, tables: Path | None = None) -> RawInputs:
     tables
         Optional second source for the non-spatial tables: a GeoPackage or a folder of
         ``<table>.csv`` files. A table found there is used instead of the input's own.
+    mapping
+        Where layers and tables come from and how their columns are named
+        (:mod:`heatnet.inputs.mapping`); with one, ``path`` may be any source GDAL reads.
 
     Returns
     -------
@@ -515,12 +521,47 @@ def read_inputs(path: Path, *, tables: Path | None = None) -> RawInputs:
         # pyogrio warns that it lists a PointM layer as Point: validation reports M (dropped_m)
         warnings.filterwarnings("ignore", "Measured \\(M\\) geometry types", UserWarning)
         readable = {path: stack.enter_context(read_only(path))}
-        available = _gpkg_layers(path, readable[path])
+        if mapping is None:
+            available = _gpkg_layers(path, readable[path])
+        else:
+            available = _source_layers(path, readable[path])
+            for table in mapping.tables.values():
+                if table.file is not None and table.file not in readable:
+                    readable[table.file] = stack.enter_context(read_only(table.file))
         extra: dict[str, Path] = {}
         if tables is not None:
             readable[tables] = stack.enter_context(read_only(tables))
             extra = _table_source(tables, readable[tables])
-        return _read_all(path, available, extra, readable)
+        return _read_all(path, available, extra, readable, mapping)
+
+
+@dataclass(slots=True)
+class _Read:
+    """What :func:`_read_all` gathers, layer by layer and table by table."""
+
+    layers: dict[str, gpd.GeoDataFrame | pd.DataFrame | None] = field(default_factory=dict)
+    frames: dict[str, pd.DataFrame | None] = field(default_factory=dict)
+    origins: dict[str, Path] = field(default_factory=dict)
+    row_kinds: dict[str, RowKind] = field(default_factory=dict)
+    damaged: set[str] = field(default_factory=set)
+    notes: dict[str, Mapping[int, tuple[str, str]]] = field(default_factory=dict)
+    issues: list[Issue] = field(default_factory=list)
+
+    def keep(
+        self,
+        name: str,
+        frame: pd.DataFrame | None,
+        origin: Path,
+        kind: RowKind,
+        found: list[Issue],
+        *,
+        broken: bool,
+    ) -> None:
+        (self.layers if name in LAYERS else self.frames)[name] = frame
+        self.origins[name], self.row_kinds[name] = origin, kind
+        self.issues += found
+        if broken:
+            self.damaged.add(name)
 
 
 def _read_all(
@@ -528,55 +569,90 @@ def _read_all(
     available: Mapping[str, str | None],
     extra: Mapping[str, Path],
     readable: Mapping[Path, Path],
+    mapping: LayerMapping | None = None,
 ) -> RawInputs:
     """Read every layer and table, each from the file ``readable`` maps its source to."""
-    issues: list[Issue] = []
-    layers: dict[str, gpd.GeoDataFrame | pd.DataFrame | None] = {}
-    frames: dict[str, pd.DataFrame | None] = {}
-    origins: dict[str, Path] = {}
-    row_kinds: dict[str, RowKind] = {}
-    damaged: set[str] = set()
-    geometry_notes: dict[str, Mapping[int, tuple[str, str]]] = {}
+    read = _Read()
+    for name in (*LAYERS, *TABLES):
+        mapped = mapping.get(name) if mapping is not None else None
+        if mapped is not None:
+            origin = mapped.file or path
+            frame, notes, found = _read_mapped(mapped, readable[origin], origin, available)
+            read.keep(name, frame, origin, "fid", found, broken=frame is None or bool(found))
+            if notes:
+                read.notes[name] = notes
     for name in LAYERS:
-        layers[name] = None
+        if name in read.origins:
+            continue  # mapped
+        read.layers[name] = None
         if name not in available:
-            issues.append(_missing(name, list(available), path))
+            read.issues.append(_missing(name, list(available), path))
             continue
-        layers[name], notes, found = _read_layer(readable[path], name, path)
-        origins[name], row_kinds[name] = path, "fid"
+        layer, notes, found = _read_layer(readable[path], name, path)
+        read.keep(name, layer, path, "fid", found, broken=bool(found))
         if notes:
-            geometry_notes[name] = notes
-        if found:
-            issues += found
-            damaged.add(name)
+            read.notes[name] = notes
     for name in TABLES:
-        frames[name] = None
-        origin = extra.get(name, path if name in available else None)
-        if origin is None:
-            continue
-        origins[name] = origin
-        if origin.suffix.lower() == ".csv" and origin not in readable:
-            frames[name], found, broken = _read_csv(origin, name)
-            row_kinds[name] = "line"
-        else:
-            frames[name], _, found = _read_layer(readable[origin], name, origin)
-            row_kinds[name], broken = "fid", bool(found)
-        issues += found
-        if broken:
-            damaged.add(name)
-        frame = frames[name]
-        if frame is not None:
-            log.debug("read %s from %s (%d rows)", name, origins[name], len(frame))
+        if name not in read.origins:
+            _read_table(read, name, extra.get(name, path if name in available else None), readable)
     return RawInputs(
         path,
-        layers,
-        frames,
-        origins,
-        row_kinds,
-        tuple(issues),
-        damaged=frozenset(damaged),
-        geometry_notes=geometry_notes,
+        read.layers,
+        read.frames,
+        read.origins,
+        read.row_kinds,
+        tuple(read.issues),
+        damaged=frozenset(read.damaged),
+        geometry_notes=read.notes,
     )
+
+
+def _read_table(read: _Read, name: str, origin: Path | None, readable: Mapping[Path, Path]) -> None:
+    """One non-spatial table from its file (a GeoPackage or a CSV), or absent."""
+    read.frames[name] = None
+    if origin is None:
+        return
+    if origin.suffix.lower() == ".csv" and origin not in readable:
+        frame, found, broken = _read_csv(origin, name)
+        read.keep(name, frame, origin, "line", found, broken=broken)
+    else:
+        frame, _, found = _read_layer(readable[origin], name, origin)
+        read.keep(name, frame, origin, "fid", found, broken=bool(found))
+    if frame is not None:
+        log.debug("read %s from %s (%d rows)", name, origin, len(frame))
+
+
+def _source_layers(path: Path, readable: Path) -> dict[str, str | None]:
+    """Layer names of any source GDAL reads (a mapped input), with their geometry type."""
+    if not path.exists():
+        raise _unreadable(path, "file not found")
+    try:
+        listed = pyogrio.list_layers(readable)
+    except _READ_ERRORS as exc:
+        raise _unreadable(path, f"not readable by GDAL ({_explain(exc, readable, path)})") from exc
+    return {str(name): (None if kind is None else str(kind)) for name, kind in listed}
+
+
+def _read_mapped(
+    table: TableMap, readable: Path, origin: Path, input_layers: Mapping[str, str | None]
+) -> tuple[pd.DataFrame | None, dict[int, tuple[str, str]], list[Issue]]:
+    """A mapped layer or table: read from its source, then renamed (:mod:`.mapping`)."""
+    names = list(input_layers) if table.file is None else list(_source_layers(origin, readable))
+    layer = table.layer
+    if layer is None:
+        layer = table.name if table.name in names or len(names) != 1 else names[0]
+    if layer not in names:
+        message = (
+            f"{origin} has no layer {layer!r} for {table.name} (the mapping's"
+            f" [{table.name}]; it has: {', '.join(names) or 'none'})"
+        )
+        return None, {}, [error("missing_layer", table.name, message)]
+    frame, notes, found = _read_layer(readable, layer, origin)
+    if frame is None:
+        return None, notes, found
+    mapped, more = apply_mapping(frame, table, f"{origin.name}:{layer}")
+    log.debug("read %s from %s:%s (%d rows, mapped)", table.name, origin, layer, len(frame))
+    return mapped, notes, found + more
 
 
 def _table_source(source: Path, readable: Path) -> dict[str, Path]:

@@ -115,6 +115,11 @@ def _in_range(value: float, spec: ColumnSpec) -> str | None:
     return None
 
 
+def is_blank(raw: Any) -> bool:
+    """Whether a parameter cell is NULL: None, NaN or blank text (the parameter's default)."""
+    return raw is None or (isinstance(raw, float) and math.isnan(raw)) or str(raw).strip() == ""
+
+
 def parse_value(raw: Any, spec: ColumnSpec) -> Any:
     """Parse one parameter value by its schema type.
 
@@ -135,7 +140,7 @@ def parse_value(raw: Any, spec: ColumnSpec) -> Any:
     ValueError
         With a plain message when the value does not fit the parameter.
     """
-    if raw is None or (isinstance(raw, float) and math.isnan(raw)) or str(raw).strip() == "":
+    if is_blank(raw):
         return spec.default
     kind = spec.value_type
     text = str(raw).strip()
@@ -234,7 +239,7 @@ def parse_parameters(
             seen[key] = int(row)
         try:
             values[key] = parse_value(raw_value, specs[key])
-            source[key] = origin
+            source[key] = "default" if is_blank(raw_value) else origin
         except ValueError as exc:
             where["column"] = "value"
             issues.append(

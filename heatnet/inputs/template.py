@@ -1,7 +1,9 @@
 """``heatnet init``: an empty input GeoPackage with every layer, table and column, ready to fill.
 
-Everything written comes from the schemas: column names and types, default parameters (one row
-per key, so users see them all) and the default civil cost tables. The optional dispatch tables
+Everything written comes from the schemas: column names and types, the parameters (one row per
+key with a blank ``value``: the default until the user writes one, so ``heatnet validate`` counts
+only what a user set; the ``default``, ``unit`` and ``description`` columns are there to read and
+are ignored when reading) and the default civil cost tables. The optional dispatch tables
 (``plant_units`` ...) are written too, without rows: a table without rows counts as absent, so
 the template runs without dispatch until ``plant_units`` gets a row.
 """
@@ -16,6 +18,7 @@ import pandas as pd
 import pyogrio
 
 from heatnet.core.atomic import atomic_output
+from heatnet.core.errors import InputError
 from heatnet.inputs.checker import DTYPES
 from heatnet.inputs.load import LAYERS, TABLES
 from heatnet.inputs.params import value_text
@@ -78,10 +81,53 @@ def write_template(
             rows: list[dict[str, Any]] | None = (
                 [dict(r) for r in schema.default_rows] if schema.default_rows else None
             )
+            frame = _frame(schema, rows)
             if name == "parameters":
-                rows = [
-                    {"parameter": key, "value": value_text(spec.default)}
-                    for key, spec in schemas.parameters.items()
-                ]
-            pyogrio.write_dataframe(_frame(schema, rows), temporary, layer=name, driver="GPKG")
+                frame = parameters_frame(schemas)
+            pyogrio.write_dataframe(frame, temporary, layer=name, driver="GPKG")
     return path
+
+
+def parameters_frame(schemas: SchemaSet) -> pd.DataFrame:
+    """One row per parameter: its key, a blank value, and its default, unit and description."""
+    keys = list(schemas.parameters)
+    specs = [schemas.parameters[k] for k in keys]
+    return pd.DataFrame(
+        {
+            "parameter": pd.Series(keys, dtype="string"),
+            "value": pd.Series([None] * len(keys), dtype="string"),
+            "default": pd.Series([value_text(s.default) for s in specs], dtype="string"),
+            "unit": pd.Series([s.unit for s in specs], dtype="string"),
+            "description": pd.Series([s.description for s in specs], dtype="string"),
+        }
+    )
+
+
+def crs_of(text: str) -> str:
+    """A CRS given as text (``EPSG:25832``, WKT, PROJ) or as a file whose CRS to take.
+
+    Raises
+    ------
+    InputError
+        If the text is neither a CRS pyproj knows nor a file GDAL reads with a CRS.
+    """
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    path = Path(text)
+    if path.exists():
+        try:
+            layers = pyogrio.list_layers(path)
+            for name in layers[:, 0]:
+                wkt = pyogrio.read_info(path, layer=name).get("crs")
+                if wkt:
+                    return str(CRS.from_user_input(wkt).to_string())
+        except (pyogrio.errors.DataSourceError, OSError, CRSError) as exc:
+            raise InputError(f"--crs: cannot read a CRS from {path}: {exc}") from exc
+        raise InputError(f"--crs: {path} has no layer with a CRS")
+    try:
+        return str(CRS.from_user_input(text).to_string())
+    except CRSError as exc:
+        raise InputError(
+            f"--crs: {text!r} is not a CRS (e.g. EPSG:25832) nor a file to take one from"
+        ) from exc
