@@ -17,6 +17,7 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
+from heatnet.core import palette
 from heatnet.core.atomic import OutputExistsError
 from heatnet.core.errors import InputError
 from heatnet.picture import headline, render_report
@@ -341,18 +342,48 @@ def test_cumulative_npv_discounts_each_year():
     np.testing.assert_allclose(cumulative_npv(table, 0.0).to_numpy(), [-100.0, -45.0, 5.0])
 
 
-def test_pipe_sizes_get_one_band_each_up_to_eight_then_six_runs():
-    catalogue = np.array([20, 25, 32, 40, 50, 65, 80, 100, 125, 150, np.nan])
-    few = _diameter_bands(catalogue[:8])
-    assert [label for _, _, label, _, _ in few][:2] == ["pipe 20 mm", "pipe 25 mm"]
-    many = _diameter_bands(catalogue)
-    assert [label for _, _, label, _, _ in many] == [
-        "pipe 20–25 mm", "pipe 32–40 mm", "pipe 50–65 mm", "pipe 80–100 mm", "pipe 125 mm",
-        "pipe 150 mm",
+def test_pipe_sizes_fall_in_the_palettes_fixed_classes():
+    catalogue = np.array([20, 25, 32, 40, 50, 65, 80, 100, 125, 150, 400, np.nan])
+    bands = _diameter_bands(catalogue)
+    assert [label for _, _, label, _, _ in bands] == [
+        "DN ≤ 32", "DN ≤ 50", "DN ≤ 80", "DN ≤ 125", "DN ≤ 200", "DN > 300",
     ]  # fmt: skip
-    widths = [width for *_, width in many]
+    assert [colour for *_, colour, _ in bands] == [
+        palette.PIPE_CLASSES[i].colour for i in (0, 1, 2, 3, 4, 6)
+    ]
+    widths = [width for *_, width in bands]
     assert widths == sorted(widths)  # wider lines for bigger pipes
+    low, high = bands[1][:2]
+    assert low > 32
+    assert high == 50
     assert _diameter_bands(np.array([np.nan])) == []
+
+
+def test_qgis_png_and_html_map_use_one_palette(designed):
+    """The QGIS style's pipe and building colours are the palette's, as the PNG's and map's are."""
+    import xml.etree.ElementTree as ET
+
+    from heatnet.outputs.styles import buildings_qml, paths_qml
+    from heatnet.picture.webmap import build_map
+
+    def colours(qml: str) -> list[str]:
+        found = []
+        for option in ET.fromstring(qml.split("\n", 1)[1]).iter("Option"):
+            if option.get("name") in ("line_color", "color") and option.get("value"):
+                found.append(option.get("value"))
+        return found
+
+    pipe_colours = colours(paths_qml())
+    for pipe in palette.PIPE_CLASSES:
+        assert pipe_colours.count(palette.rgba(pipe.colour)) == 2  # mains and connectors
+    assert palette.rgba(palette.BUILDING_CONNECTED) in colours(buildings_qml("Polygon"))
+    assert CONNECTED == palette.BUILDING_CONNECTED
+    plot = build_map(read_output(designed))
+    drawn = {r.name: r for r in plot.renderers}
+    pipes = [r for name, r in drawn.items() if name.startswith("pipes_")]
+    assert {r.glyph.line_color for r in pipes} <= {p.colour for p in palette.PIPE_CLASSES}
+    fills = {r.glyph.fill_color for n, r in drawn.items() if n.startswith("buildings_connected")}
+    assert fills == {palette.BUILDING_CONNECTED}
 
 
 def test_long_texts_stay_on_the_sheet_without_squeezing_the_panels(tmp_path):

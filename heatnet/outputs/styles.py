@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from heatnet.core import palette
 from heatnet.core.errors import HeatnetError
 
 logger = logging.getLogger(__name__)
@@ -34,18 +35,8 @@ _KEYS = uuid.UUID("0b7c6a55-2f1e-4d8e-9a51-6f3f4d1c2b7a")
 _GEOMETRY_CODES: dict[SymbolKind, int] = {"marker": 0, "line": 1, "fill": 2}
 _DEFAULT_KINDS: dict[str, SymbolKind] = {"paths": "line", "buildings": "fill", "supplies": "marker"}
 
-# Upper bounds (mm) of the diameter classes, with a colour (light to dark) and a line width (mm)
-# each; the catalogue's DN sizes fall inside, the last class is open-ended.
-_DIAMETER_CLASSES: tuple[tuple[float | None, str, float], ...] = (
-    (32.0, "253,190,133,255", 0.4),
-    (50.0, "253,141,60,255", 0.6),
-    (80.0, "241,105,19,255", 0.85),
-    (125.0, "217,72,1,255", 1.1),
-    (200.0, "166,54,3,255", 1.5),
-    (300.0, "127,39,4,255", 2.0),
-    (None, "84,20,0,255", 2.6),
-)
-_UNREACHABLE = "170,0,170,255"
+# Colours, diameter classes and widths: heatnet.core.palette, shared with the PNG and HTML map.
+_UNREACHABLE = palette.rgba(palette.UNREACHABLE)
 
 # Columns and DDL exactly as QGIS 3.22 creates them (saveStyleToDatabase through GDAL's GPKG
 # driver); the triggers keep GDAL's cached feature count in gpkg_ogr_contents right.
@@ -181,17 +172,20 @@ def _rule(parent: ET.Element, label: str, expression: str, symbol: str | None) -
 def _diameter_rules(parent: ET.Element, prefix: str, style: str) -> list[ET.Element]:
     symbols = []
     lower: float | None = None
-    for index, (upper, color, width) in enumerate(_DIAMETER_CLASSES):
+    for index, (upper, colour, width) in enumerate(palette.PIPE_CLASSES):
         above = "" if lower is None else f'"diameter_mm" > {lower:g}'
         below = "" if upper is None else f'"diameter_mm" <= {upper:g}'
-        label = f"DN ≤ {upper:g}" if upper is not None else f"DN > {lower:g}"
         name = f"{prefix}-{index}"
-        _rule(parent, label, " AND ".join(s for s in (above, below) if s), name)
-        symbols.append(_symbol(name, "line", _Look(color, width=width, style=style)))
+        _rule(
+            parent, palette.class_label(index), " AND ".join(s for s in (above, below) if s), name
+        )
+        look = _Look(palette.rgba(colour), width=width, style=style)
+        symbols.append(_symbol(name, "line", look))
         lower = upper
     name = f"{prefix}-unknown"
     _rule(parent, "DN unknown", '"diameter_mm" IS NULL', name)
-    symbols.append(_symbol(name, "line", _Look("230,0,230,255", width=0.6, style=style)))
+    unknown = _Look(palette.rgba(palette.PIPE_UNKNOWN), width=0.6, style=style)
+    symbols.append(_symbol(name, "line", unknown))
     return symbols
 
 
@@ -200,8 +194,8 @@ def paths_qml() -> str:
 
     Pipes in the network are drawn in seven ``diameter_mm`` classes (≤ 32, 50, 80, 125, 200,
     300 mm and above), thin and light to thick and dark; connectors use the same classes
-    dashed. Paths outside the network are thin, light grey and half transparent; unreachable
-    ones are dotted purple-grey. Features are drawn in increasing diameter, so big mains stay
+    dashed (:data:`heatnet.core.palette.PIPE_CLASSES`: light blue to dark blue). Paths outside
+    the network are thin, grey and half transparent; unreachable ones are dotted. Features are drawn in increasing diameter, so big mains stay
     on top.
 
     Returns
@@ -218,8 +212,12 @@ def paths_qml() -> str:
     mains = _rule(rules, "Pipes", f'{network} AND NOT coalesce("connector", false)', None)
     connectors = _rule(rules, "Connectors", f'{network} AND coalesce("connector", false)', None)
     symbols = [
-        _symbol("outside", "line", _Look("150,150,150,110", width=0.25)),
-        _symbol("unreachable", "line", _Look("190,120,170,150", width=0.35, style="dot")),
+        _symbol("outside", "line", _Look(palette.rgba(palette.PATH_UNUSED, 110), width=0.25)),
+        _symbol(
+            "unreachable",
+            "line",
+            _Look(palette.rgba(palette.PATH_UNREACHABLE, 150), width=0.35, style="dot"),
+        ),
         *_diameter_rules(mains, "pipe", "solid"),
         *_diameter_rules(connectors, "connector", "dash"),
     ]
@@ -247,8 +245,9 @@ def _categorized(kind: SymbolKind, looks: Mapping[str, tuple[str, _Look]]) -> st
 def buildings_qml(geometry_type: str) -> str:
     """The default style of the ``buildings`` layer, categorised by ``in_network``.
 
-    Buildings in the network are a strong red, the others light grey; unreachable buildings get
-    a thick purple outline (a data-defined stroke, so the two categories stay the legend).
+    Light fills so that pipes read across them: pale orange with an orange outline in the
+    network, near-white with a grey outline otherwise; unreachable buildings get a thick red
+    outline (a data-defined stroke, so the two categories stay the legend).
 
     Parameters
     ----------
@@ -273,8 +272,20 @@ def buildings_qml(geometry_type: str) -> str:
     return _categorized(
         kind,
         {
-            "true": ("In network", look("215,48,39,255", "120,20,15,255")),
-            "false": ("Not in network", look("225,225,225,255", "160,160,160,255")),
+            "true": (
+                "In network",
+                look(
+                    palette.rgba(palette.BUILDING_CONNECTED),
+                    palette.rgba(palette.BUILDING_CONNECTED_EDGE),
+                ),
+            ),
+            "false": (
+                "Not in network",
+                look(
+                    palette.rgba(palette.BUILDING_NOT_CONNECTED),
+                    palette.rgba(palette.BUILDING_NOT_CONNECTED_EDGE),
+                ),
+            ),
         },
     )
 
@@ -282,7 +293,7 @@ def buildings_qml(geometry_type: str) -> str:
 def supplies_qml(geometry_type: str) -> str:
     """The default style of the ``supplies`` layer, categorised by ``in_network``.
 
-    Points are large stars, dark red when used by the network and grey otherwise; polygons get
+    Points are large stars, red when used by the network and grey otherwise; polygons get
     the same colours as a translucent fill with a heavy outline and the star at their centre.
 
     Parameters
@@ -296,11 +307,12 @@ def supplies_qml(geometry_type: str) -> str:
         The QML document.
     """
     kind = symbol_kind(geometry_type) or "marker"
-    used = _Look("200,0,0,255", "60,0,0,255", 0.6, shape="star", size=7.0)
-    unused = _Look("200,200,200,255", "110,110,110,255", 0.6, shape="star", size=5.0)
+    red, grey, edge = palette.SUPPLY_USED, palette.SUPPLY_UNUSED, palette.SUPPLY_EDGE
+    used = _Look(palette.rgba(red), palette.rgba(edge), 0.6, shape="star", size=7.0)
+    unused = _Look(palette.rgba(grey), "110,110,110,255", 0.6, shape="star", size=5.0)
     if kind == "fill":
-        used = _Look("200,0,0,120", "60,0,0,255", 1.2, centroid=used)
-        unused = _Look("200,200,200,120", "110,110,110,255", 1.0, centroid=unused)
+        used = _Look(palette.rgba(red, 120), palette.rgba(edge), 1.2, centroid=used)
+        unused = _Look(palette.rgba(grey, 120), "110,110,110,255", 1.0, centroid=unused)
     return _categorized(kind, {"true": ("In network", used), "false": ("Not used", unused)})
 
 

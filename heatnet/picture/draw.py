@@ -12,7 +12,6 @@ import textwrap
 from typing import Any
 
 import geopandas as gpd
-import matplotlib as mpl
 import numpy as np
 import pandas as pd
 import shapely
@@ -26,6 +25,7 @@ from matplotlib.ticker import FuncFormatter
 from numpy.typing import NDArray
 from shapely.geometry.polygon import orient
 
+from heatnet.core import palette
 from heatnet.picture.read import (
     NPV_RATE_KEY,
     OutputData,
@@ -45,13 +45,11 @@ COST_COLOURS = {
     "capex": "#1f4e79", "repex": "#6f93c4", "opex": "#f2a541", "heat": "#c8553d",
     "extra": "#8e7cc3", "revenue": "#4f9d69", "other": "#9a9a9a",
 }  # fmt: skip
-CONNECTED = "#e8590c"
-"""Fill of connected buildings."""
-RED = "#d62728"
+CONNECTED = palette.BUILDING_CONNECTED
+"""Fill of connected buildings (:mod:`heatnet.core.palette`, shared with QGIS and the HTML map)."""
+RED = palette.UNREACHABLE
 """Outline of anything unreachable."""
 _GREY_TEXT = "#555555"
-_PIPE_COLOURS = mpl.colormaps["YlGnBu"]
-_MAX_BANDS = 8
 _LINE_PT = 17.0
 _VALUE_PT = 150.0
 _DASH = (0, (4, 2))
@@ -95,7 +93,14 @@ def _draw_paths(ax: Axes, paths: gpd.GeoDataFrame) -> list[Any]:
     unreachable = flag(paths["unreachable"]) & ~used
     diameter = pd.to_numeric(paths["diameter_mm"], errors="coerce").to_numpy(dtype=float)
     handles: list[Any] = [
-        *_add_lines(ax, geometry[~used & ~unreachable], "#c4c4c4", 0.7, "path, not in network"),
+        *_add_lines(
+            ax,
+            geometry[~used & ~unreachable],
+            palette.PATH_UNUSED,
+            0.7,
+            "path, not in network",
+            alpha=0.45,
+        ),
         *_add_lines(ax, geometry[unreachable], RED, 0.8, "path, unreachable", dash=True),
     ]
     for low, high, label, colour, width in _diameter_bands(diameter[used]):
@@ -104,30 +109,32 @@ def _draw_paths(ax: Axes, paths: gpd.GeoDataFrame) -> list[Any]:
         thin = max(0.6, width * 0.45)
         _add_lines(ax, geometry[inside & connector], colour, thin, "", zorder=3, dash=True)
     unsized = used & ~np.isfinite(diameter)
-    handles += _add_lines(ax, geometry[unsized], "#444444", 1.5, "pipe, size not given", zorder=4)
+    handles += _add_lines(
+        ax, geometry[unsized], palette.PIPE_UNKNOWN, 1.5, "pipe, size not given", zorder=4
+    )
     if (used & connector).any():
         handles.append(Line2D([], [], color=_GREY_TEXT, lw=0.9, ls=_DASH, label="connector"))
     return handles
 
 
 def _diameter_bands(diameters: NDArray[np.float64]) -> list[tuple[float, float, str, Any, float]]:
-    """(low, high, label, colour, width) per pipe size; above eight sizes, six runs of sizes."""
-    sizes = np.unique(diameters[np.isfinite(diameters)])
-    if sizes.size == 0:
-        return []
-    groups = np.array_split(sizes, 6 if sizes.size > _MAX_BANDS else sizes.size)
-    n = len(groups)
-    shades = np.linspace(0.4, 1.0, n) if n > 1 else [0.8]
-    widths = np.linspace(1.4, 4.6, n) if n > 1 else [2.5]
-    return [
-        (float(group[0]), float(group[-1]), _size_label(group), _PIPE_COLOURS(float(shade)), float(width))
-        for group, shade, width in zip(groups, shades, widths, strict=True)
-    ]  # fmt: skip
+    """(low, high, label, colour, width in points) of each palette class the pipes fall in.
 
-
-def _size_label(group: NDArray[np.float64]) -> str:
-    low, high = group[0], group[-1]
-    return f"pipe {low:.4g} mm" if low == high else f"pipe {low:.4g}–{high:.4g} mm"
+    The classes are fixed (:data:`heatnet.core.palette.PIPE_CLASSES`), so the PNG, the HTML
+    map and the QGIS styles give one size one colour; only classes with pipes are listed.
+    """
+    finite = diameters[np.isfinite(diameters)]
+    present = sorted({palette.pipe_class(float(d)) for d in finite})
+    bands = []
+    for index in present:
+        upper = palette.PIPE_CLASSES[index].upper_mm
+        lower = palette.PIPE_CLASSES[index - 1].upper_mm if index > 0 else None
+        low = -np.inf if lower is None else np.nextafter(lower, np.inf)
+        high = np.inf if upper is None else upper
+        colour, width = palette.PIPE_CLASSES[index].colour, palette.PIPE_CLASSES[index].width_mm
+        bands.append((float(low), float(high), palette.class_label(index), colour,
+                      max(1.0, palette.points(width))))  # fmt: skip
+    return bands
 
 
 def _add_lines(
@@ -139,6 +146,7 @@ def _add_lines(
     *,
     zorder: float = 1,
     dash: bool = False,
+    alpha: float = 1.0,
 ) -> list[LineCollection]:
     """Draw line geometries as one collection; its legend handle, or [] if nothing is drawn."""
     parts = shapely.get_parts(geoms)
@@ -149,7 +157,7 @@ def _add_lines(
     segments = np.split(coords, np.flatnonzero(np.diff(index)) + 1)
     lines = LineCollection(segments, colors=[colour], linewidths=width, label=label,
                            linestyles=_DASH if dash else "solid", capstyle="round",
-                           joinstyle="round", zorder=zorder)  # fmt: skip
+                           joinstyle="round", zorder=zorder, alpha=alpha)  # fmt: skip
     ax.add_collection(lines)
     return [lines] if label else []
 
@@ -160,9 +168,15 @@ def _draw_buildings(ax: Axes, buildings: gpd.GeoDataFrame) -> list[Any]:
     used = flag(buildings["in_network"])
     unreachable = flag(buildings["unreachable"]) & ~used
     kinds = (
-        (used, CONNECTED, "#9c3b07", "", "building, connected"),
-        (~used & ~unreachable, "#d9d9d9", "#b3b3b3", "", "building, not connected"),
-        (unreachable, "#f4f4f4", RED, "////", "building, unreachable"),
+        (used, CONNECTED, palette.BUILDING_CONNECTED_EDGE, "", "building, connected"),
+        (
+            ~used & ~unreachable,
+            palette.BUILDING_NOT_CONNECTED,
+            palette.BUILDING_NOT_CONNECTED_EDGE,
+            "",
+            "building, not connected",
+        ),
+        (unreachable, palette.BUILDING_NOT_CONNECTED, RED, "////", "building, unreachable"),
     )
     handles: list[Any] = []
     for chosen, face, edge, hatch, label in kinds:
@@ -193,7 +207,11 @@ def _draw_supplies(ax: Axes, supplies: gpd.GeoDataFrame) -> list[Any]:
     xy = shapely.get_coordinates(shapely.point_on_surface(supplies.geometry.to_numpy()))
     used = flag(supplies["in_network"])
     styles: tuple[tuple[NDArray[np.bool_], str, dict[str, Any]], ...] = (
-        (used, "supply, used", {"marker": "*", "s": 360, "c": "#b3001b", "edgecolors": "black"}),
+        (
+            used,
+            "supply, used",
+            {"marker": "*", "s": 360, "c": palette.SUPPLY_USED, "edgecolors": palette.SUPPLY_EDGE},
+        ),
         (~used, "supply, not used", {"marker": "s", "s": 150, "c": "white", "edgecolors": "#555"}),
     )
     handles = [

@@ -24,13 +24,14 @@ from bokeh.models.annotations import Legend
 from bokeh.plotting import figure
 from bokeh.resources import INLINE
 
+from heatnet.core import palette
 from heatnet.picture.draw import CONNECTED, RED, _diameter_bands
 from heatnet.picture.read import OutputData, flag
 
-UNUSED = "#c4c4c4"
-"""Paths not in the network (as on the PNG)."""
-NOT_CONNECTED = "#d9d9d9"
-SUPPLY = "#d62728"
+UNUSED = palette.PATH_UNUSED
+"""Paths not in the network (:mod:`heatnet.core.palette`, as on the PNG and in QGIS)."""
+NOT_CONNECTED = palette.BUILDING_NOT_CONNECTED
+SUPPLY = palette.SUPPLY_USED
 MAX_TIP_COLUMNS = 14
 """Columns shown in a pop-up; the rest are in the GeoPackage."""
 _SKIP = {"geometry"}
@@ -62,10 +63,9 @@ def build_map(data: OutputData) -> Any:
     plot.xaxis.visible = plot.yaxis.visible = False
     plot.grid.visible = False
     plot.background_fill_color = "#ffffff"
-    items: list[tuple[str, list[Any]]] = []
-    items += _paths(plot, data.paths)
-    items += _buildings(plot, data.buildings)
-    items += _supplies(plot, data.supplies)
+    # drawn in this order: buildings under the pipes, supplies on top
+    buildings = _buildings(plot, data.buildings)
+    items = [*_paths(plot, data.paths), *buildings, *_supplies(plot, data.supplies)]
     legend = Legend(items=items, click_policy="hide", location="top_left")
     legend.label_text_font_size = "9pt"
     plot.add_layout(legend, "right")
@@ -82,7 +82,7 @@ def _paths(plot: Any, paths: gpd.GeoDataFrame) -> list[tuple[str, list[Any]]]:
     diameter = pd.to_numeric(paths["diameter_mm"], errors="coerce").to_numpy(dtype=float)
     items = [
         _lines(plot, paths[~used & ~unreachable], "paths_unused", UNUSED, 1.0,
-               "path, not in network"),
+               "path, not in network", alpha=0.6),
         _lines(plot, paths[unreachable], "paths_unreachable", RED, 1.2, "path, unreachable",
                dash=True),
     ]  # fmt: skip
@@ -110,6 +110,7 @@ def _lines(
     label: str,
     *,
     dash: bool = False,
+    alpha: float = 1.0,
 ) -> tuple[str, list[Any]] | None:
     if rows.empty:
         return None
@@ -122,6 +123,7 @@ def _lines(
                      ys=[c[:, 1].tolist() for c in coords])  # fmt: skip
     renderer = plot.multi_line(
         "xs", "ys", source=source, line_color=colour, line_width=width, name=name,
+        line_alpha=alpha,
         line_dash="dashed" if dash else "solid", line_cap="round", line_join="round",
         hover_line_color="#000000", hover_line_width=width + 1.5,
     )  # fmt: skip
@@ -142,7 +144,11 @@ def _buildings(plot: Any, buildings: gpd.GeoDataFrame) -> list[tuple[str, list[A
         rows = buildings[mask]
         if rows.empty:
             continue
-        edge = RED if name.endswith("unreachable") else "#555555"
+        edge = (
+            RED if name.endswith("unreachable")
+            else palette.BUILDING_CONNECTED_EDGE if name.endswith("_connected")
+            else palette.BUILDING_NOT_CONNECTED_EDGE
+        )  # fmt: skip
         renderers = _shapes(plot, rows, name, fill, edge)
         if renderers:
             items.append((label, renderers))
