@@ -25,6 +25,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from qgis.core import (
     Qgis,
     QgsApplication,
+    QgsExpression,
+    QgsExpressionContext,
     QgsExpressionContextUtils,
     QgsFeature,
     QgsMapRendererSequentialJob,
@@ -72,6 +74,37 @@ def check_paths(layer, failures: list[str]) -> None:
         if f'"{field}"' not in filters:
             failures.append(f"paths: no rule filters on {field}")
     check_path_symbols(layer, failures)
+    check_path_labels(layer, failures)
+
+
+def check_path_labels(layer, failures: list[str]) -> None:
+    """Pipes in the network are labelled 'DN <diameter>' at street scale, nothing else."""
+    if not layer.labelsEnabled() or layer.labeling() is None:
+        failures.append("paths: no labels")
+        return
+    settings = layer.labeling().settings()
+    if not (settings.isExpression and "diameter_mm" in settings.fieldName):
+        failures.append(f"paths: labels are not the diameter: {settings.fieldName!r}")
+    if not settings.scaleVisibility or settings.minimumScale != 5000:
+        failures.append(
+            f"paths: labels not limited to street scale ({settings.scaleVisibility}, "
+            f"{settings.minimumScale}, {settings.maximumScale})"
+        )
+    expression = QgsExpression(settings.fieldName)
+    context = QgsExpressionContext()
+    texts = {}
+    for name, values in {
+        "main": {"in_network": True, "connector": False, "diameter_mm": 80.0},
+        "connector": {"in_network": True, "connector": True, "diameter_mm": 25.0},
+        "unused": {"in_network": False, "connector": False, "diameter_mm": None},
+    }.items():
+        feature = QgsFeature(layer.fields())
+        for field, value in values.items():
+            feature.setAttribute(field, value)
+        context.setFeature(feature)
+        texts[name] = expression.evaluate(context)
+    if texts != {"main": "DN 80", "connector": "", "unused": ""}:
+        failures.append(f"paths: label texts {texts}")
 
 
 def check_path_symbols(layer, failures: list[str]) -> None:

@@ -148,9 +148,13 @@ def _renderer(kind: str, symbols: Iterable[ET.Element], **attributes: str) -> ET
     return renderer
 
 
-def _document(kind: SymbolKind, renderer: ET.Element) -> str:
-    root = ET.Element("qgis", version="3.22.0", styleCategories="Symbology", labelsEnabled="0")
+def _document(kind: SymbolKind, renderer: ET.Element, labeling: ET.Element | None = None) -> str:
+    categories = "Symbology" if labeling is None else "Symbology|Labeling"
+    labels = "0" if labeling is None else "1"
+    root = ET.Element("qgis", version="3.22.0", styleCategories=categories, labelsEnabled=labels)
     root.append(renderer)
+    if labeling is not None:
+        root.append(labeling)
     ET.SubElement(root, "blendMode").text = "0"
     ET.SubElement(root, "featureBlendMode").text = "0"
     # QGIS refuses a style whose geometry type differs from the layer's instead of drawing nothing
@@ -227,7 +231,37 @@ def paths_qml() -> str:
     ET.SubElement(
         order, "orderByClause", asc="1", nullsFirst="1"
     ).text = 'coalesce("diameter_mm", 0)'
-    return _document("line", renderer)
+    return _document("line", renderer, _diameter_labels())
+
+
+LABEL_MAX_SCALE = 5000
+"""Pipe diameters are labelled at street scale: 1:5,000 and closer."""
+LABEL_TEXT = (
+    'if(coalesce("in_network", false) AND NOT coalesce("connector", false) '
+    "AND \"diameter_mm\" IS NOT NULL, 'DN ' || format_number(\"diameter_mm\", 0), '')"
+)
+"""The label of a pipe: ``DN 80`` for a main in the network; nothing for anything else."""
+
+
+def _diameter_labels() -> ET.Element:
+    """Simple labelling along the pipes, shown from 1:5,000 in (as QGIS 3.22 writes it)."""
+    labeling = ET.Element("labeling", type="simple")
+    settings = ET.SubElement(labeling, "settings", calloutType="simple")
+    text = ET.SubElement(
+        settings, "text-style", fieldName=LABEL_TEXT, isExpression="1", fontSize="8",
+        fontSizeUnit="Point", textColor=palette.rgba(palette.PIPE_CLASSES[-2].colour),
+        textOpacity="1", fontWeight="50",
+    )  # fmt: skip
+    ET.SubElement(
+        text, "text-buffer", bufferDraw="1", bufferSize="0.8", bufferSizeUnits="MM",
+        bufferColor="255,255,255,255", bufferOpacity="1", bufferNoFill="1",
+    )  # fmt: skip
+    ET.SubElement(settings, "placement", placement="2", dist="0", repeatDistance="0")
+    ET.SubElement(
+        settings, "rendering", scaleVisibility="1", scaleMin="1",
+        scaleMax=str(LABEL_MAX_SCALE), obstacle="1", drawLabels="1", mergeLines="0",
+    )  # fmt: skip
+    return labeling
 
 
 def _categorized(kind: SymbolKind, looks: Mapping[str, tuple[str, _Look]]) -> str:
