@@ -190,8 +190,9 @@ def topology(
     report, inputs, network = _network(path, tables, overrides, mapping)
     protect = _inputs_of(path, tables, mapping)
     write_layers(
-        output, dict(topology_layers(inputs, network)), overwrite=overwrite, protect=protect
-    )
+        output, dict(topology_layers(inputs, network)), overwrite=overwrite, protect=protect,
+        styles=True, topology=True,
+    )  # fmt: skip
     return TopologyOutcome(output, network, report.issues + network.issues)
 
 

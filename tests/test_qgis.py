@@ -22,7 +22,7 @@ import pytest
 from heatnet.core.errors import HeatnetError
 from heatnet.outputs.gpkg import write_layers
 from heatnet.outputs.styles import STYLE_NAME, buildings_qml, symbol_kind, write_styles
-from tests.conftest import layer
+from tests.conftest import ROOT, layer
 
 QGIS_PYTHON = os.environ.get("HEATNET_QGIS_PYTHON", "/usr/bin/python3")
 QGIS_CHECK = Path(__file__).with_name("qgis_check.py")
@@ -256,3 +256,30 @@ def test_qgis_check_fails_without_styles(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "paths: renderer is 'singleSymbol'" in result.stderr
     assert "buildings: renderer is 'singleSymbol'" in result.stderr
+
+
+def test_a_topology_output_is_styled_by_role_and_reach(tmp_path: Path) -> None:
+    """heatnet topology writes its own styles: paths by role, buildings and supplies by reach."""
+    import sqlite3
+    import xml.etree.ElementTree as ET
+
+    from heatnet.pipeline import topology
+
+    out = tmp_path / "network.gpkg"
+    topology(ROOT / "sample_data" / "tiny.gpkg", out)
+    with sqlite3.connect(out) as connection:
+        rows = dict(
+            connection.execute(
+                "SELECT f_table_name, styleQML FROM layer_styles WHERE useAsDefault"
+            ).fetchall()
+        )
+    assert set(rows) == {"paths", "buildings", "supplies"}
+    paths = ET.fromstring(rows["paths"].split("\n", 1)[1])
+    labels = {rule.get("label") for rule in paths.iter("rule")}
+    assert labels == {"Unreachable", "Connector", "Peripheral", "Path"}
+    for name in ("buildings", "supplies"):
+        renderer = ET.fromstring(rows[name].split("\n", 1)[1]).find("renderer-v2")
+        assert renderer is not None
+        assert renderer.get("attr") == "unreachable"
+        values = {c.get("value") for c in renderer.iter("category")}
+        assert values == {"true", "false"}

@@ -41,6 +41,7 @@ def write_layers(
     overwrite: bool,
     protect: tuple[Path, ...] = (),
     styles: bool = False,
+    topology: bool = False,
 ) -> Path:
     """Write layers and tables into one new GeoPackage (version 1.2), atomically.
 
@@ -56,6 +57,9 @@ def write_layers(
         Inputs that must never be overwritten.
     styles
         Store heatnet's default QGIS styles for ``paths``, ``buildings`` and ``supplies``.
+    topology
+        With ``styles``: the styles of a ``heatnet topology`` output (paths by role, the rest
+        by reach) instead of a design's.
 
     Returns
     -------
@@ -93,7 +97,7 @@ def write_layers(
                 if isinstance(frame, gpd.GeoDataFrame) and name in STYLED_LAYERS
             }
             try:
-                write_styles(temporary, geometry_types)
+                write_styles(temporary, geometry_types, topology=topology)
             except (OSError, sqlite3.Error) as exc:
                 raise OutputWriteError(path, "layer_styles", exc) from exc
     return path

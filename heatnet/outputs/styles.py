@@ -264,14 +264,16 @@ def _diameter_labels() -> ET.Element:
     return labeling
 
 
-def _categorized(kind: SymbolKind, looks: Mapping[str, tuple[str, _Look]]) -> str:
+def _categorized(
+    kind: SymbolKind, looks: Mapping[str, tuple[str, _Look]], attribute: str = "in_network"
+) -> str:
     categories = ET.Element("categories")
     symbols = []
     for index, (value, (label, look)) in enumerate(looks.items()):
         attributes = {"render": "true", "symbol": str(index), "value": value, "label": label}
         ET.SubElement(categories, "category", attributes)
         symbols.append(_symbol(str(index), kind, look))
-    renderer = _renderer("categorizedSymbol", symbols, attr="in_network")
+    renderer = _renderer("categorizedSymbol", symbols, attr=attribute)
     renderer.insert(0, categories)
     return _document(kind, renderer)
 
@@ -350,14 +352,76 @@ def supplies_qml(geometry_type: str) -> str:
     return _categorized(kind, {"true": ("In network", used), "false": ("Not used", unused)})
 
 
-def style_qml(layer: str, geometry_type: str) -> str:
-    """The default QML of one styled layer (``paths``, ``buildings`` or ``supplies``).
+def topology_paths_qml() -> str:
+    """The ``paths`` style of a ``heatnet topology`` output: what the network is made of.
+
+    Path pieces dark grey, connectors dashed blue, peripheral pieces (leading nowhere a building
+    or supply needs) light grey, unreachable ones dotted red.
+    """
+    rules = ET.Element("rules", key="{" + str(uuid.uuid5(_KEYS, "topology-paths")) + "}")
+    unreachable = 'coalesce("unreachable", false)'
+    connector = 'coalesce("connector", false)'
+    peripheral = 'coalesce("peripheral", false)'
+    _rule(rules, "Unreachable", unreachable, "unreachable")
+    _rule(rules, "Connector", f"NOT {unreachable} AND {connector}", "connector")
+    _rule(rules, "Peripheral", f"NOT {unreachable} AND NOT {connector} AND {peripheral}", "side")
+    _rule(rules, "Path", f"NOT {unreachable} AND NOT {connector} AND NOT {peripheral}", "path")
+    blue = palette.rgba(palette.PIPE_CLASSES[2].colour)
+    symbols = [
+        _symbol("unreachable", "line", _Look(_UNREACHABLE, width=0.45, style="dot")),
+        _symbol("connector", "line", _Look(blue, width=0.35, style="dash")),
+        _symbol("side", "line", _Look(palette.rgba(palette.PATH_UNUSED, 160), width=0.3)),
+        _symbol("path", "line", _Look("60,60,60,255", width=0.5)),
+    ]
+    renderer = _renderer("RuleRenderer", symbols)
+    renderer.insert(0, rules)
+    return _document("line", renderer)
+
+
+def topology_qml(layer: str, geometry_type: str) -> str:
+    """The style of a ``heatnet topology`` output layer: paths by role, the rest by reach.
 
     Raises
     ------
     HeatnetError
         If ``layer`` has no heatnet style.
     """
+    if layer == "paths":
+        return topology_paths_qml()
+    if layer not in ("buildings", "supplies"):
+        raise HeatnetError(f"no topology style for layer {layer!r}")
+    default: SymbolKind = "fill" if layer == "buildings" else "marker"
+    kind = symbol_kind(geometry_type) or default
+    edge = palette.rgba(palette.BUILDING_NOT_CONNECTED_EDGE)
+    if layer == "buildings":
+        reached = _Look(palette.rgba(palette.BUILDING_NOT_CONNECTED), edge, 0.3, size=2.6)
+        cut_off = _Look(palette.rgba(palette.UNREACHABLE, 90), _UNREACHABLE, 0.6, size=2.6)
+    else:
+        red, black = palette.rgba(palette.SUPPLY_USED), palette.rgba(palette.SUPPLY_EDGE)
+        grey = palette.rgba(palette.SUPPLY_UNUSED)
+        reached = _Look(red, black, 0.6, shape="star", size=7.0)
+        cut_off = _Look(grey, _UNREACHABLE, 0.8, shape="star", size=7.0)
+        if kind == "fill":
+            reached = _Look(palette.rgba(palette.SUPPLY_USED, 120), edge, 1.0, centroid=reached)
+            cut_off = _Look(palette.rgba(palette.SUPPLY_UNUSED, 120), _UNREACHABLE, 1.0,
+                            centroid=cut_off)  # fmt: skip
+    return _categorized(
+        kind, {"false": ("Reachable", reached), "true": ("Unreachable", cut_off)}, "unreachable"
+    )
+
+
+def style_qml(layer: str, geometry_type: str, *, topology: bool = False) -> str:
+    """The default QML of one styled layer (``paths``, ``buildings`` or ``supplies``).
+
+    ``topology``: the style of a ``heatnet topology`` output (:func:`topology_qml`).
+
+    Raises
+    ------
+    HeatnetError
+        If ``layer`` has no heatnet style.
+    """
+    if topology:
+        return topology_qml(layer, geometry_type)
     if layer == "paths":
         return paths_qml()
     if layer == "buildings":
@@ -367,7 +431,7 @@ def style_qml(layer: str, geometry_type: str) -> str:
     raise HeatnetError(f"no default style for layer {layer!r}")
 
 
-def write_styles(path: Path, geometry_types: Mapping[str, str]) -> None:
+def write_styles(path: Path, geometry_types: Mapping[str, str], *, topology: bool = False) -> None:
     """Store the default QGIS styles of ``paths``, ``buildings`` and ``supplies`` in a GeoPackage.
 
     Creates ``layer_styles`` (if missing) as QGIS does, registers it in ``gpkg_contents`` as an
@@ -382,6 +446,8 @@ def write_styles(path: Path, geometry_types: Mapping[str, str]) -> None:
         Layer name → geometry type (``"LineString"``, ``"Polygon"``, ``"Point"``, ...). Names
         other than the three styled layers are skipped; an unrecognised type (``"Unknown"`` for
         an empty layer) falls back to the type GDAL registered, then to the layer's usual one.
+    topology
+        Write the styles of a ``heatnet topology`` output instead of a design's.
 
     Raises
     ------
@@ -394,14 +460,16 @@ def write_styles(path: Path, geometry_types: Mapping[str, str]) -> None:
     with closing(sqlite3.connect(path, isolation_level=None)) as connection:
         connection.execute("BEGIN")
         try:
-            _write_rows(connection, path, wanted)
+            _write_rows(connection, path, wanted, topology=topology)
         except BaseException:
             connection.execute("ROLLBACK")
             raise
         connection.execute("COMMIT")
 
 
-def _write_rows(connection: sqlite3.Connection, path: Path, wanted: Mapping[str, str]) -> None:
+def _write_rows(
+    connection: sqlite3.Connection, path: Path, wanted: Mapping[str, str], *, topology: bool
+) -> None:
     registered = {
         str(table): (str(column), str(kind))
         for table, column, kind in connection.execute(
@@ -416,7 +484,8 @@ def _write_rows(connection: sqlite3.Connection, path: Path, wanted: Mapping[str,
         column, gpkg_type = registered[name]
         if symbol_kind(geometry_type) is None:
             geometry_type = gpkg_type if symbol_kind(gpkg_type) else _DEFAULT_KINDS[name]
-        _insert_style(connection, name, column, style_qml(name, geometry_type))
+        qml = style_qml(name, geometry_type, topology=topology)
+        _insert_style(connection, name, column, qml)
         logger.debug("default QGIS style written for %s (%s)", name, geometry_type)
 
 
