@@ -515,8 +515,27 @@ def _reversed_paths(draw: st.DrawFn) -> tuple[Scenario, Scenario]:
     return sc, draw(_permuted(sc, "paths"))
 
 
+# Ends 1e-6 m apart pinned to one junction (CI, 2026-12-04): the junction took the coordinate of
+# whichever end came first in row order, so a piece's geometry moved with the rows.
+_NEAR_ENDS = Scenario(
+    paths=(
+        ("P1", "LINESTRING (0 1e-6, 30 0)", "optional", None),
+        ("P2", "LINESTRING (0 30, 30 30)", "optional", None),
+        ("P3", "LINESTRING (0 60, 30 60)", "optional", None),
+        ("P4", "LINESTRING (0 1e-6, 0 30)", "optional", None),
+        ("P5", "LINESTRING (30 0, 30 30)", "optional", None),
+        ("P6", "LINESTRING (0 0, 0 6)", "optional", None),
+    ),
+    buildings=(("B1", "POLYGON ((0 0, 3 0, 3 3, 0 3, 0 0))", "optional"),),
+    supplies=(("S1", "POINT (0 0)"),),
+    snap_m=0.0,
+    max_connector_m=25.0,
+)
+
+
 @settings(SETTINGS, max_examples=12)
 @example((_STRADDLE, replace(_STRADDLE, paths=_STRADDLE.paths[::-1])))
+@example((_NEAR_ENDS, replace(_NEAR_ENDS, paths=_NEAR_ENDS.paths[::-1])))
 @given(_reversed_paths())
 def test_piece_ids_do_not_depend_on_path_row_order(pair: tuple[Scenario, Scenario]) -> None:
     (_, net), (_, other) = build(pair[0]), build(pair[1])

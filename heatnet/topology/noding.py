@@ -212,9 +212,15 @@ def node_ids(pieces: Pieces) -> tuple[NDArray[np.int64], NDArray[np.int64], NDAr
             parent[max(ri, rj)] = min(ri, rj)
     roots = np.array([find(i) for i in range(len(ends))], dtype=np.int64)
     xy = shapely.get_coordinates(ends)
+    # each junction sits at its smallest end by (x, y): not at the first end in row order, so
+    # the pieces' geometry does not depend on the order of the input rows
+    smallest: dict[int, int] = {}
+    for i in np.lexsort((xy[:, 1], xy[:, 0])):
+        smallest.setdefault(int(roots[i]), int(i))
     unique_roots = np.unique(roots)
-    order = np.lexsort((xy[unique_roots, 1], xy[unique_roots, 0]))
+    at = np.array([smallest[int(r)] for r in unique_roots], dtype=np.int64)
+    order = np.lexsort((xy[at, 1], xy[at, 0]))
     number = np.empty(len(ends), dtype=np.int64)
     number[unique_roots[order]] = np.arange(len(unique_roots))
     node = number[roots]
-    return node[:n], node[n:], xy[unique_roots[order]]
+    return node[:n], node[n:], xy[at[order]]
