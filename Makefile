@@ -32,7 +32,7 @@ check: lint type test
 
 demo: $(STAMP)
 	$(BIN)/heatnet validate sample_data/district.gpkg
-	$(BIN)/heatnet run sample_data/district.gpkg -o build/district-design.gpkg --overwrite
+	$(BIN)/heatnet run sample_data/district.gpkg -o build/district-design.gpkg --overwrite --mkdir
 	$(BIN)/heatnet report build/district-design.gpkg -o build/district-design.png --overwrite
 	$(BIN)/heatnet report build/district-design.gpkg -o build/district-design.html --overwrite
 
@@ -62,7 +62,7 @@ qgis-check: $(STAMP)
 	@if $(QGIS_PYTHON) -c "import qgis.core" >/dev/null 2>&1; then \
 		HEATNET_QGIS_PYTHON=$(QGIS_PYTHON) HEATNET_QGIS_PNG_DIR=build/qgis-check \
 			$(BIN)/python -m pytest tests/test_qgis.py -v -rs && \
-		$(BIN)/heatnet -q run sample_data/district.gpkg -o build/qgis-check/district-design.gpkg --overwrite && \
+		$(BIN)/heatnet -q run sample_data/district.gpkg -o build/qgis-check/district-design.gpkg --overwrite --mkdir && \
 		HEATNET_QGIS_GPKG=build/qgis-check/district-design.gpkg HEATNET_QGIS_PYTHON=$(QGIS_PYTHON) \
 			HEATNET_QGIS_PNG_DIR=build/qgis-check/district $(BIN)/python -m pytest tests/test_qgis.py -v -rs; \
 	else \
