@@ -577,3 +577,43 @@ def test_the_html_page_holds_the_map_code_and_nothing_external(designed, tmp_pat
     assert "data-root-id" in page  # Bokeh's mount point
     assert "Bokeh.embed" in page
     assert page.count("<h2>Map</h2>") == 1
+
+
+OSM = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+
+
+def test_a_background_map_only_when_asked_for_and_then_in_web_mercator(designed):
+    from bokeh.models import TileRenderer
+
+    from heatnet.picture.webmap import build_map
+
+    data = read_output(designed)
+    plain = build_map(data)
+    assert not [r for r in plain.renderers if isinstance(r, TileRenderer)]
+    tiled = build_map(data, tiles=OSM, attribution="© OpenStreetMap contributors")
+    [background] = [r for r in tiled.renderers if isinstance(r, TileRenderer)]
+    assert background.tile_source.url == OSM
+    assert background.tile_source.attribution == "© OpenStreetMap contributors"
+    # the features moved to Web Mercator: the supply's x is its EPSG:3857 easting
+    supply = data.supplies.to_crs(3857).geometry.iloc[0]
+    drawn = {r.name: r for r in tiled.renderers}["supplies_used"].data_source.data
+    assert drawn["x"][0] == pytest.approx(supply.x, abs=1e-6)
+    assert drawn["y"][0] == pytest.approx(supply.y, abs=1e-6)
+
+
+def test_tiles_are_for_the_html_report_and_need_an_xyz_url(designed, tmp_path, runner):
+    from heatnet.cli.commands import cli
+
+    png = runner.invoke(cli, ["report", str(designed), "-o", str(tmp_path / "r.png"),
+                              "--tiles", OSM])  # fmt: skip
+    assert png.exit_code == 2
+    bad = runner.invoke(cli, ["report", str(designed), "-o", str(tmp_path / "r.html"),
+                              "--tiles", "https://example.org/tiles.png"])  # fmt: skip
+    assert bad.exit_code == 2
+    assert not list(tmp_path.iterdir())
+    ok = runner.invoke(cli, ["report", str(designed), "-o", str(tmp_path / "r.html"),
+                             "--tiles", OSM, "--attribution", "© OSM"])  # fmt: skip
+    assert ok.exit_code == 0, ok.output
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "tile.openstreetmap.org" in page
+    assert "Web Mercator, over the background tiles" in page

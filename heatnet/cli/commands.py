@@ -249,14 +249,39 @@ def solve_command(
 @output_option(
     "design.png (map, figures and cashflow chart) or design.html (the same, self-contained)."
 )
+@click.option(
+    "--tiles",
+    default=None,
+    metavar="URL",
+    help="HTML only: a background map for the interactive map, an XYZ tile URL such as "
+    "https://tile.openstreetmap.org/{z}/{x}/{y}.png (the page then loads tiles from that "
+    "server; without it the page needs nothing outside itself).",
+)
+@click.option(
+    "--attribution",
+    default="",
+    metavar="TEXT",
+    help="The credit the tile provider asks for, shown on the map (with --tiles).",
+)
 @overwrite_option
 @handle_errors
-def report_command(result: Path, output: Path, overwrite: bool) -> None:
+def report_command(
+    result: Path, output: Path, tiles: str | None, attribution: str, overwrite: bool
+) -> None:
     """Draw the design in OUTPUT_GPKG (written by 'heatnet run'): a map, headline figures and the cashflow."""
     with needs_extra("report", "report"):
         from heatnet.picture import render_report  # matplotlib loads only when drawing
 
-    render_report(result, output, overwrite=overwrite)
+    if tiles is not None:
+        if output.suffix.lower() != ".html":
+            raise click.BadParameter(
+                "a background map is for the .html report", param_hint="--tiles"
+            )
+        if not all(part in tiles for part in ("{z}", "{x}", "{y}")):
+            raise click.BadParameter(
+                "an XYZ tile URL has {z}, {x} and {y} in it", param_hint="--tiles"
+            )
+    render_report(result, output, overwrite=overwrite, tiles=tiles, attribution=attribution)
     click.echo(f"wrote {output}")
 
 

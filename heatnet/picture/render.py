@@ -27,7 +27,14 @@ DPI = 150
 SUFFIXES = (".png", ".html")
 
 
-def render_report(gpkg: Path, output: Path, *, overwrite: bool = False) -> Path:
+def render_report(
+    gpkg: Path,
+    output: Path,
+    *,
+    overwrite: bool = False,
+    tiles: str | None = None,
+    attribution: str = "",
+) -> Path:
     """Draw a heatnet output as a PNG sheet or a self-contained HTML page.
 
     Parameters
@@ -41,6 +48,10 @@ def render_report(gpkg: Path, output: Path, *, overwrite: bool = False) -> Path:
         reasons, map and charts embedded as base64 PNG, no external resources).
     overwrite
         Whether an existing ``output`` may be replaced.
+    tiles, attribution
+        HTML only: a background map for the interactive map, as an XYZ tile URL template
+        (``https://.../{z}/{x}/{y}.png``) and the credit its provider asks for. The page then
+        loads those tiles from that server; without it the page needs nothing outside itself.
 
     Returns
     -------
@@ -65,7 +76,8 @@ def render_report(gpkg: Path, output: Path, *, overwrite: bool = False) -> Path:
         if kind == ".png":
             temporary.write_bytes(_png(_sheet_figure(data)))
         else:
-            temporary.write_text(_html_page(data), encoding="utf-8")
+            page = _html_page(data, tiles=tiles, attribution=attribution)
+            temporary.write_text(page, encoding="utf-8")
     log.info("wrote %s in %.2f s", output, time.perf_counter() - started)
     return output
 
@@ -191,10 +203,10 @@ click a legend entry to hide that layer. Coordinates: the output's own ({crs}).<
 """
 
 
-def _html_page(data: OutputData) -> str:
-    """One offline page: the map's code and every image inline, no links to anything outside it."""
+def _html_page(data: OutputData, *, tiles: str | None = None, attribution: str = "") -> str:
+    """One offline page: the map's code and every image inline (tiles only when asked for)."""
     esc = html.escape
-    map_script, map_div = map_components(data)
+    map_script, map_div = map_components(data, tiles=tiles, attribution=attribution)
     figures = "\n".join(
         f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in headline_figures(data).items()
     )
@@ -215,7 +227,7 @@ def _html_page(data: OutputData) -> str:
         map_resources=map_resources(),
         map_div=map_div,
         map_script=map_script,
-        crs=esc(_crs_name(data)),
+        crs=esc("Web Mercator, over the background tiles" if tiles else _crs_name(data)),
         cashflow=_html_cashflow(data),
         dispatch=_html_dispatch(data),
     )

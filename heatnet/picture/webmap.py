@@ -5,12 +5,18 @@ the output's own coordinates, with the PNG map's palette (:mod:`heatnet.picture.
 not in the network grey, unreachable ones dashed red, pipes by diameter band (the same bands,
 colours and widths; connectors dashed), buildings filled when connected, supplies as stars.
 Hovering a feature shows its output columns; clicking a legend entry hides that layer.
+
+A background map only when the user gives one (``tiles``: an XYZ tile URL such as
+``https://tile.openstreetmap.org/{z}/{x}/{y}.png``, with its ``attribution``): the layers are then
+drawn in Web Mercator (EPSG:3857) over those tiles, which the browser fetches from that server;
+without one the page needs nothing outside itself.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import geopandas as gpd
@@ -19,7 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from bokeh.embed import components
-from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.models import ColumnDataSource, HoverTool, WMTSTileSource
 from bokeh.models.annotations import Legend
 from bokeh.plotting import figure
 from bokeh.resources import INLINE
@@ -43,14 +49,21 @@ def map_resources() -> str:
     return rendered
 
 
-def map_components(data: OutputData) -> tuple[str, str]:
+def map_components(
+    data: OutputData, *, tiles: str | None = None, attribution: str = ""
+) -> tuple[str, str]:
     """The map's ``<script>`` and ``<div>`` for the page (:func:`map_resources` in its head)."""
-    script, div = components(build_map(data))
+    script, div = components(build_map(data, tiles=tiles, attribution=attribution))
     return script, div
 
 
-def build_map(data: OutputData) -> Any:
-    """The Bokeh figure: one named renderer per layer and kind, each with its pop-up."""
+def build_map(data: OutputData, *, tiles: str | None = None, attribution: str = "") -> Any:
+    """The Bokeh figure: one named renderer per layer and kind, each with its pop-up.
+
+    With ``tiles`` (an XYZ URL template), the layers are drawn in Web Mercator over them.
+    """
+    if tiles is not None:
+        data = in_web_mercator(data)
     plot = figure(
         match_aspect=True,
         sizing_mode="stretch_width",
@@ -62,6 +75,8 @@ def build_map(data: OutputData) -> Any:
     )
     plot.xaxis.visible = plot.yaxis.visible = False
     plot.grid.visible = False
+    if tiles is not None:
+        plot.add_tile(WMTSTileSource(url=tiles, attribution=attribution), name="background")
     plot.background_fill_color = "#ffffff"
     # drawn in this order: buildings under the pipes, supplies on top
     buildings = _buildings(plot, data.buildings)
@@ -70,6 +85,16 @@ def build_map(data: OutputData) -> Any:
     legend.label_text_font_size = "9pt"
     plot.add_layout(legend, "right")
     return plot
+
+
+def in_web_mercator(data: OutputData) -> OutputData:
+    """The output's layers in EPSG:3857, where XYZ tiles are (a layer without a CRS is kept)."""
+    moved = {
+        name: (layer.to_crs(3857) if layer.crs is not None else layer)
+        for name, layer in (("buildings", data.buildings), ("paths", data.paths),
+                            ("supplies", data.supplies))
+    }  # fmt: skip
+    return replace(data, **moved)
 
 
 # --- layers ---------------------------------------------------------------------------------------
