@@ -48,6 +48,13 @@ import pandas as pd
 
 from heatnet.core.errors import InputError
 from heatnet.core.units import HOURS_PER_YEAR
+from heatnet.dispatch.plant_json import (
+    distribution_json,
+    fuels_json,
+    maybe_float,
+    storages_json,
+    units_json,
+)
 from heatnet.dispatch.problem import dispatch_from_json
 from heatnet.dispatch.profiles import (
     DEFAULT_PROFILE,
@@ -174,11 +181,11 @@ def dispatch_design(
             "name": f"{problem.name}:{day.id}",
             "steps": {"count": len(fuel_day) * HOURS, "hours": 1.0, "weight": day.days_per_year},
             "nodes": [{"id": s, "demand_kw": list(node_kw[s])} for s in sites],
-            "fuels": _fuels(inputs, sites, fuel_day),
-            "units": _units(units),
-            "storages": _storages(inputs, sites),
+            "fuels": fuels_json(inputs, sites, fuel_day),
+            "units": units_json(units),
+            "storages": storages_json(inputs, sites),
             "links": [k | {"capacity_kw": k["capacity_kw"] * link_scale} for k in links],
-            "fuel_distribution": _distribution(inputs, sites),
+            "fuel_distribution": distribution_json(inputs, sites),
             "options": options,
         }
 
@@ -391,10 +398,10 @@ def _day_types_and_profiles(
             DayType(
                 str(r["day_type_id"]),
                 float(cast(float, r["days_per_year"])),
-                _maybe(r.get("outdoor_temperature_c")),
-                _maybe(r.get("flow_temperature_c")),
-                _maybe(r.get("return_temperature_c")),
-                _maybe(r.get("ground_temperature_c")),
+                maybe_float(r.get("outdoor_temperature_c")),
+                maybe_float(r.get("flow_temperature_c")),
+                maybe_float(r.get("return_temperature_c")),
+                maybe_float(r.get("ground_temperature_c")),
             )
             for r in table.to_dict("records")
         )
@@ -407,12 +414,6 @@ def _day_types_and_profiles(
                 values[int(hour)] = float(value)
             profiles.setdefault(str(pid), {})[str(day)] = tuple(values)
     return day_types, profiles
-
-
-def _maybe(value: Any) -> float | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return None
-    return float(value)
 
 
 def _site_demand(
@@ -507,107 +508,3 @@ def _links(design: Design, vertex_of: Mapping[str, str]) -> list[dict[str, Any]]
 
 def _pairs(items: Sequence[str]) -> list[tuple[str, str]]:
     return [(a, b) for i, a in enumerate(items) for b in items[i + 1 :]]
-
-
-# --- plant tables to dispatch JSON ----------------------------------------------------------
-
-
-def _units(units: pd.DataFrame) -> list[dict[str, Any]]:
-    out = []
-    for _, r in units.iterrows():
-        out.append(
-            {
-                "id": str(r["unit_id"]),
-                "node": str(r["supply_id"]),
-                "fuel": str(r["fuel_id"]),
-                "efficiency": float(r["efficiency"]),
-                "heat_max_kw": float(r["heat_max_kw"]),
-                "fuel_max_kw": _maybe(r.get("fuel_max_kw")),
-                "min_load_fraction": float(r.get("min_load_fraction", 0.0) or 0.0),
-                "min_up_h": float(r.get("min_up_h", 0.0) or 0.0),
-                "min_down_h": float(r.get("min_down_h", 0.0) or 0.0),
-                "startup_cost": float(r.get("startup_cost", 0.0) or 0.0),
-                "cost_per_kwh": float(r.get("cost_per_kwh", 0.0) or 0.0),
-            }
-        )
-    return out
-
-
-def _storages(inputs: Inputs, sites: Sequence[str]) -> list[dict[str, Any]]:
-    table = inputs.storages
-    if table is None or table.empty:
-        return []
-    out = []
-    for _, r in table[table["supply_id"].astype(str).isin(set(sites))].iterrows():
-        charge = float(r["charge_max_kw"])
-        discharge = _maybe(r.get("discharge_max_kw"))
-        out.append(
-            {
-                "id": str(r["storage_id"]),
-                "node": str(r["supply_id"]),
-                "capacity_kwh": float(r["capacity_kwh"]),
-                "charge_max_kw": charge,
-                "discharge_max_kw": charge if discharge is None else discharge,
-                "eta_charge": float(r.get("eta_charge", 1.0)),
-                "eta_discharge": float(r.get("eta_discharge", 1.0)),
-                "loss_per_h": float(r.get("loss_per_h", 0.0)),
-            }
-        )
-    return out
-
-
-def _price(value: Any, days: Sequence[str]) -> list[float]:
-    """A fuel's hourly prices on days of these types, in order (24 each).
-
-    The price is a number, 24 hourly values, or 24 hourly values by day type.
-    """
-    out: list[float] = []
-    for day in days:
-        today = value[day] if isinstance(value, Mapping) else value
-        if isinstance(today, (list, tuple)):
-            out += [float(v) for v in today]
-        else:
-            out += [float(today)] * HOURS
-    return out
-
-
-def _fuels(inputs: Inputs, sites: Sequence[str], days: Sequence[str]) -> list[dict[str, Any]]:
-    table = inputs.fuels
-    if table is None or table.empty:
-        return []
-    out: list[dict[str, Any]] = []
-    seen: set[tuple[str, str]] = set()
-    for _, r in table.iterrows():
-        where = r.get("supply_id")
-        nodes = [str(where)] if isinstance(where, str) and where else list(sites)
-        for node in nodes:
-            if node not in sites or (str(r["fuel_id"]), node) in seen:
-                continue
-            seen.add((str(r["fuel_id"]), node))
-            out.append(
-                {
-                    "id": str(r["fuel_id"]),
-                    "node": node,
-                    "price_per_kwh": _price(r["price_per_kwh"], days),
-                    "import_max_kw": _maybe(r.get("import_max_kw")),
-                    "emissions_kg_per_kwh": float(r.get("emissions_kg_per_kwh", 0.0) or 0.0),
-                }
-            )
-    return out
-
-
-def _distribution(inputs: Inputs, sites: Sequence[str]) -> list[dict[str, Any]]:
-    table = inputs.fuel_distribution
-    if table is None or table.empty:
-        return []
-    rows = table[table["supply_id"].astype(str).isin(set(sites))]
-    return [
-        {
-            "fuel": str(r["fuel_id"]),
-            "node": str(r["supply_id"]),
-            "export_max_kw": float(r.get("export_max_kw", 0.0) or 0.0),
-            "import_max_kw": float(r.get("import_max_kw", 0.0) or 0.0),
-            "cost_per_kwh": float(r.get("cost_per_kwh", 0.0) or 0.0),
-        }
-        for _, r in rows.iterrows()
-    ]
