@@ -60,7 +60,7 @@ def write_samples(folder: Path, *, overwrite: bool = False) -> list[Path]:
     for target in targets:  # refuse before writing anything
         check_output(target, overwrite=overwrite)
     written = []
-    for (_name, source), target in zip(files.items(), targets, strict=True):
+    for source, target in zip(files.values(), targets, strict=True):
         with atomic_output(target, overwrite=True) as temporary:
             shutil.copyfile(source, temporary)
         written.append(target)

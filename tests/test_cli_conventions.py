@@ -81,7 +81,7 @@ def test_log_goes_before_or_after_the_command(runner, tmp_path, args):
 
 
 @pytest.mark.parametrize("where", ["before", "after"])
-def test_verbose_and_quiet_work_either_side_of_the_command(runner, where, caplog):
+def test_verbose_and_quiet_work_either_side_of_the_command(runner, where):
     def call(flag: str) -> int:
         args = ["validate", str(TINY)]
         args = [flag, *args] if where == "before" else [*args, flag]
@@ -245,7 +245,7 @@ def test_init_takes_the_crs_of_a_given_file(runner, tmp_path):
     assert sha256(SAMPLE) == before
 
 
-def test_a_template_frame_round_trips_its_defaults():
+def test_the_template_parameters_frame_leaves_values_blank_and_describes_each():
     from heatnet.inputs.template import parameters_frame
 
     frame = parameters_frame(load_schemas())

@@ -171,12 +171,12 @@ def _draw_levels(ax: Axes, levels: pd.DataFrame) -> None:
 
 def dispatch_note(data: OutputData) -> dict[str, Any]:
     """What the chart shows, for the HTML page's caption: day types and elements drawn."""
-    assert data.dispatch is not None
-    frame, averaged = typical_days(data.dispatch)
+    frame = data.dispatch
+    assert frame is not None
     kinds = frame.groupby("element_type")["element_id"].nunique()
     return {
         "day_types": int(frame["day_type"].nunique()),
         "units": int(kinds.get("unit", 0)),
         "storages": int(kinds.get("storage", 0)),
-        "averaged": averaged,
+        "averaged": "day_of_year" in frame.columns and bool(frame["day_of_year"].notna().any()),
     }
