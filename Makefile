@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint type test check demo bench bench-full wheel-check clean samples qgis-check html-check
+.PHONY: install lint type test check demo bench bench-full wheel-check clean samples qgis-check html-check plugin
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check heatnet tests bench sample_data
-	$(BIN)/ruff format --check heatnet tests bench sample_data
+	$(BIN)/ruff check heatnet tests bench sample_data qgis_plugin
+	$(BIN)/ruff format --check heatnet tests bench sample_data qgis_plugin
 	$(BIN)/lint-imports
 
 type: $(STAMP)
@@ -52,10 +52,18 @@ bench-full: $(STAMP)
 html-check: $(STAMP)
 	HEATNET_HTML_PNG_DIR=build/html-check $(BIN)/pytest tests/test_html_browser.py -v -rs -p no:xdist
 
+# plugin: the QGIS Processing plugin as a zip to install (Plugins > Manage and Install Plugins >
+# Install from ZIP): build/heatnet_processing.zip, see docs/qgis-plugin.md
+plugin:
+	$(PYTHON) qgis_plugin/build_zip.py -o build/heatnet_processing.zip
+
 # qgis-check: open a styled output in a real QGIS (the system Python's python3-qgis; the venv
 # cannot import qgis), check its default layer styles load and render, keep the PNGs in
 # build/qgis-check/. Checks a synthetic output unless HEATNET_QGIS_GPKG names one, e.g.
 # `make qgis-check HEATNET_QGIS_GPKG=build/out.gpkg`. QGIS_PYTHON picks another interpreter.
+# Then the Processing plugin (its zip) runs in the same QGIS: Design network on the tiny sample,
+# Validate, Create input template, Report, Cancel on the district; screenshots of the dialog and
+# the loaded design in build/qgis-check/plugin/.
 QGIS_PYTHON ?= /usr/bin/python3
 
 qgis-check: $(STAMP)
@@ -64,7 +72,9 @@ qgis-check: $(STAMP)
 			$(BIN)/python -m pytest tests/test_qgis.py -v -rs && \
 		$(BIN)/heatnet -q run sample_data/district.gpkg -o build/qgis-check/district-design.gpkg --overwrite --mkdir && \
 		HEATNET_QGIS_GPKG=build/qgis-check/district-design.gpkg HEATNET_QGIS_PYTHON=$(QGIS_PYTHON) \
-			HEATNET_QGIS_PNG_DIR=build/qgis-check/district $(BIN)/python -m pytest tests/test_qgis.py -v -rs; \
+			HEATNET_QGIS_PNG_DIR=build/qgis-check/district $(BIN)/python -m pytest tests/test_qgis.py -v -rs && \
+		HEATNET_QGIS_PYTHON=$(QGIS_PYTHON) HEATNET_QGIS_PNG_DIR=build/qgis-check/plugin \
+			$(BIN)/python -m pytest tests/test_qgis_plugin.py -v -rs; \
 	else \
 		echo "QGIS not installed: skipped (apt-get install python3-qgis qgis-providers)"; \
 	fi

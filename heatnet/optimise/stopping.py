@@ -36,13 +36,22 @@ class Stop:
         self.count += 1
 
 
+# Ctrl-C, SIGTERM, and on Windows Ctrl-Break (what a parent such as the QGIS plugin can send
+# a process group there: docs/qgis-plugin.md)
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGBREAK") if hasattr(signal, name)
+)
+
+
 @contextlib.contextmanager
 def stop_on_signals(
     stop: Stop,
     first: str = "stopping the search, the best design so far will be written "
     "(interrupt again to abort without writing)",
 ) -> Iterator[Stop]:
-    """Route Ctrl-C and SIGTERM to ``stop`` while the block runs (main thread only).
+    """Route Ctrl-C, SIGTERM (and Windows' Ctrl-Break) to ``stop`` while the block runs.
+
+    Main thread only.
 
     The first signal sets the request (logged as ``interrupted: <first>``); a second raises
     ``KeyboardInterrupt`` at once. Signals a parent ignored stay ignored; other threads (a
@@ -62,7 +71,7 @@ def stop_on_signals(
 
     previous = {
         s: signal.signal(s, handler)
-        for s in (signal.SIGINT, signal.SIGTERM)
+        for s in STOP_SIGNALS
         if signal.getsignal(s) is not signal.SIG_IGN
     }
     try:
