@@ -390,7 +390,31 @@ def _curves(m: pyo.ConcreteModel, data: ModelData) -> Any:
         m.curve_order_next = pyo.Constraint(
             m.CZ, rule=lambda _, i, k: m.cw[i, k] <= lengths[i, k] * m.cz[i, k]
         )
+    curve_reach(m, data)
     return sum(slopes[key] * m.cw[key] for key in keys)
+
+
+def curve_reach(m: pyo.ConcreteModel, data: ModelData) -> None:
+    """End each supply's curve at the most capacity the model can ask of it now.
+
+    scap[s] is only pushed up by scap ≥ sigma[s]·supp[s] and scap ≥ supm[s], with
+    supp ≤ peak_ub and supm ≤ mean_ub, so no solution needs more than
+    max(sigma[s]·peak_ub, mean_ub); the segment fills beyond it get upper bound 0 (the one
+    across it, what is left). Exact for the model as it stands, and it tightens the LP: through a
+    concave curve (later kW cheaper) the LP prices capacity on the secant from 0 to the curve's
+    end, so a curve drawn on past any use prices every capacity too well (docs/bounds.md).
+    Follows ``sigma``: call it again whenever sigma changes (:mod:`heatnet.optimise.tune`).
+    """
+    if not hasattr(m, "cw"):
+        return
+    s = data.supplies
+    peak_ub, mean_ub = _num(s, "peak_ub"), _num(s, "mean_ub")
+    ends = {i: max(pyo.value(m.sigma[i]) * peak_ub[i], mean_ub[i]) for i in s.index}
+    for i, xs in s["curve_kw"].items():
+        for k in range(len(xs) - 1):
+            if (i, k) in m.cw:
+                room = min(xs[k + 1] - xs[k], max(ends[i] - xs[k], 0.0))
+                m.cw[i, k].setub(room)
 
 
 def _concave_somewhere(slopes: list[float]) -> bool:

@@ -146,7 +146,6 @@ def _linear_pipes(m: pyo.ConcreteModel, data: ModelData, built: dict[str, Any]) 
     m.upgrade_range = pyo.Constraint(m.X, rule=lambda _, i: m.upcap[i] <= big[i] * m.eup[i])
     m.upgrade_floor = pyo.Constraint(m.X, rule=lambda _, i: m.upcap[i] >= have[i] * m.eup[i])
     m.upgrade_needs_pipe = pyo.Constraint(m.X, rule=lambda _, i: m.eup[i] <= built[i])
-    m.pv = pyo.Var(m.E, domain=pyo.Reals)
     old = set(existing)
     keys = [(i, j) for i in e.index for j in range(len(cuts[i].slope))]
     m.PC = pyo.Set(initialize=keys, dimen=2, ordered=True)
@@ -154,6 +153,10 @@ def _linear_pipes(m: pyo.ConcreteModel, data: ModelData, built: dict[str, Any]) 
     # does (for designs); the other family is lifted out of the way by a constant
     m.relaxing = pyo.Param(initialize=1.0, mutable=True, within=pyo.Reals)
     lift = {i: abs(cuts[i].floor) + abs(float(fixed[i])) + abs(per_kw[i]) * big[i] for i in e.index}
+    # bounds the rows below already imply, in every state of ``relaxing``: with them every
+    # column is bounded, which a dual bound needs (:mod:`heatnet.optimise.dual_bound`)
+    m.pv = pyo.Var(m.E, domain=pyo.Reals, bounds=lambda _, i: _pv_bounds(i in old, keep[i],
+                   cuts[i].floor, fixed[i], per_kw[i] * big[i], lift[i]))  # fmt: skip
 
     def cut(_: Any, i: str, j: int) -> Any:
         a, s = cuts[i].intercept[j], cuts[i].slope[j]
@@ -185,6 +188,20 @@ def _linear_pipes(m: pyo.ConcreteModel, data: ModelData, built: dict[str, Any]) 
         ),
     )
     return sum(m.pv[i] for i in e.index), m.relaxing
+
+
+def _pv_bounds(
+    existing: bool, keep: float, floor: float, fixed: float, per_kw_top: float, lift: float
+) -> tuple[float, float]:
+    """Bounds on an edge's pipe PV that its rows imply (so they cut nothing off).
+
+    Above: the fitted line's row (or, for an existing pipe, its repex and upgrade rows) is at
+    most |fixed| + 2|keep| + |per_kw·high| plus its lift. Below: the floor row,
+    min(floor, keep, 0) less the lift.
+    """
+    keep = keep if existing and math.isfinite(keep) else 0.0
+    top = abs(fixed) + 2 * abs(keep) + abs(per_kw_top) + lift
+    return min(floor, keep, 0.0) - lift, top
 
 
 def _discrete_pipes(

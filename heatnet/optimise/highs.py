@@ -32,6 +32,7 @@ import pyomo.environ as pyo
 from pyomo.common.tee import capture_output
 
 from heatnet.core.progress import SolverUpdate
+from heatnet.optimise.dual_bound import dual_bound, from_highs
 from heatnet.optimise.highs_model import LoadedModel, check
 from heatnet.optimise.stopping import Stop
 
@@ -208,6 +209,8 @@ class Solver:
         self._interruptible_now = interruptible
         try:
             highs = self._sync()
+            if relax:  # a copy: HiGHS' interior point counts the instance's earlier runs
+                highs = self._lp_copy(highs)  # against its time limit (measured, 1.16)
             # loading and updating count against the limit: it covers the whole solve
             spent = time.perf_counter() - began
             for name, value in (
@@ -216,7 +219,10 @@ class Solver:
                 ("random_seed", int(self.options.seed)),
                 ("threads", int(self.options.threads)),
                 ("presolve", "on"),
-                ("solve_relaxation", bool(relax)),
+                # the LP relaxation by interior point, no crossover: its bound comes from the
+                # duals (heatnet.optimise.dual_bound), which need no optimal basis
+                ("solver", "ipm" if relax else "choose"),
+                ("run_crossover", "off" if relax else "on"),
             ):
                 check(highs.setOptionValue(name, value), f"option {name}")
             self._set_start(highs, None if relax else start)
@@ -245,7 +251,7 @@ class Solver:
             return SolveResult(
                 SolveStatus.ERROR, str(exc), None, None, None, time.perf_counter() - began
             )
-        return self._result(highs, time.perf_counter() - began)
+        return self._result(highs, time.perf_counter() - began, relax=relax)
 
     def fix(self, values: dict[str, pd.Series], names: tuple[str, ...] = DECISIONS) -> None:
         """Fix binaries to a solution's rounded values, in HiGHS only (column bounds).
@@ -320,6 +326,20 @@ class Solver:
             self._fixed_vals = np.array([fixed[i][1] for i in keep], dtype=np.float64)
             self._apply_fixed(highs)
         return highs
+
+    def _lp_copy(self, highs: highspy.Highs) -> highspy.Highs:
+        """A new HiGHS holding the loaded model's LP relaxation (fixed columns included)."""
+        lp = highs.getLp()
+        lp.integrality_ = []
+        with capture_output(capture_fd=True):  # its banner
+            copy: highspy.Highs = cast(Any, highspy.Highs)()
+            copy.setOptionValue("log_to_console", False)
+            copy.setOptionValue("output_flag", True)
+        copy.cbLogging.subscribe(self._on_log)
+        copy.cbSimplexInterrupt.subscribe(self._on_interrupt)
+        copy.cbIpmInterrupt.subscribe(self._on_interrupt)
+        check(copy.passModel(lp), "the LP relaxation")
+        return copy
 
     def _fixed_vars(self) -> list[tuple[Any, float]]:
         if self._loaded is None:
@@ -512,7 +532,9 @@ class Solver:
             log.info("MIP start (%d values) not taken by HiGHS: %s", len(self._start_cols), why)
         return used
 
-    def _result(self, highs: highspy.Highs, runtime_s: float) -> SolveResult:
+    def _result(
+        self, highs: highspy.Highs, runtime_s: float, *, relax: bool = False
+    ) -> SolveResult:
         model_status = highs.getModelStatus()
         info = highs.getInfo()
         tc = _TERMINATION.get(model_status.name, "unknown")
@@ -529,7 +551,9 @@ class Solver:
             status = SolveStatus.NO_SOLUTION
         objective = float(info.objective_function_value) if has else None
         bound: float | None = None
-        if info.mip_node_count != -1:  # a MIP: its dual bound
+        if relax:  # proven from the duals, whatever the status (None: no duals)
+            bound = self._dual_bound(highs)
+        elif info.mip_node_count != -1:  # a MIP: its dual bound
             bound = float(info.mip_dual_bound)
         elif status is SolveStatus.OPTIMAL:
             bound = objective
@@ -547,6 +571,17 @@ class Solver:
             runtime_s,
         )
         return SolveResult(status, tc, objective, bound, gap, runtime_s, values, accepted)
+
+    def _dual_bound(self, highs: highspy.Highs) -> float | None:
+        """The LP's bound proven from its row duals (None without duals or a finite bound)."""
+        solution = highs.getSolution()
+        if not solution.dual_valid:
+            return None
+        bound = dual_bound(from_highs(highs.getLp()), np.asarray(solution.row_dual))
+        if not np.isfinite(bound):
+            log.warning("the LP's duals prove no bound (a column without finite bounds)")
+            return None
+        return bound
 
     def _values(self, highs: highspy.Highs) -> dict[str, pd.Series]:
         """Every variable's value into the Pyomo model, and :data:`VARIABLES` as Series."""

@@ -366,8 +366,9 @@ class _Search:
         reset_parameters(self.model, self.data)
         if hasattr(self.model, "relaxing"):
             self.model.relaxing = 1.0
-        if self.first is None or self.first.status is not SolveStatus.OPTIMAL:
-            self._lp_bound(self.model, self.solver)  # the MIP's root may not finish in time
+        if self.first is None or self.first.bound is None or not np.isfinite(self.first.bound):
+            # the first MIP never finished its root LP: neither may this one, so the LP first
+            self._lp_bound(self.model, self.solver)
         self._relaxation(self.data, self.model, self.solver)
         if hasattr(self.model, "relaxing"):
             self.model.relaxing = 0.0
@@ -377,11 +378,14 @@ class _Search:
         return self.budget - self.elapsed() - min(PRICING_RESERVE_S, 0.05 * self.budget)
 
     def _lp_bound(self, model: Any, solver: Solver) -> None:
-        """The relaxation's LP relaxation: a proven bound as soon as one simplex ends.
+        """The relaxation's LP relaxation: a bound proven from its duals (interior point).
 
-        Taken when the design MIPs could not finish: on a model that large the relaxation MIP
-        may not get through its root in the time left, and the LP's optimum already bounds
-        every design (no design comes of it; it is logged, not a MIP of the history).
+        Taken when the first design MIP did not get through its root LP: on a model that
+        large the relaxation MIP may not either in the time left, and the LP's optimum already
+        bounds every design (no design comes of it; it is logged, not a MIP of the history).
+        When the root did end, the relaxation MIP's own root (with its cuts) bounds better in
+        the same time (measured on the 2,000-building grid: 12.62 M from the MIP's root in
+        53 s, 12.68 M from the interior-point LP in 21.5 s, which left the MIP too little).
         """
         if not self.claims_bound:
             return
@@ -389,7 +393,7 @@ class _Search:
         if remaining <= 0 or self.stop.requested:
             return
         lp = solver.solve(time_limit_s=remaining, mip_gap=0.0, relax=True)
-        if lp.status is SolveStatus.OPTIMAL and lp.bound is not None and np.isfinite(lp.bound):
+        if lp.bound is not None and np.isfinite(lp.bound):  # proven from its duals
             bound = lp.bound + self.slack
             self.upper = bound if self.upper is None else min(self.upper, bound)
             log.info("LP relaxation: bound %.6g in %.1f s", bound, lp.runtime_s)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 
+from heatnet.optimise.build import curve_reach
 from heatnet.optimise.evaluate import Design
 from heatnet.optimise.prepare import ModelData
 
@@ -26,6 +27,7 @@ def set_parameters(model: pyo.ConcreteModel, data: ModelData, design: Design) ->
     for sid, sigma in s["diversity"].items():
         if np.isfinite(sigma):
             model.sigma[sid] = float(sigma)
+    curve_reach(model, data)
 
 
 def reset_parameters(model: pyo.ConcreteModel, data: ModelData) -> None:
@@ -36,3 +38,4 @@ def reset_parameters(model: pyo.ConcreteModel, data: ModelData) -> None:
         model.loss[eid] = float(loss)
     for sid, sigma in data.sigma.items():
         model.sigma[sid] = float(sigma)
+    curve_reach(model, data)

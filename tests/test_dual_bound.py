@@ -1,0 +1,190 @@
+"""Bounds proven from row duals (heatnet.optimise.dual_bound), and the supply curve's reach.
+
+The dual bound must hold for *any* duals (weak duality), equal the optimum at the optimal duals,
+and refuse to prove anything when a column it needs is unbounded. The curve reach is checked on a
+one-building problem whose LP relaxation can be solved by hand.
+"""
+
+from __future__ import annotations
+
+import math
+
+import highspy
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from heatnet.optimise.build import build_model, curve_reach
+from heatnet.optimise.dual_bound import SparseLp, dual_bound, from_highs
+from heatnet.optimise.highs import Solver, SolverOptions
+from heatnet.optimise.prepare import prepare
+from heatnet.optimise.tune import reset_parameters
+from heatnet.problem.definition import Problem
+from tests.problems import make_problem
+
+INF = math.inf
+
+
+def lp(
+    cost: list[float],
+    rows: list[list[float]],
+    row_lower: list[float],
+    row_upper: list[float],
+    col_lower: list[float],
+    col_upper: list[float],
+    *,
+    maximize: bool = True,
+    offset: float = 0.0,
+) -> SparseLp:
+    """A small LP with its matrix stored by rows."""
+    start, index, value = [0], [], []
+    for row in rows:
+        for j, a in enumerate(row):
+            if a:
+                index.append(j)
+                value.append(float(a))
+        start.append(len(index))
+    return SparseLp(
+        cost=np.array(cost, float), offset=offset, maximize=maximize,
+        col_lower=np.array(col_lower, float), col_upper=np.array(col_upper, float),
+        row_lower=np.array(row_lower, float), row_upper=np.array(row_upper, float),
+        start=np.array(start, np.int64), index=np.array(index, np.int64),
+        value=np.array(value, float),
+        by_column=False,
+    )  # fmt: skip
+
+
+# max x1 + x2 subject to x1 + x2 ≤ 1, 0 ≤ x ≤ 1: optimum 1 (dual 1)
+SIMPLE = lp([1, 1], [[1, 1]], [-INF], [1], [0, 0], [1, 1])
+
+
+@pytest.mark.parametrize(
+    ("y", "expected"),
+    [
+        (1.0, 1.0),  # the optimal dual: the optimum
+        (0.5, 1.5),  # 0.5·1 + (1 − 0.5)·1 per column
+        (2.0, 2.0),  # 2·1 + reduced costs −1 at the lower bounds 0
+        (0.0, 2.0),  # no dual: every column at its favoured bound
+        (-1.0, 2.0),  # the wrong sign for a row with no lower side: set to 0 (else −∞·−1)
+    ],
+)
+def test_dual_bound_of_a_hand_lp(y: float, expected: float) -> None:
+    bound = dual_bound(SIMPLE, np.array([y]))
+    assert bound == pytest.approx(expected, rel=1e-12)
+    assert bound >= expected  # the rounding margin only ever raises it
+
+
+def test_minimise_gives_a_lower_bound() -> None:
+    # min x1 + x2 subject to x1 + x2 ≥ 1, 0 ≤ x ≤ 1: optimum 1; the dual 1 proves it from below
+    problem = lp([1, 1], [[1, 1]], [1], [INF], [0, 0], [1, 1], maximize=False, offset=3.0)
+    assert dual_bound(problem, np.array([1.0])) == pytest.approx(4.0, rel=1e-12)
+    assert dual_bound(problem, np.array([1.0])) <= 4.0
+    assert dual_bound(problem, np.array([0.0])) == pytest.approx(3.0)  # columns at 0
+
+
+def test_an_unbounded_column_the_duals_do_not_price_proves_nothing() -> None:
+    free = lp([1, 1], [[1, 1]], [-INF], [1], [0, 0], [1, INF])
+    assert dual_bound(free, np.array([0.5])) == INF  # column 2 wants +∞
+    # its reduced cost is 0, but only to rounding: it may have either sign, nothing is proven
+    assert dual_bound(free, np.array([1.0])) == INF
+    assert dual_bound(free, np.array([np.nan])) == INF
+
+
+@st.composite
+def feasible_lps(draw: st.DrawFn) -> tuple[SparseLp, np.ndarray]:
+    """A bounded, feasible LP (rows built around a point inside the box) and random duals."""
+    n = draw(st.integers(1, 5))
+    m = draw(st.integers(1, 5))
+    ints = st.integers(-3, 3)
+    a = [[draw(ints) for _ in range(n)] for _ in range(m)]
+    lower = [float(draw(st.integers(-5, 0))) for _ in range(n)]
+    upper = [lo + float(draw(st.integers(0, 6))) for lo in lower]
+    x0 = np.array([(lo + up) / 2 for lo, up in zip(lower, upper, strict=True)])
+    ax = np.array(a, float) @ x0
+    slack = st.one_of(st.just(INF), st.floats(0, 4))
+    row_lower = [v - draw(slack) for v in ax]
+    row_upper = [v + draw(slack) for v in ax]
+    cost = [float(draw(ints)) for _ in range(n)]
+    maximize = draw(st.booleans())
+    y = np.array([draw(st.floats(-5, 5)) for _ in range(m)])
+    return lp(cost, a, row_lower, row_upper, lower, upper, maximize=maximize, offset=1.5), y
+
+
+def solve(problem: SparseLp) -> tuple[float, np.ndarray, SparseLp]:
+    """HiGHS' optimum and row duals, and the LP as HiGHS holds it (its own matrix layout)."""
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    n = len(problem.cost)
+    h.addVars(n, problem.col_lower, problem.col_upper)
+    h.changeColsCost(n, np.arange(n, dtype=np.int32), problem.cost)
+    h.addRows(
+        len(problem.row_lower), problem.row_lower, problem.row_upper, len(problem.index),
+        problem.start[:-1].astype(np.int32), problem.index.astype(np.int32), problem.value,
+    )  # fmt: skip
+    h.changeObjectiveOffset(problem.offset)
+    sense = highspy.ObjSense.kMaximize if problem.maximize else highspy.ObjSense.kMinimize
+    h.changeObjectiveSense(sense)
+    h.run()
+    assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    return (
+        h.getInfo().objective_function_value,
+        np.asarray(h.getSolution().row_dual),
+        from_highs(h.getLp()),
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(feasible_lps())
+def test_any_duals_bound_the_optimum_and_the_optimal_ones_reach_it(
+    case: tuple[SparseLp, np.ndarray],
+) -> None:
+    problem, y = case
+    optimum, duals, held = solve(problem)
+    sign = 1.0 if problem.maximize else -1.0
+    assert sign * dual_bound(problem, y) >= sign * optimum - 1e-9
+    tight = dual_bound(held, duals)
+    assert sign * tight >= sign * optimum - 1e-9
+    assert tight == pytest.approx(optimum, rel=1e-7, abs=1e-7)
+
+
+def one_building_problem(curve: list[tuple[float, float]]) -> Problem:
+    """A building worth 5,000 with a 100 kW peak at a supply whose curve is ``curve``."""
+    return make_problem(
+        [{"id": "b", "kwh": 100_000.0, "peak": 100.0, "value": 5_000.0}],
+        [("S:s", "B:b", 0.0)],
+        [{"id": "s", "curve": curve}],
+    )
+
+
+def one_building(curve: list[tuple[float, float]]) -> Solver:
+    """:func:`one_building_problem`'s model (optimistic values) and its solver."""
+    data = prepare(one_building_problem(curve))
+    model = build_model(data, discrete=False)
+    reset_parameters(model, data)
+    return Solver(model, SolverOptions())
+
+
+def test_a_curve_past_any_use_no_longer_loosens_the_lp() -> None:
+    # The building needs 100 kW: 1,000 on the curve's first piece, so the best design is worth
+    # 5,000 − 1,000 = 4,000. Drawn on to 1,000 kW (1,000 more for 900 kW) the curve's LP
+    # relaxation would take the secant from 0 to 1,000 kW, 2 ¤/kW: 200 for 100 kW, a bound of
+    # 4,800. Ended at the 100 kW the model can ask for, the LP is exact.
+    solver = one_building([(0.0, 0.0), (100.0, 1_000.0), (1_000.0, 2_000.0)])
+    assert [solver.model.cw[k].ub for k in solver.model.CS] == pytest.approx([100.0, 0.0])
+    lp_bound = solver.solve(time_limit_s=60, mip_gap=0.0, relax=True).bound
+    assert lp_bound == pytest.approx(4_000.0, rel=1e-6)
+    best = solver.solve(time_limit_s=60, mip_gap=0.0)
+    assert best.objective == pytest.approx(4_000.0, rel=1e-9)
+    assert lp_bound >= best.objective - 1e-6
+
+
+def test_the_curve_reach_follows_the_model_diversity() -> None:
+    curve = [(0.0, 0.0), (50.0, 800.0), (100.0, 1_000.0), (1_000.0, 2_000.0)]
+    solver = one_building(curve)
+    model = solver.model
+    assert [model.cw[k].ub for k in model.CS] == pytest.approx([50.0, 50.0, 0.0])
+    model.sigma["S:s"] = 0.5  # half the peak: 50 kW is all the model can ask
+    curve_reach(model, prepare(one_building_problem(curve)))
+    # mean 100,000 kWh / 8,760 h = 11.4 kW < 50 kW: the diversified peak sets the end
+    assert [model.cw[k].ub for k in model.CS] == pytest.approx([50.0, 0.0, 0.0])
