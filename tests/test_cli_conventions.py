@@ -202,6 +202,30 @@ def test_run_json_is_one_object_with_the_summary_of_the_written_design(runner, t
     assert isinstance(payload["summary"]["network_building_count"], int)
 
 
+def test_run_json_reports_invalid_input_as_one_object_with_its_issues(runner, tmp_path):
+    out = tmp_path / "t.gpkg"
+    args = ["run", str(TINY), "-o", str(out), "--json", "--set", "finance/npv-rate=1"]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 3
+    payload = json.loads(result.stdout)  # stdout holds the object and nothing else
+    assert (payload["state"], payload["exit_code"], payload["output"]) == ("invalid-input", 3, None)
+    [issue] = payload["issues"]
+    assert (issue["table"], issue["feature_id"], issue["code"]) == (
+        "parameters", "finance/npv-rate", "bad_parameter_value",
+    )  # fmt: skip
+    assert not out.exists()
+
+
+def test_run_json_reports_a_usage_error_found_while_running(runner, tmp_path):
+    copy = tmp_path / "tiny.gpkg"
+    copy.write_bytes(TINY.read_bytes())
+    result = runner.invoke(cli, ["run", str(copy), "-o", str(copy), "--overwrite", "--json"])
+    assert result.exit_code == 2
+    payload = json.loads(result.stdout)
+    assert (payload["state"], payload["exit_code"]) == ("usage-error", 2)
+    assert "over the input" in payload["error"]
+
+
 def test_validate_json_gives_numbers(runner):
     result = runner.invoke(cli, ["validate", str(TINY), "--format", "json"])
     assert result.exit_code == 0

@@ -281,6 +281,26 @@ def test_the_zip_holds_the_plugin_and_the_schema(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_a_failed_run_names_the_input_issue(tmp_path: Path) -> None:
+    """Invalid input (exit 3): the message lists heatnet's issue (from run --json), not a trace."""
+    output = tmp_path / "never.gpkg"
+    [spec] = [s for s in command.load_specs() if s.key == "finance/npv-rate"]
+    argv = command.run_argv(
+        HEATNET, str(ROOT / "sample_data" / "tiny.gpkg"), str(output),
+        settings=command.set_arguments([spec], {spec.name: 1.0}),
+    )  # fmt: skip
+    completed = command.run_heatnet(argv, timeout_s=RUN_TIMEOUT_S)
+    assert completed.returncode == 3
+    message = command.failure_message("run", completed)
+    assert (
+        message.splitlines()[0] == "heatnet run failed (exit 3: invalid input (nothing written)):"
+    )
+    assert message.splitlines()[1].startswith(
+        "parameters finance/npv-rate [value]: bad_parameter_value: --set 'finance/npv-rate'"
+    )
+    assert not output.exists()
+
+
 def test_runner_designs_tiny(tmp_path: Path) -> None:
     """tiny's optimum connects 2 of its 3 buildings (checkable by hand)."""
     output = tmp_path / "sub" / "tiny-design.gpkg"

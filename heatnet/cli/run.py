@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,9 @@ from heatnet.cli.common import (
     with_time_limit,
 )
 from heatnet.cli.console import ConsoleHandler, ConsoleProgress, console_stream
+from heatnet.core.errors import HeatnetError, ValidationError
 from heatnet.core.exits import ExitCode
+from heatnet.core.issues import Issue
 from heatnet.core.signals import sigterm_interrupts
 
 log = logging.getLogger("heatnet")
@@ -78,7 +83,8 @@ def _run_logging(seen: Verbosity) -> ConsoleHandler:
 @click.option(
     "--json", "as_json", is_flag=True,
     help="Print the outcome as one JSON object on stdout (state, exit code, output, every "
-    "solution_summary column, the dispatch, warnings) in place of the closing lines.",
+    "solution_summary column, the dispatch, warnings) in place of the closing lines; also "
+    "when it ends without one (state, exit code, error, the input's issues).",
 )  # fmt: skip
 @handle_errors
 def run_command(
@@ -125,7 +131,7 @@ def run_command(
     handler.progress = progress
     before = output.stat().st_mtime_ns if output.is_file() else None
     try:
-        with sigterm_interrupts():
+        with sigterm_interrupts(), _failures_as_json(as_json):
             outcome = run(
                 input_path,
                 output,
@@ -152,8 +158,50 @@ def run_command(
         after = output.stat().st_mtime_ns if output.is_file() else None
         done = "written and complete" if after != before else "not written"
         click.secho(f"heatnet: interrupted; {output} {done}", fg="red", err=True)
+        if as_json:
+            written = output if after != before else None
+            _echo_failure(ExitCode.INTERRUPTED, f"interrupted; {output} {done}", (), written)
         sys.exit(ExitCode.INTERRUPTED)
     sys.exit(outcome.exit_code)
+
+
+@contextlib.contextmanager
+def _failures_as_json(as_json: bool) -> Iterator[None]:
+    """With ``--json``, a run that ends without an outcome still prints one JSON object.
+
+    Invalid input (3), a usage error found while running (2) or another heatnet error:
+    ``state`` is the exit code's status word, ``output`` null, ``error`` the message and
+    ``issues`` the input's issues (as ``validate --format json`` gives them); the error then
+    goes on as without ``--json`` (its message on stderr, its exit code). An interrupt before
+    any design (130) prints the same from the caller, which knows whether the output was written.
+    """
+    if not as_json:
+        yield
+        return
+    try:
+        yield
+    except ValidationError as exc:
+        _echo_failure(ExitCode(exc.exit_code), str(exc), exc.issues)
+        raise
+    except HeatnetError as exc:
+        _echo_failure(ExitCode(exc.exit_code), str(exc), ())
+        raise
+
+
+def _echo_failure(
+    code: ExitCode, message: str, issues: Sequence[Issue], output: Path | None = None
+) -> None:
+    payload = {
+        "state": code.status,
+        "exit_code": int(code),
+        "output": None if output is None else str(output),
+        "summary": None,
+        "dispatch": None,
+        "warnings": [],
+        "error": message,
+        "issues": [{**asdict(i), "severity": str(i.severity)} for i in issues],
+    }
+    click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
 
 
 def outcome_json(outcome: Any) -> dict[str, Any]:

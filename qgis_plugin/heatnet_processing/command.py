@@ -705,9 +705,27 @@ def issue_text(issue: Mapping[str, Any]) -> str:
 
 
 def failure_message(what: str, completed: Completed) -> str:
-    """A failed run as one message: what failed, the exit code's meaning, heatnet's own words."""
+    """A failed run as one message: what failed, the exit code's meaning, heatnet's own words.
+
+    ``run --json`` prints an object on failure too (``error`` and the input's ``issues``):
+    its issues, one per line, when it has them; else the tail of heatnet's stderr.
+    """
     meaning = EXIT_MEANING.get(completed.returncode, "unexpected exit")
-    tail = completed.stderr_tail()
+    detail = "\n".join(issue_text(i) for i in _failure_issues(completed.stdout))
+    detail = detail or completed.stderr_tail()
     return f"heatnet {what} failed (exit {completed.returncode}: {meaning})" + (
-        f":\n{tail}" if tail else ""
+        f":\n{detail}" if detail else ""
     )
+
+
+def _failure_issues(stdout: str) -> list[Mapping[str, Any]]:
+    """The error issues of a ``run --json`` failure object (none when stdout holds none)."""
+    start = stdout.find("{")
+    try:
+        data = json.loads(stdout[start:]) if start >= 0 else {}
+    except ValueError:
+        return []
+    issues = data.get("issues") if isinstance(data, dict) else None
+    if not isinstance(issues, list):
+        return []
+    return [i for i in issues if isinstance(i, dict) and i.get("severity") == "error"]
