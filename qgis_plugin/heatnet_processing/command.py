@@ -483,12 +483,7 @@ def parse_run_json(stdout: str) -> RunOutcome:
     ValueError
         When stdout holds no JSON object.
     """
-    start = stdout.find("{")
-    if start < 0:
-        raise ValueError("heatnet printed no JSON outcome")
-    data = json.loads(stdout[start:])
-    if not isinstance(data, dict):
-        raise ValueError("heatnet's JSON outcome is not an object")
+    data = json_object(stdout, "heatnet's JSON outcome")
     summary = data.get("summary") or {}
     warnings = list(data.get("warnings") or [])
     return RunOutcome(
@@ -683,12 +678,23 @@ def run_heatnet(
 
 def parse_validate_json(stdout: str) -> dict[str, Any]:
     """``heatnet validate --format json``'s object (valid, errors, warnings, summary, issues)."""
+    return json_object(stdout, "heatnet validate's JSON")
+
+
+def json_object(stdout: str, what: str) -> dict[str, Any]:
+    """The JSON object heatnet printed on stdout (from its first brace).
+
+    Raises
+    ------
+    ValueError
+        When there is none, it is not JSON, or not an object (``what`` names it).
+    """
     start = stdout.find("{")
     if start < 0:
-        raise ValueError("heatnet validate printed no JSON")
-    data = json.loads(stdout[start:])
+        raise ValueError(f"{what}: heatnet printed no JSON")
+    data = json.loads(stdout[start:])  # json.JSONDecodeError is a ValueError
     if not isinstance(data, dict):
-        raise ValueError("heatnet validate's JSON is not an object")
+        raise ValueError(f"{what} is not an object")
     return data
 
 
@@ -720,12 +726,10 @@ def failure_message(what: str, completed: Completed) -> str:
 
 def _failure_issues(stdout: str) -> list[Mapping[str, Any]]:
     """The error issues of a ``run --json`` failure object (none when stdout holds none)."""
-    start = stdout.find("{")
     try:
-        data = json.loads(stdout[start:]) if start >= 0 else {}
+        issues = json_object(stdout, "run --json").get("issues")
     except ValueError:
         return []
-    issues = data.get("issues") if isinstance(data, dict) else None
     if not isinstance(issues, list):
         return []
     return [i for i in issues if isinstance(i, dict) and i.get("severity") == "error"]
