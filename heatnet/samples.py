@@ -62,7 +62,28 @@ def write_samples(folder: Path, *, overwrite: bool = False) -> list[Path]:
     written = []
     for source, target in zip(files.values(), targets, strict=True):
         with atomic_output(target, overwrite=True) as temporary:
-            shutil.copyfile(source, temporary)
+            if target.name == "README.md":
+                text = readme_for_copy(source.read_text(encoding="utf-8"))
+                Path(temporary).write_text(text, encoding="utf-8")
+            else:
+                shutil.copyfile(source, temporary)
         written.append(target)
         log.info("wrote %s", target)
     return written
+
+
+COPY_NOTE = (
+    "> Written by `heatnet sample`. `build_samples.py` and `source/`, named below, are in "
+    "heatnet's source repository (`sample_data/`), not in this folder; the licence notice is "
+    "[`LICENSE-topotherm.txt`](LICENSE-topotherm.txt) here.\n\n"
+)
+
+
+def readme_for_copy(text: str) -> str:
+    """The samples' README as a copied folder has it: links to what the copy holds.
+
+    The licence link points at the copy's ``LICENSE-topotherm.txt``; a note at the top says the
+    build script and source data it names stay in the source tree.
+    """
+    text = text.replace(f"](source/topotherm-district/{LICENCE})", f"]({LICENCE})")
+    return COPY_NOTE + text

@@ -298,6 +298,16 @@ def test_sample_writes_the_bundled_inputs_byte_for_byte(runner, tmp_path):
     assert valid.exit_code == 0, valid.output
 
 
+def test_the_copied_readme_links_only_to_what_the_copy_holds(runner, tmp_path):
+    assert runner.invoke(cli, ["sample", str(tmp_path)]).exit_code == 0
+    readme = (tmp_path / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\(([^)#]+)\)", readme)
+    local = [link for link in links if "://" not in link]
+    assert "LICENSE-topotherm.txt" in local
+    assert [link for link in local if not (tmp_path / link).exists()] == []
+    assert readme.startswith("> Written by `heatnet sample`")
+
+
 def test_sample_keeps_what_is_there_without_overwrite(runner, tmp_path):
     (tmp_path / "tiny.gpkg").write_bytes(b"mine")
     result = runner.invoke(cli, ["sample", str(tmp_path)])
