@@ -24,7 +24,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from heatnet.core.progress import Progress
 from heatnet.optimise.build import build_model
@@ -41,19 +40,23 @@ from heatnet.optimise.proof import (
     relative_gap,
     trivial_bound,
 )
+from heatnet.optimise.settle import (
+    decision_values,
+    rejection,
+    settle,
+    start_from,
+    start_of,
+)
 from heatnet.optimise.steiner import constructions, polish
 from heatnet.optimise.stopping import Stop, stop_on_signals
-from heatnet.optimise.tune import reset_parameters, set_parameters
+from heatnet.optimise.tune import reset_parameters
 from heatnet.problem.definition import Problem
 
 log = logging.getLogger(__name__)
 
-SETTLE_ROUNDS = 10
 DESIGN_SHARE = 0.5
 """When a bound is to be proven, the share of the runtime limit the design MIPs may use: the
 rest is the relaxation's, so a first MIP that cannot finish does not leave the design unbounded."""
-FINAL_GRACE_S = 1.0
-"""The runtime limit is hard for searching; pricing the best design found may take this long."""
 PRICING_RESERVE_S = 5.0
 """The proving MIP stops this long (at most 5 % of the limit) before it, to price its design."""
 
@@ -249,7 +252,7 @@ class _Search:
         if self.best is None:
             self.price_seed()
         if self.best is not None:  # the first MIP starts from the best design so far
-            start = _start_of(data, self.best)
+            start = start_of(data, self.best)
         relaxed = not linear  # discrete pipes with optimistic values: a relaxation
         seen: set[object] = set()
         for number in range(1, params.iteration_limit + 1):
@@ -284,7 +287,7 @@ class _Search:
             ):
                 break
             seen.add(design.key)
-            start = _start_from(settled)
+            start = start_from(settled)
 
     def nothing_to_connect(self) -> Solution | None:
         """No building or no supply in the network: the empty design is the only one, proven.
@@ -292,7 +295,7 @@ class _Search:
         None when it breaks a rule (a required supply, a constraint/min-* row): then the MIP
         decides, and proves the problem infeasible.
         """
-        design = evaluate(self.data, _values({}))
+        design = evaluate(self.data, decision_values({}))
         if check_design(self.data, design):
             return None
         self.best = design
@@ -339,15 +342,15 @@ class _Search:
         if self.seed is None or self.solver is None or self.solver.abandoned or self.stop.requested:
             return
         free = SolveResult(
-            SolveStatus.FEASIBLE, "seed design", None, None, None, 0.0, _values(self.seed)
+            SolveStatus.FEASIBLE, "seed design", None, None, None, 0.0, decision_values(self.seed)
         )
         try:
-            design, _, converged = _settle(
+            design, _, converged = settle(
                 self.data, self.model, self.solver, free, self.budget - self.elapsed()
             )
         finally:
             reset_parameters(self.model, self.data)
-        why = _rejection(self.data, design, converged)
+        why = rejection(self.data, design, converged)
         if why is not None or design is None:
             log.info("seed design not kept: %s", why)
             return
@@ -408,7 +411,7 @@ class _Search:
         number = len(self.history) + 1
         free = solver.solve(
             time_limit_s=remaining, mip_gap=self.target() / 2.0,
-            start=None if self.best is None else _start_of(data, self.best),
+            start=None if self.best is None else start_of(data, self.best),
             listener=self.progress.solver if self.progress else None, iteration=number,
         )  # fmt: skip
         self._found(number, data, model, solver, free, relaxed=True)
@@ -434,10 +437,8 @@ class _Search:
                 Iteration(number, free.status, None, free.bound, None, None, self.elapsed(), relaxed)
             )  # fmt: skip
             return None
-        design, settled, converged = _settle(
-            data, model, solver, free, self.budget - self.elapsed()
-        )
-        why = _rejection(data, design, converged)
+        design, settled, converged = settle(data, model, solver, free, self.budget - self.elapsed())
+        why = rejection(data, design, converged)
         self.history.append(
             Iteration(
                 number, free.status, free.objective, free.bound,
@@ -559,49 +560,9 @@ class _Search:
         )  # fmt: skip
 
 
-def _values(given: dict[str, dict[Any, float]]) -> dict[str, pd.Series]:
-    """Solver-like values from decisions alone (flows and supplies' outputs empty: zero)."""
-    values = {name: pd.Series(dtype=float) for name in ("dvin", "svin", "ain", "fp", "fm")}
-    values |= {name: pd.Series(dtype=float) for name in ("supp", "supm")}
-    return values | {name: pd.Series(v, dtype=float) for name, v in given.items()}
-
-
 def _columns(data: ModelData) -> int:
     """A model's size in the terms its build time scales with: arcs, edges and options."""
     return len(data.arcs) + len(data.edges) + len(data.options) + len(data.buildings)
-
-
-def _rejection(data: ModelData, design: Design | None, converged: bool) -> str | None:
-    """Why a settled design may not be written (None: it may)."""
-    if design is None:
-        return "infeasible with its own diversity and losses"
-    problems = check_design(data, design)
-    if problems:
-        return "; ".join(problems)
-    if not converged:
-        return f"its diameters still changed after {SETTLE_ROUNDS} rounds of correcting losses"
-    return None
-
-
-def _start_of(data: ModelData, design: Design) -> dict[str, dict[Any, float]]:
-    """A MIP start (connections, supplies, arcs) from a priced design, for prepared ``data``."""
-    b, s, e = design.buildings, design.supplies, design.edges
-    arcs = data.arcs
-    on = e[e["in_network"].to_numpy(bool)]
-    direction = {(str(i), str(t)) for i, t in zip(on.index, on["tail"], strict=True)}
-    ain = {
-        a: float((str(edge), str(tail)) in direction)
-        for a, edge, tail in zip(arcs.index, arcs["edge"], arcs["tail"], strict=True)
-    }
-    return {
-        "dvin": {
-            v: float(x)
-            for v, x in b["in_network"].astype(bool).items()
-            if v in data.buildings.index
-        },
-        "svin": {v: float(x) for v, x in s["in_network"].astype(bool).items()},
-        "ain": ain,
-    }
 
 
 def _left_out(data: ModelData) -> tuple[tuple[str, str, str | None], ...]:
@@ -625,59 +586,3 @@ def _relative_change(settled: float | None, free: float | None) -> float:
     if settled is None or free is None:
         return float("inf")
     return abs(settled - free) / (1.0 + abs(max(settled, free)))
-
-
-def _settle(
-    data: ModelData, model: Any, solver: Solver, free: SolveResult, remaining_s: float
-) -> tuple[Design | None, SolveResult | None, bool]:
-    """Settle and price a free solution.
-
-    Fix its decisions and re-solve with the values it implies until its diameters agree with
-    its flows. None if it is infeasible once corrected; the flag says whether the diameters
-    agreed within :data:`SETTLE_ROUNDS` rounds.
-    """
-    design = evaluate(data, free.values)
-    settled: SolveResult | None = None
-    converged = False
-    solver.fix(free.values)
-    model.settling = 0.0
-    try:
-        for _ in range(SETTLE_ROUNDS):
-            set_parameters(model, data, design)
-            settled = solver.solve(
-                time_limit_s=max(remaining_s, FINAL_GRACE_S), mip_gap=1e-9, start=None,
-                interruptible=False,
-            )  # fmt: skip
-            if not settled.has_solution:
-                log.info("design is infeasible with its own diversity and losses")
-                return None, None, False
-            again = evaluate(data, settled.values)
-            converged = _same_sizes(design, again)
-            design = again
-            if converged:
-                break
-    finally:
-        solver.unfix()
-        model.settling = 1.0
-    if not converged:
-        log.warning(
-            "a design's diameters still changed after %d rounds of correcting its losses",
-            SETTLE_ROUNDS,
-        )
-    return design, settled, converged
-
-
-def _same_sizes(a: Design, b: Design) -> bool:
-    x = a.edges["diameter_mm"].to_numpy(dtype=float)
-    y = b.edges["diameter_mm"].to_numpy(dtype=float)
-    return bool(np.array_equal(np.nan_to_num(x, nan=-1), np.nan_to_num(y, nan=-1)))
-
-
-def _start_from(result: SolveResult) -> dict[str, dict[Any, float]]:
-    """A MIP start from a solve's binaries (HiGHS completes the continuous part)."""
-    out: dict[str, dict[Any, float]] = {}
-    for name in ("dvin", "svin", "ain", "eup", "y"):
-        series = result.values.get(name)
-        if series is not None:
-            out[name] = {k: float(round(v)) for k, v in series.items()}
-    return out
