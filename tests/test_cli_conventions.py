@@ -226,6 +226,22 @@ def test_run_json_reports_a_usage_error_found_while_running(runner, tmp_path):
     assert "over the input" in payload["error"]
 
 
+def test_run_json_reports_a_bug_and_a_bad_log_as_objects(runner, tmp_path, monkeypatch):
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("heatnet.pipeline.run", broken)
+    result = runner.invoke(cli, ["run", str(TINY), "-o", str(tmp_path / "t.gpkg"), "--json"])
+    assert result.exit_code == 1
+    payload = json.loads(result.stdout)
+    assert (payload["state"], payload["exit_code"]) == ("error", 1)
+    assert "boom" in payload["error"]
+    args = ["run", str(TINY), "-o", str(tmp_path / "u.gpkg"), "--json", "--log", str(TINY)]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["state"] == "usage-error"
+
+
 def test_validate_json_gives_numbers(runner):
     result = runner.invoke(cli, ["validate", str(TINY), "--format", "json"])
     assert result.exit_code == 0

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from heatnet.optimise.build import build_model, curve_reach
 from heatnet.optimise.dual_bound import SparseLp, dual_bound, from_highs
 from heatnet.optimise.highs import Solver, SolverOptions
+from heatnet.optimise.loop import optimise
 from heatnet.optimise.prepare import prepare
 from heatnet.optimise.tune import reset_parameters
 from heatnet.problem.definition import Problem
@@ -188,3 +189,36 @@ def test_the_curve_reach_follows_the_model_diversity() -> None:
     curve_reach(model, prepare(one_building_problem(curve)))
     # mean 100,000 kWh / 8,760 h = 11.4 kW < 50 kW: the diversified peak sets the end
     assert [model.cw[k].ub for k in model.CS] == pytest.approx([50.0, 0.0, 0.0])
+
+
+def test_a_curve_whose_cost_falls_is_not_cut_below_what_a_design_needs() -> None:
+    # helper-18's counterexample: the curve's total cost falls from 50 kW to 200 kW, so more
+    # capacity pays and the relaxation must still reach the 100 kW building a needs at its own
+    # diversity 1 (the optimistic factor, 0.75, would end the curve at 0.75 · 101 kW).
+    problem = make_problem(
+        [
+            {"id": "a", "kwh": 1000.0, "peak": 100.0, "value": 20000.0},
+            {"id": "b", "kwh": 1000.0, "peak": 1.0, "value": 0.0},
+        ],
+        [("S:s", "B:a", 1.0), ("S:s", "B:b", 1.0)],
+        [{"id": "s", "curve": [(0.0, 0.0), (50.0, 5000.0), (200.0, 2000.0)]}],
+        params={"network/diversity-limit": "0.5", "network/diversity-rate": "1"},
+    )
+    solution = optimise(problem)
+    assert solution.objective is not None and solution.upper_bound is not None
+    assert solution.upper_bound >= solution.objective - 1e-6
+
+
+def test_a_curve_starting_above_zero_kw_is_priced_as_exact_pricing_does() -> None:
+    # Exact pricing holds the first value below the first breakpoint: 100 kW on
+    # (50 kW, 0), (150 kW, 1,000) costs 500, so the one building is worth 20,000 − 500 − ...
+    # and the model must price it the same (it used to fill the curve from 0: 1,000).
+    problem = make_problem(
+        [{"id": "a", "kwh": 1000.0, "peak": 100.0, "value": 20000.0}],
+        [("S:s", "B:a", 0.0)],
+        [{"id": "s", "curve": [(50.0, 0.0), (150.0, 1000.0), (1000.0, 2000.0)]}],
+    )
+    solution = optimise(problem)
+    assert solution.objective == pytest.approx(19_500.0, rel=1e-9)
+    assert solution.upper_bound == pytest.approx(19_500.0, rel=1e-6)
+    assert solution.state == "optimal"

@@ -115,14 +115,15 @@ def run_command(
     overrides = with_time_limit(overrides, time_limit_s)
     seen = verbosity()
     log_file = seen.log_file
-    if log_file is not None and any(
-        log_file.resolve() == p.resolve()
-        for p in (input_path, output, tables, mapping)
-        if p is not None
-    ):
-        raise click.BadParameter(
-            "the log must not be the input, --tables or the output", param_hint="--log"
-        )
+    with _failures_as_json(as_json):
+        if log_file is not None and any(
+            log_file.resolve() == p.resolve()
+            for p in (input_path, output, tables, mapping)
+            if p is not None
+        ):
+            raise click.BadParameter(
+                "the log must not be the input, --tables or the output", param_hint="--log"
+            )
     handler = _run_logging(seen)
     stream = handler.stream
     interactive = not seen.quiet and stream.isatty()
@@ -169,7 +170,7 @@ def run_command(
 def _failures_as_json(as_json: bool) -> Iterator[None]:
     """With ``--json``, a run that ends without an outcome still prints one JSON object.
 
-    Invalid input (3), a usage error found while running (2) or another heatnet error:
+    Invalid input (3), a usage error found while running (2), another heatnet error or a bug (1):
     ``state`` is the exit code's status word, ``output`` null, ``error`` the message and
     ``issues`` the input's issues (as ``validate --format json`` gives them); the error then
     goes on as without ``--json`` (its message on stderr, its exit code). An interrupt before
@@ -185,6 +186,12 @@ def _failures_as_json(as_json: bool) -> Iterator[None]:
         raise
     except HeatnetError as exc:
         _echo_failure(ExitCode(exc.exit_code), str(exc), ())
+        raise
+    except click.ClickException as exc:  # a usage error found by the command itself
+        _echo_failure(ExitCode.USAGE, exc.format_message(), ())
+        raise
+    except Exception as exc:  # a bug: exit 1 follows (handle_errors)
+        _echo_failure(ExitCode.BUG, f"internal error (a bug): {exc!r}", ())
         raise
 
 

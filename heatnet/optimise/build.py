@@ -395,25 +395,35 @@ def _curves(m: pyo.ConcreteModel, data: ModelData) -> Any:
 
 
 def curve_reach(m: pyo.ConcreteModel, data: ModelData) -> None:
-    """End each supply's curve at the most capacity the model can ask of it now.
+    """End each supply's curve at the most capacity a design can have, when more never pays.
 
-    scap[s] is only pushed up by scap ≥ sigma[s]·supp[s] and scap ≥ supm[s], with
-    supp ≤ peak_ub and supm ≤ mean_ub, so no solution needs more than
-    max(sigma[s]·peak_ub, mean_ub); the segment fills beyond it get upper bound 0 (the one
-    across it, what is left). Exact for the model as it stands, and it tightens the LP: through a
-    concave curve (later kW cheaper) the LP prices capacity on the secant from 0 to the curve's
-    end, so a curve drawn on past any use prices every capacity too well (docs/bounds.md).
-    Follows ``sigma``: call it again whenever sigma changes (:mod:`heatnet.optimise.tune`).
+    A design's supply pays for max(diversity·peak, mean) kW, which the model maps to
+    scap = max(sigma·supp, supm), with supp ≤ peak_ub and supm ≤ mean_ub. When the supply's
+    NPV never rises with capacity (``per_kw`` ≤ 0 and no curve segment with a positive slope:
+    every kW costs), a smaller scap is worth at least as much, so every design is still
+    represented, at least as well, with the curve ended at max(sigma·peak_ub, mean_ub) for the
+    model's current ``sigma``. Otherwise (capacity that pays, or ``constraint/max-npv``, which can
+    push capacity up too) the end is at the largest factor any design can have, 1:
+    max(peak_ub, mean_ub). The fills beyond the end get upper bound 0, the one across it what
+    is left (fills start at 0 whatever the curve's first breakpoint).
+
+    Why: through a concave curve (later kW cheaper) the LP relaxation prices capacity on the
+    secant from 0 to the curve's end, so a curve drawn on past any use prices every capacity
+    too well (docs/bounds.md). Follows ``sigma``: call it again whenever sigma changes
+    (:mod:`heatnet.optimise.tune`).
     """
     if not hasattr(m, "cw"):
         return
     s = data.supplies
-    peak_ub, mean_ub = _num(s, "peak_ub"), _num(s, "mean_ub")
-    ends = {i: max(pyo.value(m.sigma[i]) * peak_ub[i], mean_ub[i]) for i in s.index}
-    for i, xs in s["curve_kw"].items():
+    peak_ub, mean_ub, per_kw = _num(s, "peak_ub"), _num(s, "mean_ub"), _num(s, "per_kw")
+    bounded = data.params.max_npv is None
+    for i, xs, ys in zip(s.index, s["curve_kw"], s["curve_value"], strict=True):
+        costs = per_kw[i] <= 0 and all(b <= a for a, b in itertools.pairwise(ys))
+        sigma = pyo.value(m.sigma[i]) if costs and bounded else 1.0
+        end = max(min(sigma, 1.0) * peak_ub[i], mean_ub[i])
         for k in range(len(xs) - 1):
             if (i, k) in m.cw:
-                room = min(xs[k + 1] - xs[k], max(ends[i] - xs[k], 0.0))
+                room = min(xs[k + 1] - xs[k], max(end - (xs[k] - xs[0]), 0.0))
                 m.cw[i, k].setub(room)
 
 

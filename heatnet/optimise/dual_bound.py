@@ -88,8 +88,11 @@ def dual_bound(lp: SparseLp, row_dual: NDArray[np.float64]) -> float:
     needed = np.where(d > 0, lp.col_upper, np.where(d < 0, lp.col_lower, 0.0))
     scale = np.maximum(np.abs(lp.col_lower), np.abs(lp.col_upper))
     # a reduced cost within its rounding of 0 may have either sign: both bounds must be finite
-    if not np.all(np.isfinite(needed)) or not np.all(np.isfinite(scale[d_error > 0])):
+    unsure = np.abs(d) <= d_error
+    if not np.all(np.isfinite(needed)) or not np.all(np.isfinite(scale[unsure & (d_error > 0)])):
         return sign * np.inf
+    # elsewhere its sign is sure, and its rounding only matters on the bound it favours
+    scale = np.where(unsure, scale, np.abs(needed))
     cols = d * needed
     scale = np.where(np.isfinite(scale), scale, 0.0)
     terms = len(rows) + len(cols) + 2
@@ -104,7 +107,9 @@ def dual_bound(lp: SparseLp, row_dual: NDArray[np.float64]) -> float:
 def from_highs(lp: Any) -> SparseLp:
     """The arrays of a ``highspy`` ``HighsLp`` (``Highs.getLp()``)."""
     matrix = lp.a_matrix_
-    by_column = matrix.format_ != highspy.MatrixFormat.kRowwise
+    if matrix.format_ not in (highspy.MatrixFormat.kColwise, highspy.MatrixFormat.kRowwise):
+        raise ValueError(f"cannot read a {matrix.format_} matrix")  # (partitioned rows)
+    by_column = matrix.format_ == highspy.MatrixFormat.kColwise
     return SparseLp(
         cost=np.asarray(lp.col_cost_, dtype=np.float64),
         offset=float(lp.offset_),

@@ -577,7 +577,12 @@ class Solver:
         solution = highs.getSolution()
         if not solution.dual_valid:
             return None
-        bound = dual_bound(from_highs(highs.getLp()), np.asarray(solution.row_dual))
+        try:
+            lp = from_highs(highs.getLp())
+        except ValueError as exc:
+            log.warning("no bound from the LP's duals: %s", exc)
+            return None
+        bound = dual_bound(lp, np.asarray(solution.row_dual))
         if not np.isfinite(bound):
             log.warning("the LP's duals prove no bound (a column without finite bounds)")
             return None

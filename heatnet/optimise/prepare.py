@@ -508,13 +508,18 @@ def _supplies(
     cap = s["peak_capacity_kw"].fillna(np.inf)
     cap_kw = np.minimum(cap, max(total_peak, total_mean))
     annual = s["annual_capacity_kwh"].fillna(np.inf) / HOURS_PER_YEAR
-    curves = []
+    points, curves = [], []
     for _, row in s.iterrows():
-        ys = np.zeros(len(row["curve_kw"]))
+        xs = tuple(float(x) for x in row["curve_kw"])
+        ys = np.zeros(len(xs))
         for c in SUPPLY_CLASSES:
-            if len(row["curve_kw"]):
+            if len(xs):
                 ys = ys + np.asarray(row[f"curve_{c}"], dtype=float) * weights[c]
-        curves.append(tuple(float(y) for y in ys))
+        values = tuple(float(y) for y in ys)
+        if xs and xs[0] > 0:  # exact pricing holds the first value below the first breakpoint
+            xs, values = (0.0, *xs), (values[0], *values)
+        points.append(xs)
+        curves.append(values)
     return pd.DataFrame(
         {
             "cap_kw": cap_kw,
@@ -525,7 +530,7 @@ def _supplies(
             "per_kw": sum(s[f"per_kw_{c}"] * weights[c] for c in SUPPLY_CLASSES),
             "per_kwh": sum(s[f"per_kwh_{c}"] * weights[c] for c in SUPPLY_CLASSES),
             "emissions_per_kwh": s["emissions_per_kwh"],
-            "curve_kw": s["curve_kw"],
+            "curve_kw": points,
             "curve_value": curves,
         },
         index=s.index,
