@@ -205,7 +205,8 @@ def test_a_curve_whose_cost_falls_is_not_cut_below_what_a_design_needs() -> None
         params={"network/diversity-limit": "0.5", "network/diversity-rate": "1"},
     )
     solution = optimise(problem)
-    assert solution.objective is not None and solution.upper_bound is not None
+    assert solution.objective is not None
+    assert solution.upper_bound is not None
     assert solution.upper_bound >= solution.objective - 1e-6
 
 
