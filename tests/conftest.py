@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import signal
+import subprocess
 import sys
 import warnings
 from collections.abc import Callable, Mapping
@@ -306,3 +308,20 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
             + "\n(this failure was raised inside the code under test, which caught it)"
         )
     return result
+
+
+# ---------------------------------------------------------------------------------------------
+# A real QGIS (the system Python's python3-qgis) for tests/test_qgis*.py
+
+QGIS_PYTHON = os.environ.get("HEATNET_QGIS_PYTHON", "/usr/bin/python3")
+
+
+def has_qgis() -> bool:
+    """Whether :data:`QGIS_PYTHON` can import ``qgis.core`` (the QGIS tests skip otherwise)."""
+    try:
+        probe = subprocess.run(
+            [QGIS_PYTHON, "-c", "import qgis.core"], capture_output=True, timeout=120, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0

@@ -22,9 +22,8 @@ import pytest
 from heatnet.core.errors import HeatnetError
 from heatnet.outputs.gpkg import write_layers
 from heatnet.outputs.styles import STYLE_NAME, buildings_qml, symbol_kind, write_styles
-from tests.conftest import ROOT, layer
+from tests.conftest import QGIS_PYTHON, ROOT, has_qgis, layer
 
-QGIS_PYTHON = os.environ.get("HEATNET_QGIS_PYTHON", "/usr/bin/python3")
 QGIS_CHECK = Path(__file__).with_name("qgis_check.py")
 STYLED = ("paths", "buildings", "supplies")
 FIELDS = {
@@ -210,18 +209,8 @@ def test_missing_layer_is_an_error(tmp_path: Path) -> None:
     assert "layer_styles" not in tables  # nothing half-written
 
 
-def _has_qgis() -> bool:
-    try:
-        probe = subprocess.run(
-            [QGIS_PYTHON, "-c", "import qgis.core"], capture_output=True, timeout=120, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return probe.returncode == 0
-
-
 def _run_qgis_check(gpkg: Path, png: Path) -> subprocess.CompletedProcess[str]:
-    if not _has_qgis():
+    if not has_qgis():
         pytest.skip(
             f"QGIS not importable by {QGIS_PYTHON} "
             "(apt-get install python3-qgis qgis-providers); set HEATNET_QGIS_PYTHON otherwise"

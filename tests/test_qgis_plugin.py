@@ -15,30 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import QGIS_PYTHON, ROOT, has_qgis
 
 sys.path.insert(0, str(ROOT / "qgis_plugin"))
 import build_zip
 
-QGIS_PYTHON = os.environ.get("HEATNET_QGIS_PYTHON", "/usr/bin/python3")
 CHECK = Path(__file__).with_name("qgis_plugin_check.py")
 HEATNET = Path(sys.executable).with_name("heatnet")
 SCREENSHOTS = ("design-network-dialog.png", "design-network-result.png", "report-tiny.png")
 
 
-def _has_qgis() -> bool:
-    try:
-        probe = subprocess.run(
-            [QGIS_PYTHON, "-c", "import qgis.core"], capture_output=True, timeout=120, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return probe.returncode == 0
-
-
 @pytest.mark.slow
 def test_plugin_runs_in_qgis(tmp_path: Path) -> None:
-    if not _has_qgis():
+    if not has_qgis():
         pytest.skip(
             f"QGIS not importable by {QGIS_PYTHON} "
             "(apt-get install python3-qgis qgis-providers); set HEATNET_QGIS_PYTHON otherwise"
