@@ -432,6 +432,7 @@ def run(
     network = build_network(inputs)
     built = network_problem(inputs, network, name=info.run)
     progress.stage("optimise")
+    progress.time_limit(built.parameters.runtime_limit_h * 3600.0)
     solution = optimise(built, options, progress=progress)
     dispatched: Dispatched | None = None
     if has_plants(inputs) and solution.design is not None:

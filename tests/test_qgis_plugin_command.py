@@ -213,6 +213,20 @@ def test_progress_moves_through_the_stages() -> None:
     assert tracker.percent == command.STAGE_PERCENT["write"]
 
 
+def test_without_a_given_limit_the_one_heatnet_logs_is_used() -> None:
+    now = [0.0]
+    tracker = command.ProgressTracker(clock=lambda: now[0])
+    tracker.feed("14:50:16 INFO stage optimise (0.4 s)")
+    tracker.feed("14:50:16 INFO search: runtime limit 200 s")
+    assert tracker.time_limit_s == 200.0
+    now[0] = 100.0
+    start, end = command.STAGE_PERCENT["optimise"], command.OPTIMISE_END
+    assert tracker.tick() == pytest.approx(start + 0.5 * (end - start))
+    given = command.ProgressTracker(time_limit_s=60)
+    given.feed("14:50:16 INFO search: runtime limit 200 s")
+    assert given.time_limit_s == 60  # the user's --time-limit is what heatnet uses
+
+
 def test_run_json_is_parsed() -> None:
     stdout = json.dumps(
         {
@@ -317,6 +331,10 @@ def test_runner_designs_tiny(tmp_path: Path) -> None:
     assert [command.classify_line(line).stage for line in lines if "stage" in line] == [
         "validate", "topology", "optimise", "write",
     ]  # fmt: skip
+    tracker = command.ProgressTracker()
+    for line in lines:
+        tracker.feed(line)
+    assert tracker.time_limit_s == 3600.0  # tiny leaves optimiser/runtime-limit at 1 h
 
 
 @pytest.mark.slow

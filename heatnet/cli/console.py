@@ -79,6 +79,11 @@ class ConsoleProgress(Progress):
         else:
             log.info("stage %s (%.1f s)", name, self.elapsed())
 
+    def time_limit(self, seconds: float) -> None:
+        """Off a terminal, a line saying it (the QGIS plugin's progress bar reads it)."""
+        if not self.interactive:
+            log.info("search: runtime limit %.6g s", seconds)
+
     def solver(self, update: SolverUpdate) -> None:
         """Redraw the status line, or log a new incumbent / a heartbeat."""
         text = (

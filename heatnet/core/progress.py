@@ -44,6 +44,9 @@ class Progress:
     def stage(self, name: str) -> None:
         """A stage starts: ``validate``, ``topology``, ``optimise`` or ``write``."""
 
+    def time_limit(self, seconds: float) -> None:
+        """The search's runtime limit, told as the ``optimise`` stage starts."""
+
     def solver(self, update: SolverUpdate) -> None:
         """The solver has a new incumbent, or a periodic update (at most every second)."""
 

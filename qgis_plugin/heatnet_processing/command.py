@@ -347,6 +347,7 @@ LOG_LINE = re.compile(r"^(?:\d\d:\d\d:\d\d\s+)?(DEBUG|INFO|WARNING|ERROR|CRITICA
 STAGE = re.compile(r"^stage (\w+)")
 INCUMBENT = re.compile(r"^MIP (\d+): incumbent (\S+)\s+bound (\S+)\s+gap (\S+)")
 PRICED = re.compile(r"^(.+?): design priced at (\S+) \(best (\S+)\)")
+LIMIT = re.compile(r"^search: runtime limit ([0-9.eE+]+) s$")
 
 
 @dataclass(frozen=True)
@@ -398,8 +399,8 @@ class ProgressTracker:
     """Turns heatnet's stderr lines into a percentage and a progress text.
 
     The optimiser's share grows with elapsed time over the time limit (when known); heatnet
-    stops at the limit, so that is an honest estimate. Without a limit it stays at the stage's
-    start.
+    stops at the limit, so that is an honest estimate. Without a limit given, the one heatnet
+    logs when its search starts (``search: runtime limit N s``) is used.
     """
 
     time_limit_s: float | None = None
@@ -414,6 +415,9 @@ class ProgressTracker:
     def feed(self, line: str) -> LineInfo:
         """Take one stderr line; update percent and text."""
         info = classify_line(line)
+        limit = LIMIT.match(info.message) if info.level else None
+        if limit and self.time_limit_s is None:  # heatnet's own (the input's parameter)
+            self.time_limit_s = float(limit.group(1))
         if info.kind == "stage" and info.stage:
             self.stage = info.stage
             self.percent = max(self.percent, STAGE_PERCENT.get(info.stage, self.percent))
