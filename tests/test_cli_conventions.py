@@ -242,6 +242,18 @@ def test_run_json_reports_a_bug_and_a_bad_log_as_objects(runner, tmp_path, monke
     assert json.loads(result.stdout)["state"] == "usage-error"
 
 
+def test_run_json_reports_a_usage_error_of_the_command_line(runner, tmp_path):
+    out = tmp_path / "missing" / "t.gpkg"
+    result = runner.invoke(cli, ["run", str(TINY), "-o", str(out), "--json"])
+    assert result.exit_code == 2
+    payload = json.loads(result.stdout)
+    assert (payload["state"], payload["exit_code"]) == ("usage-error", 2)
+    assert "--mkdir" in payload["error"]
+    plain = runner.invoke(cli, ["run", str(TINY), "-o", str(out)])
+    assert plain.exit_code == 2
+    assert plain.stdout == ""  # without --json nothing on stdout, as before
+
+
 def test_validate_json_gives_numbers(runner):
     result = runner.invoke(cli, ["validate", str(TINY), "--format", "json"])
     assert result.exit_code == 0

@@ -67,7 +67,30 @@ def _run_logging(seen: Verbosity) -> ConsoleHandler:
     return handler
 
 
-@click.command("run")
+class _RunCommand(click.Command):
+    """``run`` that also prints its JSON object for a command-line usage error.
+
+    With ``--json``, a usage error found while the command line is read (an output folder that
+    does not exist, an unknown option) is printed as the JSON object too, then reported as usual.
+    """
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        wants_json = "--json" in args
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            if wants_json:
+                _echo_failure(ExitCode.USAGE, exc.format_message(), ())
+            raise
+
+
+@click.command("run", cls=_RunCommand)
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @gpkg_output_option
 @tables_option
