@@ -18,12 +18,15 @@ Numerical Algorithms*, §3.1) is added, for both Aᵀy and the two sums.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 import highspy
 import numpy as np
 from numpy.typing import NDArray
+
+log = logging.getLogger(__name__)
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -49,8 +52,10 @@ class SparseLp:
         """(rows, columns)."""
         return len(self.row_lower), len(self.cost)
 
-    def transpose_times(self, y: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Aᵀy, one entry per column."""
+    def transpose_times(
+        self, y: NDArray[np.float64], *, magnitudes: bool = False
+    ) -> NDArray[np.float64]:
+        """Aᵀy, one entry per column (``magnitudes``: |A|ᵀy)."""
         rows, cols = self.shape
         lengths = np.diff(self.start)
         if self.by_column:
@@ -59,7 +64,8 @@ class SparseLp:
         else:
             row = np.repeat(np.arange(rows), lengths)
             col = self.index
-        product = np.bincount(col, weights=self.value * y[row], minlength=cols)
+        values = np.abs(self.value) if magnitudes else self.value
+        product = np.bincount(col, weights=values * y[row], minlength=cols)
         return np.asarray(product, dtype=np.float64)
 
 
@@ -82,7 +88,7 @@ def dual_bound(lp: SparseLp, row_dual: NDArray[np.float64]) -> float:
     rows = np.where(y > 0, y * _finite(lp.row_upper), y * _finite(lp.row_lower))
     rows = np.where(y == 0, 0.0, rows)
     # Aᵀy rounding: per column at most (k + 2)·ε·(|A|ᵀ|y| + |c|), k its entries
-    abs_aty = _abs_aty(lp, y)
+    abs_aty = lp.transpose_times(np.abs(y), magnitudes=True)
     entries = np.diff(lp.start) if lp.by_column else np.bincount(lp.index, minlength=lp.shape[1])
     d_error = (entries + 2) * EPS * (abs_aty + np.abs(c))
     needed = np.where(d > 0, lp.col_upper, np.where(d < 0, lp.col_lower, 0.0))
@@ -129,10 +135,22 @@ def _finite(values: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.where(np.isfinite(values), values, 0.0)
 
 
-def _abs_aty(lp: SparseLp, y: NDArray[np.float64]) -> NDArray[np.float64]:
-    """|A|ᵀ|y|."""
-    magnitudes = SparseLp(
-        lp.cost, lp.offset, lp.maximize, lp.col_lower, lp.col_upper, lp.row_lower,
-        lp.row_upper, lp.start, lp.index, np.abs(lp.value), lp.by_column,
-    )  # fmt: skip
-    return magnitudes.transpose_times(np.abs(y))
+def lp_dual_bound(highs: Any) -> float | None:
+    """The bound of the LP a ``highspy.Highs`` holds, proven from its row duals.
+
+    None when it has no duals, its matrix cannot be read, or nothing is proven (a column
+    without finite bounds).
+    """
+    solution = highs.getSolution()
+    if not solution.dual_valid:
+        return None
+    try:
+        lp = from_highs(highs.getLp())
+    except ValueError as exc:
+        log.warning("no bound from the LP's duals: %s", exc)
+        return None
+    bound = dual_bound(lp, np.asarray(solution.row_dual))
+    if not np.isfinite(bound):
+        log.warning("the LP's duals prove no bound (a column without finite bounds)")
+        return None
+    return bound

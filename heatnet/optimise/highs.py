@@ -32,7 +32,7 @@ import pyomo.environ as pyo
 from pyomo.common.tee import capture_output
 
 from heatnet.core.progress import SolverUpdate
-from heatnet.optimise.dual_bound import dual_bound, from_highs
+from heatnet.optimise.dual_bound import lp_dual_bound
 from heatnet.optimise.highs_model import LoadedModel, check
 from heatnet.optimise.stopping import Stop
 
@@ -301,21 +301,9 @@ class Solver:
         return highs
 
     def _load(self) -> highspy.Highs:
-        """Read the model and hand it to a new HiGHS (its banner goes to the log)."""
+        """Read the model and hand it to a new HiGHS."""
         fixed = self._fixed_vars()
-        with capture_output(capture_fd=True) as banner:  # HiGHS prints it at construction
-            highs: highspy.Highs = cast(Any, highspy.Highs)()
-            # HiGHS' own log (and its warnings) goes to heatnet's log, never to stdout
-            highs.setOptionValue("log_to_console", False)
-            highs.setOptionValue("output_flag", True)
-        for line in str(banner.getvalue()).splitlines():
-            if line.strip() and self.options.log_solver:
-                log.debug("highs: %s", line.strip())
-        highs.cbLogging.subscribe(self._on_log)
-        highs.cbMipImprovingSolution.subscribe(self._on_improved)
-        highs.cbMipInterrupt.subscribe(self._on_interrupt)
-        highs.cbSimplexInterrupt.subscribe(self._on_interrupt)
-        highs.cbIpmInterrupt.subscribe(self._on_interrupt)
+        highs = self._new_highs()
         loaded = LoadedModel(self.model)
         loaded.pass_to(highs)
         self._highs, self._loaded = highs, loaded
@@ -331,15 +319,26 @@ class Solver:
         """A new HiGHS holding the loaded model's LP relaxation (fixed columns included)."""
         lp = highs.getLp()
         lp.integrality_ = []
-        with capture_output(capture_fd=True):  # its banner
-            copy: highspy.Highs = cast(Any, highspy.Highs)()
-            copy.setOptionValue("log_to_console", False)
-            copy.setOptionValue("output_flag", True)
-        copy.cbLogging.subscribe(self._on_log)
-        copy.cbSimplexInterrupt.subscribe(self._on_interrupt)
-        copy.cbIpmInterrupt.subscribe(self._on_interrupt)
+        copy = self._new_highs()
         check(copy.passModel(lp), "the LP relaxation")
         return copy
+
+    def _new_highs(self) -> highspy.Highs:
+        """An empty HiGHS whose banner and log go to heatnet's log, with this solver's callbacks."""
+        with capture_output(capture_fd=True) as banner:  # HiGHS prints it at construction
+            highs: highspy.Highs = cast(Any, highspy.Highs)()
+            # HiGHS' own log (and its warnings) goes to heatnet's log, never to stdout
+            highs.setOptionValue("log_to_console", False)
+            highs.setOptionValue("output_flag", True)
+        for line in str(banner.getvalue()).splitlines():
+            if line.strip() and self.options.log_solver:
+                log.debug("highs: %s", line.strip())
+        highs.cbLogging.subscribe(self._on_log)
+        highs.cbMipImprovingSolution.subscribe(self._on_improved)
+        highs.cbMipInterrupt.subscribe(self._on_interrupt)
+        highs.cbSimplexInterrupt.subscribe(self._on_interrupt)
+        highs.cbIpmInterrupt.subscribe(self._on_interrupt)
+        return highs
 
     def _fixed_vars(self) -> list[tuple[Any, float]]:
         if self._loaded is None:
@@ -552,7 +551,7 @@ class Solver:
         objective = float(info.objective_function_value) if has else None
         bound: float | None = None
         if relax:  # proven from the duals, whatever the status (None: no duals)
-            bound = self._dual_bound(highs)
+            bound = lp_dual_bound(highs)
         elif info.mip_node_count != -1:  # a MIP: its dual bound
             bound = float(info.mip_dual_bound)
         elif status is SolveStatus.OPTIMAL:
@@ -571,22 +570,6 @@ class Solver:
             runtime_s,
         )
         return SolveResult(status, tc, objective, bound, gap, runtime_s, values, accepted)
-
-    def _dual_bound(self, highs: highspy.Highs) -> float | None:
-        """The LP's bound proven from its row duals (None without duals or a finite bound)."""
-        solution = highs.getSolution()
-        if not solution.dual_valid:
-            return None
-        try:
-            lp = from_highs(highs.getLp())
-        except ValueError as exc:
-            log.warning("no bound from the LP's duals: %s", exc)
-            return None
-        bound = dual_bound(lp, np.asarray(solution.row_dual))
-        if not np.isfinite(bound):
-            log.warning("the LP's duals prove no bound (a column without finite bounds)")
-            return None
-        return bound
 
     def _values(self, highs: highspy.Highs) -> dict[str, pd.Series]:
         """Every variable's value into the Pyomo model, and :data:`VARIABLES` as Series."""
