@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -397,3 +398,18 @@ def test_an_installed_package_takes_the_samples_from_inside_it(tmp_path, monkeyp
     monkeypatch.setattr(samples.resources, "files", lambda _pkg: tmp_path / "heatnet")
     files = samples.sample_files()
     assert files == {name: inside / name for name in (*samples.SAMPLES, samples.LICENCE)}
+
+
+def test_a_refused_log_file_is_never_written_by_later_logging_in_the_process(runner, tmp_path):
+    # in-process (a test, a notebook): the --log handler must not outlive the command, or the
+    # library's later log lines would append to the file it names, here the input itself
+    data = tmp_path / "tiny.gpkg"
+    shutil.copyfile(TINY, data)
+    before = data.read_bytes()
+    args = ["run", str(data), "-o", str(tmp_path / "u.gpkg"), "--json", "--log", str(data)]
+    assert runner.invoke(cli, args).exit_code == 2
+    logging.getLogger("heatnet.optimise").warning("a later line of the same process")
+    assert data.read_bytes() == before
+    assert not any(
+        isinstance(h, logging.FileHandler) for h in logging.getLogger("heatnet").handlers
+    )

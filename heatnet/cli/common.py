@@ -117,10 +117,17 @@ def file_handler(path: Path) -> logging.Handler:
 
 
 def close_log_files() -> None:
-    """Close the package's handlers other than the console's (the ``--log`` file)."""
-    for used in logging.getLogger("heatnet").handlers:
+    """Close and detach the package's handlers other than the console's (the ``--log`` file).
+
+    Detached, not only closed: a closed ``FileHandler`` opens its file again at the next record,
+    so a command run in-process (a test, a notebook) would leave later log lines of the same
+    process appending to that file — one a refused ``--log`` named, the input included.
+    """
+    package = logging.getLogger("heatnet")
+    for used in list(package.handlers):
         if isinstance(used, logging.FileHandler):
             used.close()
+            package.removeHandler(used)
 
 
 EXTRAS = {"report": ("matplotlib", "PIL", "contourpy", "bokeh"), "batch": ("dask", "distributed")}

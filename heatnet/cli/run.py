@@ -16,6 +16,7 @@ import click
 
 from heatnet.cli.common import (
     Verbosity,
+    close_log_files,
     file_handler,
     gpkg_output_option,
     handle_errors,
@@ -144,6 +145,7 @@ def run_command(
             for p in (input_path, output, tables, mapping)
             if p is not None
         ):
+            close_log_files()  # attached by the command's frame: never opened, now gone
             raise click.BadParameter(
                 "the log must not be the input, --tables or the output", param_hint="--log"
             )
