@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -325,3 +325,14 @@ def has_qgis() -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return probe.returncode == 0
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _bundled_samples_stay_as_they_are() -> Iterator[None]:
+    """No test may change the bundled sample data (a leaked --log handler once appended to it)."""
+    files = sorted((ROOT / "sample_data").glob("*.gpkg"))
+    before = {p.name: sha256(p) for p in files}
+    yield
+    after = {p.name: sha256(p) for p in files}
+    changed = sorted(name for name in before if after[name] != before[name])
+    assert not changed, f"the suite changed sample_data: {changed}"
