@@ -202,11 +202,12 @@ def _size(data: ModelData, edges: pd.DataFrame, ids: np.ndarray, load: np.ndarra
         **{f"pv_{c}": pv[c] for c in PIPE_CLASSES},
     }
     for name, column in columns.items():
-        j = edges.columns.get_loc(name)
+        values = edges[name].to_numpy(copy=True)
         if name in ("diameter_mm", "capacity_kw", "existing"):  # a zero-length edge has no pipe
-            edges.iloc[at[laid], j] = column[laid]
+            values[at[laid]] = column[laid]
         else:
-            edges.iloc[at, j] = column
+            values[at] = column
+        edges[name] = values
 
 
 def _downstream(

@@ -31,6 +31,7 @@ from heatnet.optimise.evaluate import Design, check_design, evaluate
 from heatnet.optimise.heuristic import seed_design
 from heatnet.optimise.highs import Solver, SolveResult, SolverOptions, SolveStatus
 from heatnet.optimise.infeasible import elastic_reasons
+from heatnet.optimise.local import improve
 from heatnet.optimise.prepare import ModelData, prepare
 from heatnet.optimise.proof import (
     OPTIMAL_GAP,
@@ -47,7 +48,7 @@ from heatnet.optimise.settle import (
     start_from,
     start_of,
 )
-from heatnet.optimise.steiner import constructions, polish
+from heatnet.optimise.steiner import Priced, Pricer, constructions, polish
 from heatnet.optimise.stopping import Stop, stop_on_signals
 from heatnet.optimise.tune import reset_parameters
 from heatnet.problem.definition import Problem
@@ -59,6 +60,9 @@ DESIGN_SHARE = 0.5
 rest is the relaxation's, so a first MIP that cannot finish does not leave the design unbounded."""
 PRICING_RESERVE_S = 5.0
 """The proving MIP stops this long (at most 5 % of the limit) before it, to price its design."""
+LOCAL_SHARE = 0.15
+"""The share of the runtime limit the local search from the best construction may use at most
+(it stops sooner when no exchange pays); each MIP design's local search gets a third of it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,21 +319,25 @@ class _Search:
         """Price the prize-collecting Steiner constructions (:mod:`heatnet.optimise.steiner`).
 
         Each is priced exactly and checked; a valid one better than the best design is kept, so
-        the written design is never worse than these simple designs.
+        the written design is never worse than these simple designs. The best is then improved
+        by local search (:mod:`heatnet.optimise.local`) for at most :data:`LOCAL_SHARE` of the
+        runtime limit.
         """
         if self.stop.requested or self.data.buildings.empty or self.data.supplies.empty:
             return
         began = self.elapsed()
+        kept: Priced | None = None
         for built in constructions(self.data):
             if not built.valid:
                 log.info("construction not kept: %s", "; ".join(built.problems))
                 continue
-            if self.best is None or built.objective > self.best.objective + 1e-9:
-                self.best = built.design
-                if self.progress:
-                    self.progress.design(0, built.objective, built.objective)
+            if kept is None or built.objective > kept.objective + 1e-9:
+                kept = built
             log.info("construction priced at %.6g", built.objective)
-        log.info("constructions: %.2f s", self.elapsed() - began)
+        if kept is not None:
+            self._keep(kept.design)
+            self._keep(self._improve(kept, LOCAL_SHARE).design)
+        log.info("constructions and local search: %.2f s", self.elapsed() - began)
 
     def price_seed(self) -> None:
         """Price the shortest-path seed design before any MIP, if no construction was valid.
@@ -464,6 +472,24 @@ class _Search:
         )  # fmt: skip
         return design, settled
 
+    def _keep(self, design: Design) -> None:
+        """Keep a valid design found before any MIP if it is the best so far."""
+        if self.best is None or design.objective > self.best.objective + 1e-9:
+            self.best = design
+            if self.progress:
+                self.progress.design(0, design.objective, design.objective)
+
+    def _improve(self, priced: Priced, share: float) -> Priced:
+        """Key-path exchanges on exact prices (:mod:`heatnet.optimise.local`) for a while.
+
+        At most ``share`` of the runtime limit, and never past the design MIPs' deadline.
+        """
+        seconds = min(share * self.budget, self.design_deadline() - self.elapsed())
+        if seconds <= 0 or self.stop.requested:
+            return priced
+        deadline = time.perf_counter() + seconds
+        return improve(Pricer(self.data), priced, deadline, lambda: self.stop.requested)
+
     def _polish(self, data: ModelData, design: Design) -> Design:
         """The design with its branches that do not pay pruned, if that prices better.
 
@@ -474,6 +500,8 @@ class _Search:
             return design
         began = self.elapsed()
         polished = polish(data, design)
+        if polished is not None and polished.valid and data is self.data:
+            polished = self._improve(polished, LOCAL_SHARE / 3.0)
         better = design.objective + 1e-9 * max(1.0, abs(design.objective))
         if polished is None or not polished.valid or polished.objective <= better:
             return design

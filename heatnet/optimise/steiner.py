@@ -139,8 +139,10 @@ class Pricer:
             known = self.arc_between.get((t, h))
             if known is None or self.arc_cost[a] < self.arc_cost[known]:
                 self.arc_between[t, h] = a
+        self.into: dict[str, list[tuple[str, str]]] = {}  # per head: (tail, arc)
         for (t, h), a in self.arc_between.items():
             self.out.setdefault(t, []).append((h, self.arc_cost[a], a))
+            self.into.setdefault(h, []).append((t, a))
         self.host = {str(v): str(h) for v, h in b["host"].items()}
         self.peak = {str(v): float(x) for v, x in b["peak_kw"].items()}
         self.mean = {str(v): float(x) for v, x in b["mean_kw"].items()}

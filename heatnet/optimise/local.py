@@ -1,0 +1,401 @@
+"""Local search on exact prices: key-path exchange on a priced forest.
+
+A *key vertex* of a forest is a supply, a vertex with connected buildings, or one where the
+forest branches; a *key path* runs from a key vertex up to the next one through vertices that
+are none of these. Removing a key path cuts the subtree below it off; the exchange joins that
+subtree back by the cheapest path from any other part of the forest (possibly entering the
+subtree at another vertex, which then becomes its top: the pipes between reverse). This is the
+key-path exchange of the Steiner-tree local searches (Uchoa & Werneck, *Fast local search for
+Steiner trees in graphs*, ALENEX 2010), with costs that depend on the load:
+
+- a pipe's cost at a load is its exact price (the catalogue diameter that carries it, its
+  heat losses bought at the supply), as :func:`heatnet.optimise.evaluate.evaluate` prices it;
+- removing the subtree relieves every pipe from the old top to the supply of its load, adding
+  it loads every pipe above the new one: both are counted, so moving a branch towards the
+  supply (a shorter route for a large load) can pay even where the pipes cost more.
+
+These are estimates (the diversity of a moved subtree and the losses are taken as they were):
+every move is priced exactly (:meth:`heatnet.optimise.steiner.Pricer.price`) and checked, and
+kept only if the exact objective improves. So the search never makes a design worse and never
+keeps an invalid one; it stops at a deadline, or when a pass over every key path finds nothing.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import itertools
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from heatnet.core.units import HOURS_PER_YEAR
+from heatnet.optimise.steiner import Priced, Pricer, Tree, prune
+from heatnet.problem.definition import PIPE_CLASSES
+
+log = logging.getLogger(__name__)
+
+GAIN = 1e-6
+"""An estimated gain below this share of the objective is not worth an exact pricing."""
+TRIES_PER_PASS = 40
+"""Exact pricings per pass at most (best estimated moves first)."""
+
+
+@dataclass(frozen=True)
+class Move:
+    """Cut the key path above ``bottom`` (its vertices ``freed``) and join by ``path``.
+
+    ``path`` is the new chain of (vertex, arc into it) from ``start``, a vertex of the rest of
+    the forest, down to ``entry`` in the subtree (the last element); ``gain`` is the estimated
+    improvement.
+    """
+
+    bottom: str
+    freed: tuple[str, ...]
+    start: str
+    path: tuple[tuple[str, str], ...]
+    entry: str
+    gain: float
+
+
+class _Loads:
+    """A priced design's pipe loads, and the exact cost of any edge at any load.
+
+    The cost of edge i at a load is a table lookup: the catalogue sorted by capacity, and per
+    edge and per first pipe that carries the load, the pipe exact sizing would lay
+    (:meth:`heatnet.optimise.prepare.PipePrices.size`: the cheapest that carries it, the
+    largest if none does), priced with its heat losses bought at the supply.
+    """
+
+    def __init__(self, pricer: Pricer, priced: Priced) -> None:
+        data = pricer.data
+        p = data.problem
+        prices = data.prices
+        self.row = {str(e): i for i, e in enumerate(p.edges.index)}
+        w = pricer.weights
+        length = p.edges["length_m"].to_numpy(float)
+        extra = p.edges["extra_pv"].to_numpy(float) * w.get("extra", 1.0)
+        per_kwh = data.supplies["per_kwh"].to_numpy(float)
+        built = priced.design.supplies["in_network"].to_numpy(bool)
+        bought = per_kwh[built] if built.any() else per_kwh
+        heat = float(-bought.mean()) * HOURS_PER_YEAR if len(bought) else 0.0
+        loss_kw = (
+            length[:, None] / 1000.0 * p.catalogue.loss_at_diameter(prices.diameter_mm)[None, :]
+        )
+        order = np.argsort(prices.capacity_kw, kind="stable")
+        self.capacity = prices.capacity_kw[order].tolist()
+        total = np.add.reduce([prices.new[c] for c in PIPE_CLASSES])[:, order]
+        weighted = np.add.reduce([w[c] * prices.new[c] for c in PIPE_CLASSES])
+        cost = (loss_kw * heat - weighted)[:, order]
+        # the pipe laid for loads above the j-th capacity: the cheapest of those from j on
+        n = len(order)
+        pick = np.empty((len(length), n + 1), dtype=np.int64)
+        pick[:, n] = n - 1  # beyond the largest: the largest
+        best = np.full(len(length), n - 1)
+        for j in range(n - 1, -1, -1):
+            better = total[:, j] >= total[np.arange(len(length)), best]
+            best = np.where(better, j, best)
+            pick[:, j] = best
+        laid = np.take_along_axis(cost, pick, axis=1)
+        laid[length <= 0] = 0.0
+        self.table: list[list[float]] = (laid - extra[:, None]).tolist()
+        old_loss = (
+            length
+            / 1000.0
+            * p.catalogue.loss_at_diameter(
+                np.nan_to_num(prices.existing_mm, nan=float(prices.diameter_mm[0]))
+            )
+        )
+        keep = old_loss * heat - np.add.reduce([w[c] * prices.existing[c] for c in PIPE_CLASSES])
+        self.existing_kw: list[float] = np.nan_to_num(prices.existing_kw, nan=-np.inf).tolist()
+        self.keep: list[float] = (np.where(length > 0, keep, 0.0) - extra).tolist()
+        self.extra: list[float] = (-extra).tolist()
+        e = priced.design.edges
+        self.flow = {str(i): float(x) for i, x in e["flow_kw"].items() if x == x}
+        self.delta = {str(i): float(x) for i, x in e["diversity"].items() if x == x}
+        self.now = {
+            a: self.at(pricer.arc_edge[a], self.load(pricer.arc_edge[a], 0.0))
+            for a in priced.tree.arc.values()
+        }
+
+    def load(self, edge: str, more_kw: float) -> float:
+        """The diversified load of a tree edge carrying ``more_kw`` more undiversified peak."""
+        return self.delta.get(edge, 1.0) * max(self.flow.get(edge, 0.0) + more_kw, 0.0)
+
+    def at(self, edge: str, kw: float) -> float:
+        """The exact cost (positive) of edge ``edge``'s pipe carrying ``kw``."""
+        i = self.row[edge]
+        if kw <= 0:
+            return self.extra[i]
+        if self.existing_kw[i] >= kw - 1e-9:
+            return self.keep[i]
+        return self.table[i][bisect.bisect_left(self.capacity, kw - 1e-9)]
+
+
+def improve(
+    pricer: Pricer,
+    priced: Priced,
+    deadline: float,
+    stopped: Callable[[], bool] = lambda: False,
+) -> Priced:
+    """Key-path exchanges (then a prune) while they pay, until ``deadline`` (perf_counter s).
+
+    ``stopped`` is asked between exact pricings (a stop request ends the search at once).
+    """
+    best = priced
+    passes = tried = kept = 0
+    while time.perf_counter() < deadline and not stopped():
+        passes += 1
+        moves = sorted(exchanges(pricer, best, deadline), key=lambda m: -m.gain)
+        improved = False
+        touched: set[str] = set()
+        for move in moves[:TRIES_PER_PASS]:
+            if time.perf_counter() >= deadline or stopped():
+                break
+            if touched & {move.bottom, *move.freed, *(v for v, _ in move.path)}:
+                continue  # an earlier move changed this part: estimate again next pass
+            tree = apply(pricer, best.tree, move)
+            if tree is None:
+                continue
+            trial = pricer.price(tree)
+            tried += 1
+            if trial.valid and trial.objective > best.objective + GAIN * max(
+                1.0, abs(best.objective)
+            ):
+                best, improved = trial, True
+                kept += 1
+                touched |= {move.bottom, *move.freed, *(v for v, _ in move.path)}
+        if not improved:
+            break
+        best = prune(pricer, best, estimated_first=False)
+    log.info(
+        "local search: %d pass(es), %d exact pricings, %d exchanges kept: %.6g -> %.6g",
+        passes, tried, kept, priced.objective, best.objective,
+    )  # fmt: skip
+    return best
+
+
+def exchanges(pricer: Pricer, priced: Priced, deadline: float) -> list[Move]:
+    """The best estimated exchange of every key path that is estimated to pay."""
+    if not priced.tree.parent:
+        return []
+    search = _Exchanges(pricer, priced)
+    tol = GAIN * max(1.0, abs(priced.objective))
+    out = []
+    for bottom in priced.tree.parent:
+        if bottom not in search.key or time.perf_counter() >= deadline:
+            continue
+        move = search.best(bottom)
+        if move is not None and move.gain > tol:
+            out.append(move)
+    return out
+
+
+class _Exchanges:
+    """One priced forest's key paths and the cheapest ways to join each one's subtree again."""
+
+    def __init__(self, pricer: Pricer, priced: Priced) -> None:
+        self.pricer, self.tree = pricer, priced.tree
+        self.loads = _Loads(pricer, priced)
+        self.kids = self.tree.children()
+        self.in_tree = self.tree.vertices()
+        connected_at = {pricer.host[b] for b in priced.connected}
+        self.key = {
+            v
+            for v in self.in_tree
+            if v in self.tree.roots or len(self.kids[v]) != 1 or v in connected_at
+        }
+
+    def best(self, bottom: str) -> Move | None:
+        """The best estimated exchange of the key path above ``bottom`` (None: none found)."""
+        tree, loads = self.tree, self.loads
+        peak = loads.flow.get(self.pricer.arc_edge[tree.arc[bottom]], 0.0)
+        if peak <= 0:
+            return None
+        freed: list[str] = []  # up through non-key vertices to the top (a key vertex)
+        v = tree.parent[bottom]
+        while v not in self.key:
+            freed.append(v)
+            v = tree.parent[v]
+        top = v
+        removed = loads.now[tree.arc[bottom]] + sum(loads.now[tree.arc[f]] for f in freed)
+        relief = self._relief(top, peak)
+        found = self._search(bottom, peak, set(freed), removed, relief)
+        if found is None:
+            return None
+        gain, start, path = found
+        if not path or (start == top and not freed and path[0][1] == tree.arc[bottom]):
+            return None  # the same pipe back
+        return Move(bottom, tuple(freed), start, tuple(path), path[-1][0], gain)
+
+    def _relief(self, top: str, peak: float) -> dict[str, float]:
+        """Relief of the pipes from ``top`` up to its supply without ``peak``, summed upwards.
+
+        Keyed by vertex, from the top up: the relief of the pipes into top … into that vertex
+        (the supply repeats the whole way's).
+        """
+        tree, loads, arc_edge = self.tree, self.loads, self.pricer.arc_edge
+        relief: dict[str, float] = {}
+        total = 0.0
+        x = top
+        while x in tree.parent:
+            e = arc_edge[tree.arc[x]]
+            total += loads.now[tree.arc[x]] - loads.at(e, loads.load(e, -peak))
+            relief[x] = total
+            x = tree.parent[x]
+        relief[x] = total
+        return relief
+
+    def _search(
+        self, bottom: str, peak: float, freed: set[str], removed: float, relief: dict[str, float]
+    ) -> tuple[float, str, list[tuple[str, str]]] | None:
+        """Dijkstra backwards from the subtree (entered anywhere) to the rest of the forest.
+
+        Bounded by what the move can save at most (the key path's pipes and the relief above);
+        returns (estimated gain, the vertex joined, the new path down to the entry).
+        """
+        pricer, loads = self.pricer, self.loads
+        subtree = _below(self.kids, bottom)
+        new_kw = loads.delta.get(pricer.arc_edge[self.tree.arc[bottom]], 1.0) * peak
+        budget = removed + next(reversed(relief.values()), 0.0)
+        dist = _reroot_costs(pricer, self.tree, self.kids, loads, bottom, peak)
+        heap = [(c, w) for w, c in dist.items()]
+        heapq.heapify(heap)
+        nxt: dict[str, tuple[str, str]] = {}  # vertex → (next vertex towards the subtree, arc)
+        best: tuple[float, str] | None = None
+        while heap:
+            d, h = heapq.heappop(heap)
+            if d > dist.get(h, math.inf) or d >= budget:
+                continue
+            for t, a in pricer.into.get(h, ()):
+                cost = d + loads.at(pricer.arc_edge[a], new_kw)
+                if t in subtree or cost >= dist.get(t, math.inf) or cost >= budget:
+                    continue
+                dist[t], nxt[t] = cost, (h, a)
+                if t in self.in_tree and t not in freed:  # joins the rest of the forest here
+                    gain = removed - cost - _upstream(pricer, self.tree, loads, t, peak, relief)
+                    if best is None or gain > best[0]:
+                        best = (gain, t)
+                else:
+                    heapq.heappush(heap, (cost, t))
+        if best is None:
+            return None
+        path: list[tuple[str, str]] = []
+        v = best[1]
+        while v in nxt:
+            v, a = nxt[v]
+            path.append((v, a))
+        return best[0], best[1], path
+
+
+def _below(kids: dict[str, list[str]], v: str) -> set[str]:
+    out = {v}
+    stack = [v]
+    while stack:
+        for c in kids[stack.pop()]:
+            out.add(c)
+            stack.append(c)
+    return out
+
+
+def _reroot_costs(
+    pricer: Pricer, tree: Tree, kids: dict[str, list[str]], loads: _Loads, bottom: str, peak: float
+) -> dict[str, float]:
+    """Extra cost of entering the subtree of ``bottom`` at each of its vertices.
+
+    Entering at w reverses the pipes from w up to ``bottom``: the pipe above x then carries
+    everything of the subtree except what is below x. A vertex whose way up cannot be reversed
+    (no arc that way) is left out.
+    """
+    out = {bottom: 0.0}
+    stack = [bottom]
+    while stack:
+        v = stack.pop()
+        for c in kids[v]:
+            back = pricer.arc_between.get((c, v))
+            if back is None:
+                continue
+            e = pricer.arc_edge[back]
+            reversed_kw = loads.delta.get(e, 1.0) * max(peak - loads.flow.get(e, 0.0), 0.0)
+            out[c] = out[v] + loads.at(e, reversed_kw) - loads.now[tree.arc[c]]
+            stack.append(c)
+    return out
+
+
+def _upstream(
+    pricer: Pricer, tree: Tree, loads: _Loads, r: str, peak: float, relief: dict[str, float]
+) -> float:
+    """Cost of the subtree's load on the pipes above ``r``, less the top's relief on them.
+
+    Where the two ways to the supply meet, the pipes above carry the load either way: only the
+    pipes below the meeting vertex count, on both sides.
+    """
+    added = 0.0
+    x = r
+    while x not in relief and x in tree.parent:
+        e = pricer.arc_edge[tree.arc[x]]
+        added += loads.at(e, loads.load(e, peak)) - loads.now[tree.arc[x]]
+        x = tree.parent[x]
+    if x not in relief:  # another supply's tree: the top's whole way up is relieved
+        return added - next(reversed(relief.values()), 0.0)
+    child_relief = _relief_below(tree, relief, x)
+    return added - child_relief
+
+
+def _relief_below(tree: Tree, relief: dict[str, float], meet: str) -> float:
+    """Relief of the pipes from the top up to (not including the pipe above) ``meet``."""
+    below = 0.0
+    for v, total in relief.items():
+        if v == meet:
+            return below
+        below = total
+    return below
+
+
+def apply(pricer: Pricer, tree: Tree, move: Move) -> Tree | None:
+    """The forest after ``move``; None if it would not be a forest."""
+    parent, arc = dict(tree.parent), dict(tree.arc)
+    for v in (move.bottom, *move.freed):
+        parent.pop(v, None)
+        arc.pop(v, None)
+    chain = [move.entry]  # from the entry up to the old bottom: these pipes reverse
+    while chain[-1] != move.bottom:
+        up = tree.parent.get(chain[-1])
+        if up is None:
+            return None
+        chain.append(up)
+    for lower in chain:
+        parent.pop(lower, None)
+        arc.pop(lower, None)
+    for lower, upper in itertools.pairwise(chain):
+        back = pricer.arc_between.get((lower, upper))
+        if back is None:
+            return None
+        parent[upper], arc[upper] = lower, back
+    prev = move.start
+    for head, a in move.path:
+        if head in parent and head != move.entry:
+            return None
+        parent[head], arc[head] = prev, a
+        prev = head
+    out = Tree(set(tree.roots), parent, arc)
+    return out if _is_forest(out) else None
+
+
+def _is_forest(tree: Tree) -> bool:
+    """Every vertex reaches a root by its parents (no cycle, no vertex hanging from nothing)."""
+    good = set(tree.roots)
+    for v in tree.parent:
+        walk = []
+        x = v
+        while x not in good:
+            if x in walk or x not in tree.parent:
+                return False
+            walk.append(x)
+            x = tree.parent[x]
+        good.update(walk)
+    return True

@@ -1,0 +1,121 @@
+"""Key-path exchange on exact prices (heatnet/optimise/local.py), on cases solved by hand.
+
+Pipes are DN20 at 100 ¤/m (every load here fits one: peaks of 5 kW, DN20 carries ~24 kW), no
+losses, no diversity, heat free (tests/problems.py), so a tree's objective is the buildings'
+worth less 100 ¤ per metre of pipe, connectors included.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from heatnet.optimise.local import exchanges, improve
+from heatnet.optimise.prepare import prepare
+from heatnet.optimise.steiner import Pricer, Tree
+from tests.problems import make_problem
+from tests.test_baseline import two_buildings
+
+
+def _problem(buildings, edges):
+    records = [{"id": b, "kwh": 10_000, "peak": 5, "value": 10_000} for b in buildings]
+    return make_problem(records, edges, [{"id": "S"}])
+
+
+def detour():
+    """A at J, B at L. S–J 10 m, J–K 50 m, K–L 50 m, and S–L 20 m straight.
+
+    Feeding B through J and K costs 100 m of street pipe; straight from S, 20 m. Optimum:
+    S→J and S→L, 20,000 − (10 + 20 + 2 × 10) × 100 = 15,000; the detour tree is worth
+    20,000 − (10 + 50 + 50 + 2 × 10) × 100 = 7,000.
+    """
+    return _problem(
+        ["A", "B"],
+        [("S:S", "J", 10), ("J", "K", 50), ("K", "L", 50), ("S:S", "L", 20),
+         ("J", "B:A", 10), ("L", "B:B", 10)],
+    )  # fmt: skip
+
+
+def reroot():
+    """A at J, B at K, C at L. S–J 10 m, J–K 100 m, K–L 10 m, S–L 10 m.
+
+    The chain S→J→K→L pays 120 m of street pipe: 30,000 − (120 + 30) × 100 = 15,000. The
+    subtree {K, L} is better entered at L, straight from S, with K–L reversed: S→J, S→L→K,
+    30 m of street pipe, 30,000 − (30 + 30) × 100 = 24,000 (a minimum spanning tree: optimal).
+    """
+    return _problem(
+        ["A", "B", "C"],
+        [("S:S", "J", 10), ("J", "K", 100), ("K", "L", 10), ("S:S", "L", 10),
+         ("J", "B:A", 10), ("K", "B:B", 10), ("L", "B:C", 10)],
+    )  # fmt: skip
+
+
+def _tree(data, parent):
+    arcs = data.arcs
+    arc = {
+        (str(t), str(h)): str(a)
+        for a, t, h in zip(arcs.index, arcs["tail"], arcs["head"], strict=True)
+    }
+    return Tree({"S:S"}, dict(parent), {v: arc[p, v] for v, p in parent.items()})
+
+
+def _street(priced):
+    """The street edges a design lays, as (tail, head)."""
+    e = priced.design.edges
+    on = e[e["in_network"].astype(bool)]
+    return {(t, h) for t, h in zip(on["tail"], on["head"], strict=True) if not h.startswith("B:")}
+
+
+def _later(seconds=60.0):
+    return time.perf_counter() + seconds
+
+
+def test_a_branch_fed_the_long_way_round_is_joined_straight():
+    data = prepare(detour())
+    pricer = Pricer(data)
+    start = pricer.price(_tree(data, {"J": "S:S", "K": "J", "L": "K"}))
+    assert start.valid
+    assert start.objective == pytest.approx(7_000.0)
+    (move,) = exchanges(pricer, start, _later())  # the key path J→K→L is the one that pays
+    assert (move.bottom, move.freed, move.start, move.entry) == ("L", ("K",), "S:S", "L")
+    assert move.gain == pytest.approx(8_000.0)  # 100 m out, 20 m in (estimate = exact here)
+    best = improve(pricer, start, _later())
+    assert best.valid
+    assert best.objective == pytest.approx(15_000.0)
+    assert _street(best) == {("S:S", "J"), ("S:S", "L")}
+    assert best.connected == frozenset({"B:A", "B:B"})
+
+
+def test_a_subtree_is_entered_where_it_is_cheapest_and_its_pipes_reverse():
+    data = prepare(reroot())
+    pricer = Pricer(data)
+    start = pricer.price(_tree(data, {"J": "S:S", "K": "J", "L": "K"}))
+    assert start.objective == pytest.approx(15_000.0)
+    best = improve(pricer, start, _later())
+    assert best.valid
+    assert best.objective == pytest.approx(24_000.0)
+    assert _street(best) == {("S:S", "J"), ("S:S", "L"), ("L", "K")}
+    assert best.connected == frozenset({"B:A", "B:B", "B:C"})
+
+
+@pytest.mark.parametrize("case", [detour, reroot, two_buildings])
+def test_an_optimal_tree_is_left_as_it_is(case):
+    data = prepare(case())
+    pricer = Pricer(data)
+    optimum = {
+        detour: {"J": "S:S", "L": "S:S"},
+        reroot: {"J": "S:S", "L": "S:S", "K": "L"},
+        two_buildings: {"J": "S:S"},
+    }[case]
+    start = pricer.price(_tree(data, optimum))
+    assert exchanges(pricer, start, _later()) == []
+    assert improve(pricer, start, _later()).objective == pytest.approx(start.objective)
+
+
+def test_the_search_stops_at_its_deadline_and_on_a_stop_request():
+    data = prepare(detour())
+    pricer = Pricer(data)
+    start = pricer.price(_tree(data, {"J": "S:S", "K": "J", "L": "K"}))
+    assert improve(pricer, start, time.perf_counter() - 1.0) is start  # past its deadline
+    assert improve(pricer, start, _later(), stopped=lambda: True) is start
