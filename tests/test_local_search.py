@@ -119,3 +119,24 @@ def test_the_search_stops_at_its_deadline_and_on_a_stop_request():
     start = pricer.price(_tree(data, {"J": "S:S", "K": "J", "L": "K"}))
     assert improve(pricer, start, time.perf_counter() - 1.0) is start  # past its deadline
     assert improve(pricer, start, _later(), stopped=lambda: True) is start
+
+
+def test_a_vertex_left_out_whose_buildings_pay_for_their_way_is_inserted():
+    # A at J (S–J 10 m), B at K (J–K 20 m), each with a 10 m connector; B worth 5,000: its
+    # connector and J–K cost 3,000. Without B: 10,000 − 2,000 = 8,000; with: 10,000.
+    problem = make_problem(
+        [{"id": "A", "kwh": 10_000, "peak": 5, "value": 10_000},
+         {"id": "B", "kwh": 10_000, "peak": 5, "value": 5_000}],
+        [("S:S", "J", 10), ("J", "K", 20), ("J", "B:A", 10), ("K", "B:B", 10)],
+        [{"id": "S"}],
+    )  # fmt: skip
+    data = prepare(problem)
+    pricer = Pricer(data)
+    start = pricer.price(_tree(data, {"J": "S:S"}))
+    assert start.objective == pytest.approx(8_000.0)
+    (move,) = exchanges(pricer, start, _later())
+    assert (move.bottom, move.start, move.entry, move.freed) == ("K", "J", "K", ())
+    assert move.gain == pytest.approx(2_000.0)
+    best = improve(pricer, start, _later())
+    assert best.objective == pytest.approx(10_000.0)
+    assert best.connected == frozenset({"B:A", "B:B"})

@@ -180,7 +180,10 @@ def improve(
 
 
 def exchanges(pricer: Pricer, priced: Priced, deadline: float) -> list[Move]:
-    """The best estimated exchange of every key path that is estimated to pay."""
+    """Every move estimated to pay: each key path's best exchange, each paying vertex's insertion.
+
+    The vertices inserted are those left out whose buildings would pay for themselves.
+    """
     if not priced.tree.parent:
         return []
     search = _Exchanges(pricer, priced)
@@ -192,11 +195,17 @@ def exchanges(pricer: Pricer, priced: Priced, deadline: float) -> list[Move]:
         move = search.best(bottom)
         if move is not None and move.gain > tol:
             out.append(move)
+    for v in sorted(pricer.terminals() - search.in_tree):
+        if time.perf_counter() >= deadline:
+            break
+        move = search.insertion(v)
+        if move is not None and move.gain > tol:
+            out.append(move)
     return out
 
 
 class _Exchanges:
-    """One priced forest's key paths and the cheapest ways to join each one's subtree again."""
+    """One priced forest: its key paths, and the cheapest ways to join a subtree or a vertex."""
 
     def __init__(self, pricer: Pricer, priced: Priced) -> None:
         self.pricer, self.tree = pricer, priced.tree
@@ -224,7 +233,15 @@ class _Exchanges:
         top = v
         removed = loads.now[tree.arc[bottom]] + sum(loads.now[tree.arc[f]] for f in freed)
         relief = self._relief(top, peak)
-        found = self._search(bottom, peak, set(freed), removed, relief)
+        found = self._search(
+            _reroot_costs(self.pricer, tree, self.kids, loads, bottom, peak),
+            _below(self.kids, bottom),
+            peak,
+            loads.delta.get(self.pricer.arc_edge[tree.arc[bottom]], 1.0),
+            set(freed),
+            removed,
+            relief,
+        )
         if found is None:
             return None
         gain, start, path = found
@@ -250,19 +267,41 @@ class _Exchanges:
         relief[x] = total
         return relief
 
-    def _search(
-        self, bottom: str, peak: float, freed: set[str], removed: float, relief: dict[str, float]
-    ) -> tuple[float, str, list[tuple[str, str]]] | None:
-        """Dijkstra backwards from the subtree (entered anywhere) to the rest of the forest.
+    def insertion(self, v: str) -> Move | None:
+        """The best estimated way to join vertex ``v`` (not in the forest) and its buildings."""
+        pricer = self.pricer
+        prize = pricer.vertex_prize(v)
+        peak = sum(pricer.peak[b] for b in pricer.hosted.get(v, ()) if pricer.joins(b, True))
+        if prize <= 0 or peak <= 0:
+            return None
+        found = self._search({v: 0.0}, {v}, peak, 1.0, set(), prize, {})
+        if found is None:
+            return None
+        gain, start, path = found
+        return Move(v, (), start, tuple(path), v, gain) if path else None
 
-        Bounded by what the move can save at most (the key path's pipes and the relief above);
-        returns (estimated gain, the vertex joined, the new path down to the entry).
+    def _search(
+        self,
+        sources: dict[str, float],
+        blocked: set[str],
+        peak: float,
+        delta: float,
+        freed: set[str],
+        removed: float,
+        relief: dict[str, float],
+    ) -> tuple[float, str, list[tuple[str, str]]] | None:
+        """Dijkstra backwards from ``sources`` (vertex: cost of entering there) to the forest.
+
+        ``blocked`` is what is being joined (never crossed), ``peak`` its undiversified load and
+        ``delta`` its diversity; ``removed`` what the move saves or earns before the new path,
+        ``relief`` that on the old way up (:meth:`_relief`). The search is bounded by what the
+        move can gain at most; returns (estimated gain, the vertex joined, the new path down to
+        the entry).
         """
         pricer, loads = self.pricer, self.loads
-        subtree = _below(self.kids, bottom)
-        new_kw = loads.delta.get(pricer.arc_edge[self.tree.arc[bottom]], 1.0) * peak
+        new_kw = delta * peak
         budget = removed + next(reversed(relief.values()), 0.0)
-        dist = _reroot_costs(pricer, self.tree, self.kids, loads, bottom, peak)
+        dist = dict(sources)
         heap = [(c, w) for w, c in dist.items()]
         heapq.heapify(heap)
         nxt: dict[str, tuple[str, str]] = {}  # vertex → (next vertex towards the subtree, arc)
@@ -273,7 +312,7 @@ class _Exchanges:
                 continue
             for t, a in pricer.into.get(h, ()):
                 cost = d + loads.at(pricer.arc_edge[a], new_kw)
-                if t in subtree or cost >= dist.get(t, math.inf) or cost >= budget:
+                if t in blocked or cost >= dist.get(t, math.inf) or cost >= budget:
                     continue
                 dist[t], nxt[t] = cost, (h, a)
                 if t in self.in_tree and t not in freed:  # joins the rest of the forest here
