@@ -13,7 +13,7 @@ import pytest
 
 from heatnet.optimise.local import exchanges, improve
 from heatnet.optimise.prepare import prepare
-from heatnet.optimise.steiner import Pricer, Tree
+from heatnet.optimise.steiner import Pricer, Tree, prune
 from tests.problems import make_problem
 from tests.test_baseline import two_buildings
 
@@ -140,3 +140,27 @@ def test_a_vertex_left_out_whose_buildings_pay_for_their_way_is_inserted():
     best = improve(pricer, start, _later())
     assert best.objective == pytest.approx(10_000.0)
     assert best.connected == frozenset({"B:A", "B:B"})
+
+
+def test_a_branch_is_dropped_when_the_bigger_trunk_it_needs_does_not_pay():
+    # A (20 kW, worth 50,000) at J, 100 m from S; B (10 kW, worth 3,500) at K, 10 m beyond J.
+    # Both need DN50 on S–J (30 kW > DN20's ~24 kW): 200 ¤/m instead of 100. B's own branch
+    # pays for itself (3,500 > 1,000 + its 1,000 connector), so prune keeps it, but the trunk
+    # costs 10,000 more with it. With B: 53,500 − 20,000 − 3 × 1,000 = 30,500; without: 39,000.
+    problem = make_problem(
+        [{"id": "A", "kwh": 10_000, "peak": 20, "value": 50_000},
+         {"id": "B", "kwh": 10_000, "peak": 10, "value": 3_500}],
+        [("S:S", "J", 100), ("J", "K", 10), ("J", "B:A", 10), ("K", "B:B", 10)],
+        [{"id": "S"}],
+    )  # fmt: skip
+    data = prepare(problem)
+    pricer = Pricer(data)
+    start = pricer.price(_tree(data, {"J": "S:S", "K": "J"}))
+    assert start.objective == pytest.approx(30_500.0)
+    assert prune(pricer, start, estimated_first=False).objective == pytest.approx(30_500.0)
+    (move,) = exchanges(pricer, start, _later())
+    assert (move.bottom, move.path) == ("K", ())
+    assert move.gain == pytest.approx(8_500.0)
+    best = improve(pricer, start, _later())
+    assert best.objective == pytest.approx(39_000.0)
+    assert best.connected == frozenset({"B:A"})

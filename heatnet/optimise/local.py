@@ -1,18 +1,24 @@
-"""Local search on exact prices: key-path exchange on a priced forest.
+"""Local search on exact prices: key-path exchange, insertion and drop on a priced forest.
 
 A *key vertex* of a forest is a supply, a vertex with connected buildings, or one where the
 forest branches; a *key path* runs from a key vertex up to the next one through vertices that
-are none of these. Removing a key path cuts the subtree below it off; the exchange joins that
-subtree back by the cheapest path from any other part of the forest (possibly entering the
-subtree at another vertex, which then becomes its top: the pipes between reverse). This is the
-key-path exchange of the Steiner-tree local searches (Uchoa & Werneck, *Fast local search for
-Steiner trees in graphs*, ALENEX 2010), with costs that depend on the load:
+are none of these. Three moves, with costs that depend on the load:
 
-- a pipe's cost at a load is its exact price (the catalogue diameter that carries it, its
-  heat losses bought at the supply), as :func:`heatnet.optimise.evaluate.evaluate` prices it;
-- removing the subtree relieves every pipe from the old top to the supply of its load, adding
-  it loads every pipe above the new one: both are counted, so moving a branch towards the
-  supply (a shorter route for a large load) can pay even where the pipes cost more.
+- **exchange**: removing a key path cuts the subtree below it off; it is joined back by the
+  cheapest path from any other part of the forest, possibly entering the subtree at another
+  vertex, which then becomes its top (the pipes between reverse). This is the key-path
+  exchange of the Steiner-tree local searches (Uchoa & Werneck, *Fast local search for Steiner
+  trees in graphs*, ALENEX 2010);
+- **drop**: the subtree goes with its key path, when its buildings are worth less than its
+  pipes and what its load costs on every pipe above (prune, :mod:`heatnet.optimise.steiner`,
+  counts only the pipes that serve the branch alone);
+- **insertion**: a vertex left out whose buildings would pay is joined by its cheapest path.
+
+A pipe's cost at a load is its exact price (the catalogue diameter that carries it, its heat
+losses bought at the supply), as :func:`heatnet.optimise.evaluate.evaluate` prices it. Moving
+a load relieves every pipe from the old top to the supply and loads every pipe above the new
+join: both are counted, so moving a branch towards the supply (a shorter route for a large
+load) can pay even where the pipes cost more.
 
 These are estimates (the diversity of a moved subtree and the losses are taken as they were):
 every move is priced exactly (:meth:`heatnet.optimise.steiner.Pricer.price`) and checked, and
@@ -51,7 +57,7 @@ class Move:
 
     ``path`` is the new chain of (vertex, arc into it) from ``start``, a vertex of the rest of
     the forest, down to ``entry`` in the subtree (the last element); ``gain`` is the estimated
-    improvement.
+    improvement. An empty ``path`` drops the subtree with its key path.
     """
 
     bottom: str
@@ -242,12 +248,29 @@ class _Exchanges:
             removed,
             relief,
         )
+        dropped = self._drop_gain(bottom, removed + next(reversed(relief.values()), 0.0))
+        if dropped is not None and (found is None or dropped > found[0]):
+            return Move(bottom, tuple(freed), top, (), bottom, dropped)
         if found is None:
             return None
         gain, start, path = found
         if not path or (start == top and not freed and path[0][1] == tree.arc[bottom]):
             return None  # the same pipe back
         return Move(bottom, tuple(freed), start, tuple(path), path[-1][0], gain)
+
+    def _drop_gain(self, bottom: str, saved: float) -> float | None:
+        """What dropping the subtree of ``bottom`` gains: its pipes, less its buildings' worth.
+
+        ``saved`` is what the key path above and the relief of the pipes above it save. Prune
+        (:func:`heatnet.optimise.steiner.prune`) leaves that relief out; here it counts. None
+        when the subtree serves a required building.
+        """
+        pricer, tree = self.pricer, self.tree
+        below = _below(self.kids, bottom)
+        if any(pricer.needed(x) for x in below):
+            return None
+        inside = sum(self.loads.now[tree.arc[x]] for x in below if x != bottom)
+        return saved + inside - sum(pricer.vertex_prize(x) for x in below)
 
     def _relief(self, top: str, peak: float) -> dict[str, float]:
         """Relief of the pipes from ``top`` up to its supply without ``peak``, summed upwards.
@@ -397,6 +420,8 @@ def _relief_below(tree: Tree, relief: dict[str, float], meet: str) -> float:
 
 def apply(pricer: Pricer, tree: Tree, move: Move) -> Tree | None:
     """The forest after ``move``; None if it would not be a forest."""
+    if not move.path:  # a drop: the key path and everything below it
+        return tree.without([move.freed[-1] if move.freed else move.bottom])
     parent, arc = dict(tree.parent), dict(tree.arc)
     for v in (move.bottom, *move.freed):
         parent.pop(v, None)

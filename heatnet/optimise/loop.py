@@ -60,7 +60,7 @@ DESIGN_SHARE = 0.5
 rest is the relaxation's, so a first MIP that cannot finish does not leave the design unbounded."""
 PRICING_RESERVE_S = 5.0
 """The proving MIP stops this long (at most 5 % of the limit) before it, to price its design."""
-LOCAL_SHARE = 0.15
+LOCAL_SHARE = 0.25
 """The share of the runtime limit the local search from the best construction may use at most
 (it stops sooner when no exchange pays); each MIP design's local search gets a third of it."""
 
