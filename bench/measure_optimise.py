@@ -8,7 +8,8 @@ Run by ``bench/optimise.py`` in a fresh interpreter per case (see ``bench/measur
 The input goes through ``heatnet.pipeline.check`` (with the ``--set`` overrides), then
 ``build_network`` and ``network_problem`` (each timed), then ``optimise`` (timed as a whole).
 Inside ``optimise`` timing wrappers are put around the names ``heatnet.optimise.loop`` looks up
-(``prepare``, ``build_model``, ``evaluate``, ``_settle``) and around the steps of the HiGHS
+(``prepare``, ``build_model``, ``constructions``, ``improve`` (local search), ``polish``,
+``evaluate``, ``_settle``) and around the steps of the HiGHS
 adapter (``Solver._load``: the model read and handed to HiGHS; ``_sync``: the changes sent
 before a re-solve; ``_run``: HiGHS' run), ``Solver.fix`` / ``unfix`` (decisions fixed for
 settling) and ``Solver._result`` (reading every variable back into pandas). Nothing in heatnet is changed.
@@ -58,7 +59,10 @@ from heatnet.topology import build_network  # noqa: E402
 T_IMPORTED = time.perf_counter()
 
 #: Names ``heatnet.optimise.loop`` looks up, timed (seconds summed over calls, and call counts).
-WRAPPED = ("prepare", "build_model", "seed_design", "evaluate", "_settle")
+WRAPPED = (
+    "prepare", "build_model", "seed_design", "constructions", "improve", "polish", "evaluate",
+    "_settle",
+)  # fmt: skip
 #: Steps of the HiGHS adapter a ``Solver`` runs (``_sync`` calls ``_load`` the first time).
 PERSISTENT = ("_load", "_sync", "_run")
 #: ``Solver`` methods that change the loaded model between solves (where they exist).
