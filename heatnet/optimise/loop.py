@@ -319,24 +319,30 @@ class _Search:
         """Price the prize-collecting Steiner constructions (:mod:`heatnet.optimise.steiner`).
 
         Each is priced exactly and checked; a valid one better than the best design is kept, so
-        the written design is never worse than these simple designs. The best is then improved
-        by local search (:mod:`heatnet.optimise.local`) for at most :data:`LOCAL_SHARE` of the
-        runtime limit.
+        the written design is never worse than these simple designs. Each is then improved by
+        local search (:mod:`heatnet.optimise.local`), the best first, for at most
+        :data:`LOCAL_SHARE` of the runtime limit in all.
         """
         if self.stop.requested or self.data.buildings.empty or self.data.supplies.empty:
             return
         began = self.elapsed()
-        kept: Priced | None = None
-        for built in constructions(self.data):
+        valid = []
+        for built in constructions(self.data):  # best first
             if not built.valid:
                 log.info("construction not kept: %s", "; ".join(built.problems))
                 continue
-            if kept is None or built.objective > kept.objective + 1e-9:
-                kept = built
             log.info("construction priced at %.6g", built.objective)
-        if kept is not None:
-            self._keep(kept.design)
-            self._keep(self._improve(kept, LOCAL_SHARE).design)
+            self._keep(built.design)
+            valid.append(built)
+        # local search from each, best first, while the share lasts: from another start it
+        # can end higher (measured on the district: 1,182,636 from the better construction,
+        # 1,196,191 from the other)
+        searched = self.elapsed()
+        for built in valid:
+            left = LOCAL_SHARE * self.budget - (self.elapsed() - searched)
+            if left <= 0:
+                break
+            self._keep(self._improve(built, left / self.budget).design)
         log.info("constructions and local search: %.2f s", self.elapsed() - began)
 
     def price_seed(self) -> None:
