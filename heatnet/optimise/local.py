@@ -156,7 +156,7 @@ def improve(
     passes = tried = kept = 0
     while time.perf_counter() < deadline and not stopped():
         passes += 1
-        moves = sorted(exchanges(pricer, best, deadline), key=lambda m: -m.gain)
+        moves = sorted(exchanges(pricer, best, deadline, stopped), key=lambda m: -m.gain)
         improved = False
         touched: set[str] = set()
         for move in moves[:TRIES_PER_PASS]:
@@ -185,7 +185,12 @@ def improve(
     return best
 
 
-def exchanges(pricer: Pricer, priced: Priced, deadline: float) -> list[Move]:
+def exchanges(
+    pricer: Pricer,
+    priced: Priced,
+    deadline: float,
+    stopped: Callable[[], bool] = lambda: False,
+) -> list[Move]:
     """Every move estimated to pay: each key path's best exchange, each paying vertex's insertion.
 
     The vertices inserted are those left out whose buildings would pay for themselves.
@@ -196,13 +201,15 @@ def exchanges(pricer: Pricer, priced: Priced, deadline: float) -> list[Move]:
     tol = GAIN * max(1.0, abs(priced.objective))
     out = []
     for bottom in priced.tree.parent:
-        if bottom not in search.key or time.perf_counter() >= deadline:
+        if bottom not in search.key:
             continue
+        if time.perf_counter() >= deadline or stopped():
+            return out
         move = search.best(bottom)
         if move is not None and move.gain > tol:
             out.append(move)
     for v in sorted(pricer.terminals() - search.in_tree):
-        if time.perf_counter() >= deadline:
+        if time.perf_counter() >= deadline or stopped():
             break
         move = search.insertion(v)
         if move is not None and move.gain > tol:
