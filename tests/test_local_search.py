@@ -13,9 +13,11 @@ import pytest
 
 from heatnet.optimise.local import exchanges, improve
 from heatnet.optimise.prepare import prepare
-from heatnet.optimise.steiner import Pricer, Tree, prune
+from heatnet.optimise.steiner import Pricer, Tree, constructions, prune
 from tests.problems import make_problem
 from tests.test_baseline import two_buildings
+from tests.test_optimise_bruteforce import CASES, enumerate_designs
+from tests.test_optimise_bruteforce import price as hand_price
 
 
 def _problem(buildings, edges):
@@ -164,3 +166,25 @@ def test_a_branch_is_dropped_when_the_bigger_trunk_it_needs_does_not_pay():
     best = improve(pricer, start, _later())
     assert best.objective == pytest.approx(39_000.0)
     assert best.connected == frozenset({"B:A"})
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"seed{c.seed}" for c in CASES])
+def test_on_random_networks_the_search_keeps_its_word_and_never_beats_brute_force(case):
+    # the independent hand pricer of tests/test_optimise_bruteforce.py prices what local search
+    # returns: the same NPV, never above the best of every enumerated design, never below the
+    # construction it started from
+    data = prepare(case.problem("linear"))
+    best = max(enumerate_designs(case).values())
+    for start in constructions(data):
+        if not start.valid:
+            continue
+        found = improve(Pricer(data), start, _later())
+        assert found.valid
+        assert found.objective >= start.objective - 1e-9
+        edges = found.design.edges
+        index = {f"E{n}": n - 1 for n in range(1, len(case.edges) + 1)}
+        chosen = frozenset(index[e] for e in edges.index[edges["in_network"].to_numpy(bool)])
+        priced = hand_price(case, chosen)
+        assert priced is not None, case.repro()
+        assert found.objective == pytest.approx(priced[0], rel=1e-6, abs=1e-6), case.repro()
+        assert found.objective <= best + 1e-6 * max(1.0, abs(best)), case.repro()
