@@ -315,8 +315,8 @@ def _seed_solution(problem: Any, *, everyone: bool = False) -> Any:
 
     from heatnet.optimise.evaluate import evaluate
     from heatnet.optimise.heuristic import seed_design
-    from heatnet.optimise.loop import Solution
     from heatnet.optimise.prepare import prepare
+    from heatnet.optimise.solution import Solution
 
     began = time.perf_counter()
     data = prepare(problem)

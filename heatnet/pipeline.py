@@ -21,7 +21,8 @@ from heatnet.inputs.params import override_parameters
 from heatnet.inputs.schema import load_schemas
 from heatnet.inputs.validate import Inputs, check_inputs
 from heatnet.optimise.highs import SolverOptions
-from heatnet.optimise.loop import Solution, optimise
+from heatnet.optimise.loop import optimise
+from heatnet.optimise.solution import Solution
 from heatnet.outputs.gpkg import write_layers
 from heatnet.outputs.network_layers import topology_layers
 from heatnet.outputs.results import RunInfo, results, solution_issues

@@ -19,9 +19,10 @@ import pytest
 import heatnet.optimise.loop
 from heatnet.economics.physics import capacity_kw
 from heatnet.optimise.highs import Solver, SolveStatus
-from heatnet.optimise.loop import Solution, optimise
+from heatnet.optimise.loop import optimise
 from heatnet.optimise.prepare import prepare
 from heatnet.optimise.proof import trivial_bound
+from heatnet.optimise.solution import Solution
 from tests.problems import make_problem
 
 MODELS = ("linear", "discrete")

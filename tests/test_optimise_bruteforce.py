@@ -39,7 +39,8 @@ import pandas as pd
 import pytest
 
 from heatnet.economics.physics import capacity_kw, heat_loss_w_per_m
-from heatnet.optimise.loop import Solution, optimise
+from heatnet.optimise.loop import optimise
+from heatnet.optimise.solution import Solution
 from tests.problems import CIVIL, make_problem
 
 TERM = 10

@@ -18,7 +18,8 @@ from heatnet.core.errors import InputError
 from heatnet.core.units import HOURS_PER_YEAR
 from heatnet.economics import CostClass, pv_by_class, schedule_for
 from heatnet.inputs.schema import load_schemas
-from heatnet.optimise.loop import Solution, optimise
+from heatnet.optimise.loop import optimise
+from heatnet.optimise.solution import Solution
 from heatnet.outputs.solution_json import solution_to_json, write_solution
 from heatnet.pipeline import check
 from heatnet.problem.definition import PV_CLASSES, SUPPLY_CLASSES, Problem

@@ -34,7 +34,8 @@ from heatnet.economics.prices import objective_weights
 from heatnet.inputs.validate import Inputs
 from heatnet.optimise.evaluate import Design
 from heatnet.optimise.highs import SolverOptions
-from heatnet.optimise.loop import Solution, optimise
+from heatnet.optimise.loop import optimise
+from heatnet.optimise.solution import Solution
 from heatnet.problem.definition import SUPPLY_CLASSES, Problem
 from heatnet.problem.from_network import network_problem
 from heatnet.topology import Network

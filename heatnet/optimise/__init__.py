@@ -15,6 +15,7 @@ In the order a solve runs:
 - :mod:`~heatnet.optimise.loop`: the search that chains them, :func:`optimise`.
 """
 
-from heatnet.optimise.loop import Solution, optimise
+from heatnet.optimise.loop import optimise
+from heatnet.optimise.solution import Solution
 
 __all__ = ["Solution", "optimise"]

@@ -34,13 +34,14 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from heatnet.core.units import HOURS_PER_YEAR
-from heatnet.optimise.steiner import Priced, Pricer, Tree, prune
+from heatnet.optimise.prepare import ModelData
+from heatnet.optimise.steiner import Priced, Pricer, Tree, better, prune
 from heatnet.problem.definition import PIPE_CLASSES
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,11 @@ class Move:
     path: tuple[tuple[str, str], ...]
     entry: str
     gain: float
+
+    @property
+    def region(self) -> set[str]:
+        """The vertices it cuts or lays (two moves whose regions meet are not made together)."""
+        return {self.bottom, *self.freed, *(v for v, _ in self.path)}
 
 
 class _Loads:
@@ -144,6 +150,20 @@ class _Loads:
         if self.existing_kw[i] >= kw - 1e-9:
             return self.keep[i]
         return self.table[i][bisect.bisect_left(self.capacity, kw - 1e-9)]
+
+
+def search(
+    data: ModelData,
+    starts: list[Priced],
+    seconds: float,
+    stopped: Callable[[], bool] = lambda: False,
+) -> Iterator[Priced]:
+    """:func:`improve` from each start in turn while ``seconds`` last in all (none when <= 0)."""
+    end = time.perf_counter() + seconds
+    for start in starts:
+        if time.perf_counter() >= end or stopped():
+            return
+        yield improve(Pricer(data), start, end, stopped)
 
 
 def improve(
@@ -223,7 +243,7 @@ def _one_by_one(
     for move in moves:
         if time.perf_counter() >= deadline or stopped():
             break
-        region = {move.bottom, *move.freed, *(v for v, _ in move.path)}
+        region = move.region
         now = best if found is None else found
         tree = None if region & touched else apply(pricer, now.tree, move)
         if tree is None:
@@ -238,8 +258,8 @@ def _one_by_one(
 
 
 def _improves(trial: Priced, best: Priced) -> bool:
-    """A valid design whose exact objective beats the best by more than :data:`GAIN`."""
-    return trial.valid and trial.objective > best.objective + GAIN * max(1.0, abs(best.objective))
+    """A valid design that beats the best (:func:`heatnet.optimise.steiner.better`)."""
+    return trial.valid and better(trial, best)
 
 
 def _separate(moves: list[Move]) -> list[Move]:
@@ -250,7 +270,7 @@ def _separate(moves: list[Move]) -> list[Move]:
     out: list[Move] = []
     touched: set[str] = set()
     for move in moves:
-        region = {move.bottom, *move.freed, *(v for v, _ in move.path)}
+        region = move.region
         if not region & touched:
             out.append(move)
             touched |= region

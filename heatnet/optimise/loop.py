@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -31,7 +31,7 @@ from heatnet.optimise.evaluate import Design, check_design, evaluate
 from heatnet.optimise.heuristic import seed_design
 from heatnet.optimise.highs import Solver, SolveResult, SolverOptions, SolveStatus
 from heatnet.optimise.infeasible import elastic_reasons
-from heatnet.optimise.local import improve
+from heatnet.optimise.local import search
 from heatnet.optimise.prepare import ModelData, prepare
 from heatnet.optimise.proof import (
     OPTIMAL_GAP,
@@ -48,7 +48,8 @@ from heatnet.optimise.settle import (
     start_from,
     start_of,
 )
-from heatnet.optimise.steiner import Priced, Pricer, constructions, polish
+from heatnet.optimise.solution import Iteration, Solution
+from heatnet.optimise.steiner import constructions, polish
 from heatnet.optimise.stopping import Stop, stop_on_signals
 from heatnet.optimise.tune import reset_parameters
 from heatnet.problem.definition import Problem
@@ -61,81 +62,8 @@ rest is the relaxation's, so a first MIP that cannot finish does not leave the d
 PRICING_RESERVE_S = 5.0
 """The proving MIP stops this long (at most 5 % of the limit) before it, to price its design."""
 LOCAL_SHARE = 0.25
-"""The share of the runtime limit the local search from the best construction may use at most
-(it stops sooner when no exchange pays); each MIP design's local search gets a third of it."""
-
-
-@dataclass(frozen=True, slots=True)
-class Iteration:
-    """One pass of the loop (for logs and the solution's history).
-
-    ``relaxation`` says whether this MIP was a relaxation of exact pricing (its bound is then a
-    proven bound); ``settled`` whether the design's flows, losses and diameters agreed within
-    :data:`SETTLE_ROUNDS`; ``rejected`` why the design was not kept (None: it was priced).
-    """
-
-    number: int
-    status: str
-    mip_objective: float | None
-    mip_bound: float | None
-    settled_objective: float | None
-    objective: float | None
-    runtime_s: float
-    relaxation: bool = False
-    settled: bool = True
-    rejected: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Solution:
-    """What the optimiser found.
-
-    Attributes
-    ----------
-    state
-        ``optimal`` (the written design is proven within :data:`OPTIMAL_GAP` of every design,
-        under exact pricing), ``feasible`` (a design, with a larger or unknown gap),
-        ``infeasible`` (proven: no design meets the rules), ``no-solution`` (none found in
-        time, or every one found broke a rule once priced exactly) or ``error``.
-    design
-        The best design, priced (None without one).
-    objective
-        Its objective (objective NPV with the ``objective/use-*`` switches, or delivered kWh).
-    network_npv
-        Its NPV over every cost class.
-    mip_gap, lower_bound, upper_bound
-        Lower bound: the design's objective. Upper bound: a proven bound on the objective of
-        any design under exact pricing (the best bound of a MIP that is a relaxation of it,
-        docs/bounds.md), None when none was proven. Gap: :func:`relative_gap` of the two.
-    runtime_s, iterations
-        Wall time of the whole optimisation and MIPs solved.
-    pipe_model
-        ``linear`` or ``discrete``.
-    reasons
-        ``(reason_type, message)`` when infeasible.
-    history
-        Every iteration.
-    warnings
-        ``(code, message, building_id or None)`` about elements the optimiser had to leave out
-        (a building no catalogue pipe can carry), designs it rejected, an interrupted search.
-    interrupted
-        The search was stopped on request: the design is the best found until then.
-    """
-
-    state: str
-    design: Design | None
-    objective: float | None
-    network_npv: float | None
-    mip_gap: float | None
-    lower_bound: float | None
-    upper_bound: float | None
-    runtime_s: float
-    iterations: int
-    pipe_model: str
-    reasons: tuple[tuple[str, str], ...] = ()
-    history: tuple[Iteration, ...] = field(default_factory=tuple)
-    warnings: tuple[tuple[str, str, str | None], ...] = ()
-    interrupted: bool = False
+"""The share of the runtime limit local search from the constructions (each in turn, best first)
+may use at most (it stops sooner when no move pays); each MIP design's gets a third of it."""
 
 
 def optimise(
@@ -334,15 +262,9 @@ class _Search:
             log.info("construction priced at %.6g", built.objective)
             self._keep(built.design)
             valid.append(built)
-        # local search from each, best first, while the share lasts: from another start it
-        # can end higher (measured on the district: 1,182,636 from the better construction,
-        # 1,196,191 from the other)
-        searched = self.elapsed()
-        for built in valid:
-            left = LOCAL_SHARE * self.budget - (self.elapsed() - searched)
-            if left <= 0:
-                break
-            self._keep(self._improve(built, left / self.budget).design)
+        # from the other construction it can end higher (the district: 1,196,191 against 1,182,636)
+        for found in search(self.data, valid, self._search_s(LOCAL_SHARE), self._stopped):
+            self._keep(found.design)
         log.info("constructions and local search: %.2f s", self.elapsed() - began)
 
     def price_seed(self) -> None:
@@ -485,16 +407,12 @@ class _Search:
             if self.progress:
                 self.progress.design(0, design.objective, design.objective)
 
-    def _improve(self, priced: Priced, share: float) -> Priced:
-        """Key-path exchanges on exact prices (:mod:`heatnet.optimise.local`) for a while.
+    def _search_s(self, share: float) -> float:
+        """Seconds local search may take: ``share`` of the limit, not past the design MIPs'."""
+        return min(share * self.budget, self.design_deadline() - self.elapsed())
 
-        At most ``share`` of the runtime limit, and never past the design MIPs' deadline.
-        """
-        seconds = min(share * self.budget, self.design_deadline() - self.elapsed())
-        if seconds <= 0 or self.stop.requested:
-            return priced
-        deadline = time.perf_counter() + seconds
-        return improve(Pricer(self.data), priced, deadline, lambda: self.stop.requested)
+    def _stopped(self) -> bool:
+        return self.stop.requested
 
     def _polish(self, data: ModelData, design: Design) -> Design:
         """The design with its branches that do not pay pruned, if that prices better.
@@ -507,7 +425,8 @@ class _Search:
         began = self.elapsed()
         polished = polish(data, design)
         if polished is not None and polished.valid and data is self.data:
-            polished = self._improve(polished, LOCAL_SHARE / 3.0)
+            found = search(data, [polished], self._search_s(LOCAL_SHARE / 3.0), self._stopped)
+            polished = next(found, polished)
         better = design.objective + 1e-9 * max(1.0, abs(design.objective))
         if polished is None or not polished.valid or polished.objective <= better:
             return design

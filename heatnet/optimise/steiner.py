@@ -319,7 +319,7 @@ def prune(pricer: Pricer, priced: Priced, *, estimated_first: bool = True) -> Pr
         k = len(drop)
         while k > 0:
             trial = pricer.price(best.tree.without(c for _, c in drop[:k]))
-            if _better(trial, best):
+            if better(trial, best):
                 best, improved = trial, True
                 break
             k //= 2
@@ -328,7 +328,7 @@ def prune(pricer: Pricer, priced: Priced, *, estimated_first: bool = True) -> Pr
     return best
 
 
-def _better(a: Priced, b: Priced) -> bool:
+def better(a: Priced, b: Priced) -> bool:
     """``a`` beats ``b``: valid beats invalid, then the objective."""
     if a.valid != b.valid:
         return a.valid

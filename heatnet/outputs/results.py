@@ -35,8 +35,8 @@ from heatnet.economics.money import cashflow, present_value
 from heatnet.economics.prices import pipe_items, supply_items
 from heatnet.inputs.params import parameters_table
 from heatnet.inputs.validate import Inputs
-from heatnet.optimise.loop import Solution
 from heatnet.optimise.proof import honest_bound, proven_state, relative_gap
+from heatnet.optimise.solution import Solution
 from heatnet.outputs.network_layers import topology_layers
 from heatnet.problem.definition import Problem
 from heatnet.topology import Network

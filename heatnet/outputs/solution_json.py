@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from heatnet.core.units import HOURS_PER_YEAR
-from heatnet.optimise.loop import Solution
+from heatnet.optimise.solution import Solution
 from heatnet.problem.definition import PATH_CLASSES, PV_CLASSES, SUPPLY_CLASSES, Problem
 from heatnet.problem.json_form import VERSION, class_values, json_records, json_scalar, write_json
 
