@@ -8,8 +8,8 @@ Run by ``bench/optimise.py`` in a fresh interpreter per case (see ``bench/measur
 The input goes through ``heatnet.pipeline.check`` (with the ``--set`` overrides), then
 ``build_network`` and ``network_problem`` (each timed), then ``optimise`` (timed as a whole).
 Inside ``optimise`` timing wrappers are put around the names ``heatnet.optimise.loop`` looks up
-(``prepare``, ``build_model``, ``constructions``, ``improve`` (local search), ``polish``,
-``evaluate``, ``_settle``) and around the steps of the HiGHS
+(``prepare``, ``build_model``, ``constructions``, ``polish``, ``evaluate``, ``_settle``), around
+``heatnet.optimise.local.improve`` (local search) and around the steps of the HiGHS
 adapter (``Solver._load``: the model read and handed to HiGHS; ``_sync``: the changes sent
 before a re-solve; ``_run``: HiGHS' run), ``Solver.fix`` / ``unfix`` (decisions fixed for
 settling) and ``Solver._result`` (reading every variable back into pandas). Nothing in heatnet is changed.
@@ -51,6 +51,7 @@ import shapely  # noqa: E402, F401
 from baseline import baseline_figures  # noqa: E402  (bench/baseline.py, beside this script)
 
 import heatnet.optimise.highs  # noqa: E402
+import heatnet.optimise.local  # noqa: E402
 import heatnet.optimise.loop  # noqa: E402
 import heatnet.pipeline  # noqa: E402
 from heatnet.problem.from_network import network_problem  # noqa: E402
@@ -60,7 +61,7 @@ T_IMPORTED = time.perf_counter()
 
 #: Names ``heatnet.optimise.loop`` looks up, timed (seconds summed over calls, and call counts).
 WRAPPED = (
-    "prepare", "build_model", "seed_design", "constructions", "improve", "polish", "evaluate",
+    "prepare", "build_model", "seed_design", "constructions", "polish", "evaluate",
     "_settle",
 )  # fmt: skip
 #: Steps of the HiGHS adapter a ``Solver`` runs (``_sync`` calls ``_load`` the first time).
@@ -138,6 +139,8 @@ def _instrument(clock: Clock, profile: Path | None) -> None:
             wrapped = _profiled_prepare(clock, wrapped)
         setattr(module, name, wrapped)
 
+    local = heatnet.optimise.local  # local.search is a generator: time each improve it runs
+    local.improve = clock.wrap(local.improve, "improve")  # type: ignore[assignment]
     module.Solver = _timed_solver(clock, module.Solver, profile)
 
 
