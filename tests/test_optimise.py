@@ -563,18 +563,46 @@ def test_runtime_spent_before_any_solve_writes_the_best_constructive_design(mode
 
 
 @pytest.mark.parametrize("model", MODELS)
+def test_the_lp_bound_solved_before_any_mip_proves_the_star(model, monkeypatch):
+    # The star is a tree with pipes priced per metre: its LP relaxation is exact (every
+    # building pays for its whole path), 3500 by the STAR table. With every MIP made to report
+    # no bound (as one stopped in its root LP does), the LP relaxation solved before the MIPs
+    # still proves the design optimal; without it only the trivial bound would be left.
+    real_solve = Solver.solve
+    relaxations = []
+
+    def mips_without_bound(self, **kwargs):
+        result = real_solve(self, **kwargs)
+        if kwargs.get("relax"):
+            relaxations.append(result.bound)
+            return result
+        return dataclasses.replace(result, bound=None)
+
+    monkeypatch.setattr(Solver, "solve", mips_without_bound)
+    s = solve(STAR_BUILDINGS, STAR_EDGES, [{"id": "1"}], model)
+    assert relaxations == [pytest.approx(3500, rel=1e-6)]  # solved once, before the MIPs
+    assert connected(s) == AB
+    assert s.objective == pytest.approx(3500)
+    assert s.upper_bound == pytest.approx(3500)
+    assert s.state == "optimal"
+
+
+@pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("status", [SolveStatus.OPTIMAL, SolveStatus.FEASIBLE])
 def test_time_running_out_keeps_the_incumbent(model, status, monkeypatch):
     # The clock jumps past the limit as soon as the first MIP returns (reporting `status`, as
     # HiGHS does when it stops at the time limit with an incumbent): the design it found is
     # priced and kept. With discrete pipes that MIP is a relaxation and the state says whether it
     # proved the design (stopped at the limit its bound is 100 above: gap 100/3500, feasible);
-    # the linear loop's MIP proves nothing, so only the trivial bound is left: feasible.
+    # the linear loop's MIP proves nothing, so (the LP bound before it having run out of time
+    # too) only the trivial bound is left: feasible.
     clock = types.SimpleNamespace(offset=0.0)
     real_solve = Solver.solve
 
     def solve_then_run_out(self, **kwargs):
         result = real_solve(self, **kwargs)
+        if kwargs.get("relax"):  # the LP bound before any MIP: as if it ran out of time
+            return dataclasses.replace(result, status=SolveStatus.NO_SOLUTION, bound=None)
         if clock.offset == 0.0 and kwargs.get("interruptible", True):  # a MIP, not a settling
             clock.offset = 1e9
             bound = result.bound + (100.0 if status is SolveStatus.FEASIBLE else 0.0)

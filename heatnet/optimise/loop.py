@@ -49,7 +49,7 @@ from heatnet.optimise.settle import (
     start_of,
 )
 from heatnet.optimise.solution import Iteration, Solution
-from heatnet.optimise.steiner import constructions, polish
+from heatnet.optimise.steiner import Priced, constructions, polish
 from heatnet.optimise.stopping import Stop, stop_on_signals
 from heatnet.optimise.tune import reset_parameters
 from heatnet.problem.definition import Problem
@@ -61,6 +61,8 @@ DESIGN_SHARE = 0.5
 rest is the relaxation's, so a first MIP that cannot finish does not leave the design unbounded."""
 PRICING_RESERVE_S = 5.0
 """The proving MIP stops this long (at most 5 % of the limit) before it, to price its design."""
+LP_LEAVES = 0.125
+"""The share of the runtime limit the LP bound leaves for local search and pricing."""
 LOCAL_SHARE = 0.25
 """The share of the runtime limit local search from the constructions (each in turn, best first)
 may use at most (it stops sooner when no move pays); each MIP design's gets a third of it."""
@@ -180,7 +182,9 @@ class _Search:
             model.relaxing = 0.0  # design iterations price pipes by the fitted line
         start: dict[str, dict[Any, float]] | None = seed_design(data)
         self.seed = start
-        self.construct()  # a design at once, whatever the MIPs manage in time
+        valid = self.construct()  # a design at once, whatever the MIPs manage in time
+        self.lp_bound()  # a proven bound before anything else spends the time
+        self.improve(valid)
         if self.best is None:
             self.price_seed()
         if self.best is not None:  # the first MIP starts from the best design so far
@@ -243,17 +247,15 @@ class _Search:
         """
         return self.budget * (DESIGN_SHARE if self.claims_bound else 1.0)
 
-    def construct(self) -> None:
+    def construct(self) -> list[Priced]:
         """Price the prize-collecting Steiner constructions (:mod:`heatnet.optimise.steiner`).
 
         Each is priced exactly and checked; a valid one better than the best design is kept, so
-        the written design is never worse than these simple designs. Each is then improved by
-        local search (:mod:`heatnet.optimise.local`), the best first, for at most
-        :data:`LOCAL_SHARE` of the runtime limit in all.
+        the written design is never worse than these simple designs. Returns the valid ones,
+        best first, for :meth:`improve`.
         """
         if self.stop.requested or self.data.buildings.empty or self.data.supplies.empty:
-            return
-        began = self.elapsed()
+            return []
         valid = []
         for built in constructions(self.data):  # best first
             if not built.valid:
@@ -262,10 +264,23 @@ class _Search:
             log.info("construction priced at %.6g", built.objective)
             self._keep(built.design)
             valid.append(built)
+        return valid
+
+    def improve(self, valid: list[Priced]) -> None:
+        """Local search (:mod:`heatnet.optimise.local`) from each valid construction, the best first.
+
+        At most :data:`LOCAL_SHARE` of the runtime limit in all, and never past the limit less
+        the time to price (after a long LP bound the design MIPs' share may be spent already).
+        """
+        began = self.elapsed()
+        seconds = min(
+            LOCAL_SHARE * self.budget, self.budget - self.elapsed() - self.pricing_reserve()
+        )
         # from the other construction it can end higher (the district: 1,196,191 against 1,182,636)
-        for found in search(self.data, valid, self._search_s(LOCAL_SHARE), self._stopped):
+        for found in search(self.data, valid, seconds, self._stopped):
             self._keep(found.design)
-        log.info("constructions and local search: %.2f s", self.elapsed() - began)
+        if valid:
+            log.info("local search: %.2f s", self.elapsed() - began)
 
     def price_seed(self) -> None:
         """Price the shortest-path seed design before any MIP, if no construction was valid.
@@ -305,39 +320,49 @@ class _Search:
         reset_parameters(self.model, self.data)
         if hasattr(self.model, "relaxing"):
             self.model.relaxing = 1.0
-        if self.first is None or self.first.bound is None or not np.isfinite(self.first.bound):
-            # the first MIP never finished its root LP: neither may this one, so the LP first
-            self._lp_bound(self.model, self.solver)
         self._relaxation(self.data, self.model, self.solver)
         if hasattr(self.model, "relaxing"):
             self.model.relaxing = 0.0
 
     def relaxation_time(self) -> float:
         """Seconds a relaxation may take: what is left, less the time to price its design."""
-        return self.budget - self.elapsed() - min(PRICING_RESERVE_S, 0.05 * self.budget)
+        return self.budget - self.elapsed() - self.pricing_reserve()
 
-    def _lp_bound(self, model: Any, solver: Solver) -> None:
+    def pricing_reserve(self) -> float:
+        """Seconds kept at the end of the limit to price a design."""
+        return min(PRICING_RESERVE_S, 0.05 * self.budget)
+
+    def lp_bound(self) -> None:
         """The relaxation's LP relaxation: a bound proven from its duals (interior point).
 
-        Taken when the first design MIP did not get through its root LP: on a model that
-        large the relaxation MIP may not either in the time left, and the LP's optimum already
-        bounds every design (no design comes of it; it is logged, not a MIP of the history).
-        When the root did end, the relaxation MIP's own root (with its cuts) bounds better in
-        the same time (measured on the 2,000-building grid: 12.62 M from the MIP's root in
-        53 s, 12.68 M from the interior-point LP in 21.5 s, which left the MIP too little).
+        Solved once, right after the constructions and before local search and the MIPs, in
+        at most the limit less :data:`LP_LEAVES` of it (left for local search and pricing).
+        On a large model it is the only bound within the limit: on the 10,000-building grid
+        (1 thread) it takes 472 s, and neither a design MIP nor the relaxation MIP got through
+        its root LP in 600 s (their bound stayed the presolved objective's, 416 % above the
+        design). On small models it takes under a second; on the 2,000-building grid ~21 s,
+        and the relaxation MIP's root (with its cuts) may still tighten it later (the smaller
+        bound is kept). No design comes of it: it is logged, not a MIP of the history.
         """
-        if not self.claims_bound:
+        if not self.claims_bound or self.solver is None or self.stop.requested:
             return
-        remaining = self.relaxation_time()
-        if remaining <= 0 or self.stop.requested:
+        remaining = self.budget - self.elapsed() - LP_LEAVES * self.budget
+        if remaining <= 0:
             return
-        lp = solver.solve(time_limit_s=remaining, mip_gap=0.0, relax=True)
+        linear = hasattr(self.model, "relaxing")
+        if linear:
+            self.model.relaxing = 1.0  # the envelope: a relaxation of exact pipe prices
+        lp = self.solver.solve(time_limit_s=remaining, mip_gap=0.0, relax=True)
+        if linear:
+            self.model.relaxing = 0.0
         if lp.bound is not None and np.isfinite(lp.bound):  # proven from its duals
             bound = lp.bound + self.slack
             self.upper = bound if self.upper is None else min(self.upper, bound)
             log.info("LP relaxation: bound %.6g in %.1f s", bound, lp.runtime_s)
         elif lp.status is SolveStatus.INFEASIBLE and self.best is None:
             self.proven_infeasible = True
+        else:
+            log.info("LP relaxation: no bound (%s) in %.1f s", lp.termination, lp.runtime_s)
 
     def _relaxation(self, data: ModelData, model: Any, solver: Solver) -> None:
         """Solve a relaxation from the best design to half the target, leaving time to price."""
