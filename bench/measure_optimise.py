@@ -166,7 +166,7 @@ def _timed_solver(clock: Clock, base: Any, profile: Path | None) -> Any:
             result = super().solve(**kwargs)
             clock.solves.append(
                 {
-                    "kind": "settle" if clock.settling else "mip",
+                    "kind": "settle" if clock.settling else "lp" if kwargs.get("relax") else "mip",
                     "status": str(result.status),
                     "termination": result.termination,
                     "objective": result.objective,

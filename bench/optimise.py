@@ -184,6 +184,7 @@ def _where(result: dict[str, Any]) -> list[str]:
     total = result["optimise_s"]
     mips = [s for s in result["solves"] if s["kind"] == "mip"]
     settles = [s for s in result["solves"] if s["kind"] == "settle"]
+    lps = [s for s in result["solves"] if s["kind"] == "lp"]
 
     def get(*names: str) -> float:
         return sum(own.get(name, 0.0) for name in names)
@@ -209,6 +210,7 @@ def _where(result: dict[str, Any]) -> list[str]:
     mip_s = sum(s["runtime_s"] for s in mips)
     settle_s = sum(s["runtime_s"] for s in settles)
     lines.append(
+        f"{len(lps)} LP bound(s) {sum(s['runtime_s'] for s in lps):.2f} s, "
         f"{len(mips)} MIP solve(s) {mip_s:.2f} s, {len(settles)} settling re-solve(s) "
         f"{settle_s:.2f} s (Solver.solve wall, update + HiGHS + results); "
         f"_settle {t.get('_settle', 0.0):.2f} s"
