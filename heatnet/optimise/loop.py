@@ -193,6 +193,10 @@ class _Search:
         seen: set[object] = set()
         for number in range(1, params.iteration_limit + 1):
             remaining = self.design_deadline() - self.elapsed()
+            if relaxed and self.claims_bound:
+                # discrete pipes: this MIP is the relaxation bound() would solve again, from
+                # scratch; one branch-and-bound of the whole time bounds better than two halves
+                remaining = self.relaxation_time()
             if remaining <= 0 or self.stop.requested:
                 break
             free = solver.solve(
