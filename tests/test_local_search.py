@@ -14,6 +14,7 @@ import pytest
 from heatnet.optimise.local import exchanges, improve
 from heatnet.optimise.prepare import prepare
 from heatnet.optimise.steiner import Pricer, Tree, constructions, prune
+from tests.conftest import SAMPLE
 from tests.problems import make_problem
 from tests.test_baseline import two_buildings
 from tests.test_optimise_bruteforce import CASES, enumerate_designs
@@ -188,3 +189,47 @@ def test_on_random_networks_the_search_keeps_its_word_and_never_beats_brute_forc
         assert priced is not None, case.repro()
         assert found.objective == pytest.approx(priced[0], rel=1e-6, abs=1e-6), case.repro()
         assert found.objective <= best + 1e-6 * max(1.0, abs(best)), case.repro()
+
+
+def test_the_fast_estimates_equal_the_plain_ones_on_the_district():
+    # The search's hot loops price an arc at one load through _Loads.pricing and climb to the
+    # supply through _Upstream (remembered climbs); both must give exactly what the plain
+    # lookup (_Loads.at) and a plain climb (written out below) give, on a real catalogue with
+    # existing pipes, several diameters and losses.
+    from heatnet.optimise.local import _Exchanges, _Upstream
+    from tests.test_problem_json import sample_problem
+
+    data = prepare(sample_problem(SAMPLE))
+    pricer = Pricer(data)
+    start = next(b for b in constructions(data) if b.valid)
+    search = _Exchanges(pricer, start)
+    loads, tree = search.loads, start.tree
+    arcs = list(pricer.arc_edge)
+    for kw in (-1.0, 0.0, 0.5, 7.0, 50.0, 333.3, 2_000.0, 1e6):
+        cost = loads.pricing(kw)
+        assert [cost(a) for a in arcs] == [loads.at(pricer.arc_edge[a], kw) for a in arcs]
+
+    def plain(r, peak, relief):
+        added, x = 0.0, r
+        while x not in relief and x in tree.parent:
+            e = pricer.arc_edge[tree.arc[x]]
+            added += loads.at(e, loads.load(e, peak)) - loads.now[tree.arc[x]]
+            x = tree.parent[x]
+        if x not in relief:
+            return added - next(reversed(relief.values()), 0.0)
+        below = 0.0
+        for v, total in relief.items():
+            if v == x:
+                break
+            below = total
+        return added - below
+
+    tops = [v for v in sorted(search.key) if v in tree.parent][:25]
+    vertices = sorted(search.in_tree)
+    assert len(tops) == 25
+    for top in tops:
+        peak = loads.flow[pricer.arc_edge[tree.arc[top]]]
+        relief = search._relief(tree.parent[top], peak)
+        upstream = _Upstream(pricer, tree, loads, peak, relief)
+        for v in vertices:  # in any order: the remembered climbs must not leak between them
+            assert upstream.cost(v) == pytest.approx(plain(v, peak, relief), abs=1e-6)

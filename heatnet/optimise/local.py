@@ -130,6 +130,7 @@ class _Loads:
         self.existing_kw: list[float] = np.nan_to_num(prices.existing_kw, nan=-np.inf).tolist()
         self.keep: list[float] = (np.where(length > 0, keep, 0.0) - extra).tolist()
         self.extra: list[float] = (-extra).tolist()
+        self.arc_row = {a: self.row[e] for a, e in pricer.arc_edge.items()}
         e = priced.design.edges
         self.flow = {str(i): float(x) for i, x in e["flow_kw"].items() if x == x}
         self.delta = {str(i): float(x) for i, x in e["diversity"].items() if x == x}
@@ -150,6 +151,20 @@ class _Loads:
         if self.existing_kw[i] >= kw - 1e-9:
             return self.keep[i]
         return self.table[i][bisect.bisect_left(self.capacity, kw - 1e-9)]
+
+    def pricing(self, kw: float) -> Callable[[str], float]:
+        """:meth:`at` for one load, by arc: the catalogue step is looked up once."""
+        row, keep, extra, existing = self.arc_row, self.keep, self.extra, self.existing_kw
+        if kw <= 0:
+            return lambda a: extra[row[a]]
+        column = bisect.bisect_left(self.capacity, kw - 1e-9)
+        table, least = self.table, kw - 1e-9
+
+        def cost(a: str) -> float:
+            i = row[a]
+            return keep[i] if existing[i] >= least else table[i][column]
+
+        return cost
 
 
 def search(
@@ -423,6 +438,8 @@ class _Exchanges:
         pricer, loads = self.pricer, self.loads
         new_kw = delta * peak
         budget = removed + next(reversed(relief.values()), 0.0)
+        arc_cost = loads.pricing(new_kw)
+        upstream = _Upstream(pricer, self.tree, loads, peak, relief)
         dist = dict(sources)
         heap = [(c, w) for w, c in dist.items()]
         heapq.heapify(heap)
@@ -433,12 +450,12 @@ class _Exchanges:
             if d > dist.get(h, math.inf) or d >= budget:
                 continue
             for t, a in pricer.into.get(h, ()):
-                cost = d + loads.at(pricer.arc_edge[a], new_kw)
+                cost = d + arc_cost(a)
                 if t in blocked or cost >= dist.get(t, math.inf) or cost >= budget:
                     continue
                 dist[t], nxt[t] = cost, (h, a)
                 if t in self.in_tree and t not in freed:  # joins the rest of the forest here
-                    gain = removed - cost - _upstream(pricer, self.tree, loads, t, peak, relief)
+                    gain = removed - cost - upstream.cost(t)
                     if best is None or gain > best[0]:
                         best = (gain, t)
                 else:
@@ -487,24 +504,41 @@ def _reroot_costs(
     return out
 
 
-def _upstream(
-    pricer: Pricer, tree: Tree, loads: _Loads, r: str, peak: float, relief: dict[str, float]
-) -> float:
-    """Cost of the subtree's load on the pipes above ``r``, less the top's relief on them.
+class _Upstream:
+    """Cost of a subtree's load on the pipes above a joining vertex, less the top's relief.
 
     Where the two ways to the supply meet, the pipes above carry the load either way: only the
-    pipes below the meeting vertex count, on both sides.
+    pipes below the meeting vertex count, on both sides. One per search (a load, a relief):
+    the climb from each vertex is remembered, so vertices sharing a way up climb it once.
     """
-    added = 0.0
-    x = r
-    while x not in relief and x in tree.parent:
-        e = pricer.arc_edge[tree.arc[x]]
-        added += loads.at(e, loads.load(e, peak)) - loads.now[tree.arc[x]]
-        x = tree.parent[x]
-    if x not in relief:  # another supply's tree: the top's whole way up is relieved
-        return added - next(reversed(relief.values()), 0.0)
-    child_relief = _relief_below(tree, relief, x)
-    return added - child_relief
+
+    def __init__(
+        self, pricer: Pricer, tree: Tree, loads: _Loads, peak: float, relief: dict[str, float]
+    ) -> None:
+        self.pricer, self.tree, self.loads = pricer, tree, loads
+        self.peak, self.relief = peak, relief
+        self.total = next(reversed(relief.values()), 0.0)
+        self.memo: dict[str, float] = {}
+
+    def cost(self, r: str) -> float:
+        """The load's added cost above ``r`` less the relief it meets (see the class)."""
+        tree, loads, arc_edge, memo = self.tree, self.loads, self.pricer.arc_edge, self.memo
+        climbed: list[tuple[str, float]] = []
+        x = r
+        while x not in memo and x not in self.relief and x in tree.parent:
+            e = arc_edge[tree.arc[x]]
+            climbed.append((x, loads.at(e, loads.load(e, self.peak)) - loads.now[tree.arc[x]]))
+            x = tree.parent[x]
+        if x in memo:
+            above = memo[x]
+        elif x not in self.relief:  # another supply's tree: the top's whole way up is relieved
+            above = -self.total
+        else:
+            above = -_relief_below(tree, self.relief, x)
+        for v, added in reversed(climbed):
+            above += added
+            memo[v] = above
+        return memo.get(r, above)
 
 
 def _relief_below(tree: Tree, relief: dict[str, float], meet: str) -> float:
