@@ -353,16 +353,17 @@ class _Exchanges:
         top = v
         removed = loads.now[tree.arc[bottom]] + sum(loads.now[tree.arc[f]] for f in freed)
         relief = self._relief(top, peak)
+        below = _below(self.kids, bottom)
         found = self._search(
             _reroot_costs(self.pricer, tree, self.kids, loads, bottom, peak),
-            _below(self.kids, bottom),
+            below,
             peak,
             loads.delta.get(self.pricer.arc_edge[tree.arc[bottom]], 1.0),
             set(freed),
             removed,
             relief,
         )
-        dropped = self._drop_gain(bottom, removed + next(reversed(relief.values()), 0.0))
+        dropped = self._drop_gain(below, bottom, removed + next(reversed(relief.values()), 0.0))
         if dropped is not None and (found is None or dropped > found[0]):
             return Move(bottom, tuple(freed), top, (), bottom, dropped)
         if found is None:
@@ -372,15 +373,14 @@ class _Exchanges:
             return None  # the same pipe back
         return Move(bottom, tuple(freed), start, tuple(path), path[-1][0], gain)
 
-    def _drop_gain(self, bottom: str, saved: float) -> float | None:
-        """What dropping the subtree of ``bottom`` gains: its pipes, less its buildings' worth.
+    def _drop_gain(self, below: set[str], bottom: str, saved: float) -> float | None:
+        """What dropping the subtree ``below`` of ``bottom`` gains: its pipes, less its worth.
 
         ``saved`` is what the key path above and the relief of the pipes above it save. Prune
         (:func:`heatnet.optimise.steiner.prune`) leaves that relief out; here it counts. None
         when the subtree serves a required building.
         """
         pricer, tree = self.pricer, self.tree
-        below = _below(self.kids, bottom)
         if any(pricer.needed(x) for x in below):
             return None
         inside = sum(self.loads.now[tree.arc[x]] for x in below if x != bottom)
