@@ -584,6 +584,42 @@ def test_a_first_mip_that_is_the_relaxation_gets_the_whole_limit(model, monkeypa
         assert limits[0] <= 18.0
 
 
+def test_a_long_lp_bound_leaves_local_search_its_time(monkeypatch):
+    # 0.01 h = 36 s. The LP bound may run to 7/8 of the limit (31.5 s); say it takes 0.8 of it
+    # (the clock jumps 28.8 s, as on the 10,000-building grid): local search still gets what
+    # is left less the pricing reserve (5 %, 1.8 s), 36 − 28.8 − 1.8 = 5.4 s, though the design
+    # MIPs' half of the limit is long gone.
+    clock = types.SimpleNamespace(offset=0.0)
+    lp_limits, search_s = [], []
+    real_solve, real_search = Solver.solve, heatnet.optimise.loop.search
+
+    def slow_lp(self, **kwargs):
+        result = real_solve(self, **kwargs)
+        if kwargs.get("relax"):
+            lp_limits.append(kwargs["time_limit_s"])
+            clock.offset = 0.8 * 36.0
+        return result
+
+    def record(data, starts, seconds, stopped):
+        search_s.append(seconds)
+        return real_search(data, starts, seconds, stopped)
+
+    monkeypatch.setattr(Solver, "solve", slow_lp)
+    monkeypatch.setattr(heatnet.optimise.loop, "search", record)
+    monkeypatch.setattr(
+        heatnet.optimise.loop,
+        "time",
+        types.SimpleNamespace(perf_counter=lambda: time.perf_counter() + clock.offset),
+    )
+    s = solve(
+        STAR_BUILDINGS, STAR_EDGES, [{"id": "1"}], "linear", {"optimiser/runtime-limit": 0.01}
+    )
+    assert len(lp_limits) == 1
+    assert lp_limits[0] <= 31.5
+    assert 0.0 < search_s[0] <= 5.4
+    assert s.objective == pytest.approx(3500)
+
+
 @pytest.mark.parametrize("model", MODELS)
 def test_the_lp_bound_solved_before_any_mip_proves_the_star(model, monkeypatch):
     # The star is a tree with pipes priced per metre: its LP relaxation is exact (every
