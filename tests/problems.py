@@ -158,6 +158,7 @@ def make_problem(
         row["curve_supply_repex"] = tuple(0.0 for _ in curve)
         for c in SUPPLY_CLASSES:  # the curve is given as its chords: exact between breakpoints
             row[f"curve_slack_{c}"] = 0.0
+            row[f"curve_mid_{c}"] = ()
         s_rows.append(row)
     s = pd.DataFrame(s_rows, columns=["vertex", *SUPPLY_COLUMNS]).set_index("vertex")
     catalogue = build_catalogue(CIVIL if civil_costs is None else civil_costs, p)

@@ -11,7 +11,9 @@ classes the objective counts. Nothing here uses the linear fit, so the ``linear`
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -289,13 +291,36 @@ def _supplies(
     for c in SUPPLY_CLASSES:
         curve = np.array(
             [
-                float(np.interp(x, row_kw, row_pv)) if len(row_kw) else 0.0
-                for x, row_kw, row_pv in zip(load_kw, s["curve_kw"], s[f"curve_{c}"], strict=True)
+                curve_at(x, row_kw, row_pv, row_mid)
+                for x, row_kw, row_pv, row_mid in zip(
+                    load_kw, s["curve_kw"], s[f"curve_{c}"], s[f"curve_mid_{c}"], strict=True
+                )
             ]
         )
         pv = s[f"fixed_{c}"] + s[f"per_kw_{c}"] * load_kw + s[f"per_kwh_{c}"] * kwh + curve
         out[f"pv_{c}"] = np.where(built, pv, 0.0)
     return out
+
+
+def curve_at(
+    x: float, kw: Sequence[float], pv: Sequence[float], mid: Sequence[float] = ()
+) -> float:
+    """A supply curve's PV at ``x`` kW, exactly (problem definition: ``curve_mid_*``).
+
+    Between breakpoints the exact total capacity × rate(capacity) is quadratic: the parabola
+    through the two ends and the midpoint's PV ``mid``. Without midpoints, the chord. Below the
+    first breakpoint the first value, beyond the last the last (as ``numpy.interp``).
+    """
+    if not len(kw):
+        return 0.0
+    if len(mid) != len(kw) - 1 or x <= kw[0] or x >= kw[-1]:
+        return float(np.interp(x, kw, pv))
+    k = min(bisect.bisect_right(kw, x), len(kw) - 1) - 1
+    t = (x - kw[k]) / (kw[k + 1] - kw[k])
+    p0, pm, p1 = pv[k], mid[k], pv[k + 1]
+    return float(
+        2.0 * (t - 0.5) * (t - 1.0) * p0 - 4.0 * t * (t - 1.0) * pm + 2.0 * t * (t - 0.5) * p1
+    )
 
 
 CHECK_RTOL = 1e-6

@@ -43,13 +43,16 @@ SUPPLY_COLUMNS = (
     "supply_id", "peak_capacity_kw", "annual_capacity_kwh", "required", "emissions_per_kwh",
     *(f"{part}_{c}" for part in ("fixed", "per_kw", "per_kwh") for c in SUPPLY_CLASSES),
     "curve_kw", *(f"curve_{c}" for c in SUPPLY_CLASSES),
-    *(f"curve_slack_{c}" for c in SUPPLY_CLASSES),
+    *(f"curve_slack_{c}" for c in SUPPLY_CLASSES), *(f"curve_mid_{c}" for c in SUPPLY_CLASSES),
 )  # fmt: skip
 """Supplies, indexed by vertex id: capacities (NaN: unlimited), emissions (kg/kWh output), PV if
 built (``fixed_*``), per kW of capacity (``per_kw_*``), per kWh/yr of output (``per_kwh_*``), and
 an optional piecewise-linear PV of capacity (``curve_kw`` breakpoints, ``curve_<class>`` PV at
-each; empty tuples when the supply has no curve) and ``curve_slack_<class>``, the most exact
-pricing of the curve exceeds its chords between breakpoints (≥ 0; added to proven bounds)."""
+each; empty tuples when the supply has no curve), ``curve_slack_<class>``, the most exact
+pricing of the curve exceeds its chords between breakpoints (≥ 0; added to proven bounds), and
+``curve_mid_<class>``, the PV halfway between each breakpoint and the next: between them the
+exact total capacity × rate(capacity) is quadratic, so exact pricing interpolates through the
+ends and this midpoint (an empty tuple: the chord, linear between breakpoints)."""
 
 EDGE_COLUMNS = (
     "u", "v", "length_m", "civil_lengths_m", "required", "existing_diameter_mm", "extra_pv",

@@ -28,7 +28,12 @@ from heatnet.problem.definition import (
 )
 from heatnet.topology.build import Network
 
-Curve = tuple[tuple[float, ...], tuple[tuple[float, ...], ...], tuple[float, float, float]]
+Curve = tuple[
+    tuple[float, ...],
+    tuple[tuple[float, ...], ...],
+    tuple[float, float, float],
+    tuple[tuple[float, ...], ...],
+]
 """Breakpoints (kW), PV by class at each, and by class the most exact pricing exceeds the chords."""
 
 REASON_CODES = frozenset(
@@ -153,6 +158,7 @@ def _supplies(
     for k, klass in enumerate(SUPPLY):
         out[f"curve_{klass.column}"] = [c[1][k] for c in curves]
         out[f"curve_slack_{klass.column}"] = [c[2][k] for c in curves]
+        out[f"curve_mid_{klass.column}"] = [c[3][k] for c in curves]
     return out
 
 
@@ -171,7 +177,7 @@ def _curve(
     items :func:`heatnet.economics.supply_items` prices at that capacity (computed at once by
     :func:`heatnet.economics.prices.curve_pv`).
     """
-    none: Curve = ((), ((), (), ()), (0.0, 0.0, 0.0))
+    none: Curve = ((), ((), (), ()), (0.0, 0.0, 0.0), ((), (), ()))
     kind = supply["supply_cost_type"].iloc[0]
     if costs.empty or pd.isna(kind):
         return none
@@ -197,4 +203,5 @@ def _curve(
         tuple(float(x) for x in xs),
         tuple(tuple(float(v) for v in pv[klass]) for klass in SUPPLY),
         (slack[0], slack[1], slack[2]),
+        tuple(tuple(float(v) for v in middle[klass]) for klass in SUPPLY),
     )

@@ -144,6 +144,10 @@ def _table_to_json(frame: pd.DataFrame, table: str) -> list[dict[str, Any]]:
                 {"kw": float(kw), "pv": dict(zip(SUPPLY_CLASSES, map(float, pv), strict=True))}
                 for kw, *pv in zip(*columns, strict=True)
             ]
+            mids = [row[f"curve_mid_{c}"] for c in SUPPLY_CLASSES]
+            if len(mids[0]) and len(mids[0]) == len(record["curve"]) - 1:
+                for point, *mid in zip(record["curve"], *mids, strict=False):
+                    point["mid"] = dict(zip(SUPPLY_CLASSES, map(float, mid), strict=True))
         if table == "edges":
             civil = row["civil_lengths_m"].items()
             record["civil_lengths_m"] = {str(int(c)): float(m) for c, m in civil}
@@ -216,6 +220,12 @@ def _table_frame(records: list[dict[str, Any]], table: str) -> pd.DataFrame:
         for c in SUPPLY_CLASSES:
             data[f"curve_{c}"] = [
                 tuple(float(p["pv"].get(c, 0)) for p in r["curve"]) for r in records
+            ]
+            data[f"curve_mid_{c}"] = [
+                tuple(float(p["mid"].get(c, 0)) for p in r["curve"][:-1])
+                if r["curve"] and all("mid" in p for p in r["curve"][:-1])
+                else ()
+                for r in records
             ]
     if table == "edges":
         civil = [{int(c): float(m) for c, m in r["civil_lengths_m"].items()} for r in records]
