@@ -315,7 +315,7 @@ def curve_at(
         return 0.0
     if len(mid) != len(kw) - 1 or x <= kw[0] or x >= kw[-1]:
         return float(np.interp(x, kw, pv))
-    k = min(bisect.bisect_right(kw, x), len(kw) - 1) - 1
+    k = bisect.bisect_right(kw, x) - 1  # kw[k] <= x < kw[k + 1]
     t = (x - kw[k]) / (kw[k + 1] - kw[k])
     p0, pm, p1 = pv[k], mid[k], pv[k + 1]
     return float(

@@ -49,11 +49,11 @@ log = logging.getLogger(__name__)
 GAIN = 1e-6
 """An estimated gain below this share of the objective is not worth an exact pricing."""
 TRIES_PER_PASS = 200
+"""Moves a pass tries at most (the best estimated first)."""
 BATCH_FROM = 100
 """A pass with at least this many moves tries them in batches first (large forests: a pass
 estimates for seconds); with fewer, one at a time, each exactly (measured on the district:
 1,196,191 one at a time from its greedy construction, 1,171,839 in batches)."""
-"""Moves tried together per pass at most (the best estimated, separate ones)."""
 
 
 @dataclass(frozen=True)
@@ -175,10 +175,11 @@ def search(
 ) -> Iterator[Priced]:
     """:func:`improve` from each start in turn while ``seconds`` last in all (none when <= 0)."""
     end = time.perf_counter() + seconds
+    pricer = Pricer(data)
     for start in starts:
         if time.perf_counter() >= end or stopped():
             return
-        yield improve(Pricer(data), start, end, stopped)
+        yield improve(pricer, start, end, stopped)
 
 
 def improve(

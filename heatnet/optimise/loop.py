@@ -18,8 +18,10 @@ agree with each other.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -321,12 +323,25 @@ class _Search:
         bound holds for every design; the design it finds is priced and kept if better.
         """
         assert self.solver is not None
+        with self._as_relaxation():
+            self._relaxation(self.data, self.model, self.solver)
+
+    @contextlib.contextmanager
+    def _as_relaxation(self) -> Iterator[None]:
+        """The loop's model as a relaxation of exact pricing while inside.
+
+        Its optimistic values go back in, and in ``linear`` the envelope prices pipes (the
+        fitted line again on leaving; the optimistic values stay).
+        """
         reset_parameters(self.model, self.data)
-        if hasattr(self.model, "relaxing"):
+        linear = hasattr(self.model, "relaxing")
+        if linear:
             self.model.relaxing = 1.0
-        self._relaxation(self.data, self.model, self.solver)
-        if hasattr(self.model, "relaxing"):
-            self.model.relaxing = 0.0
+        try:
+            yield
+        finally:
+            if linear:
+                self.model.relaxing = 0.0
 
     def relaxation_time(self) -> float:
         """Seconds a relaxation may take: what is left, less the time to price its design."""
@@ -353,12 +368,8 @@ class _Search:
         remaining = self.budget - self.elapsed() - LP_LEAVES * self.budget
         if remaining <= 0:
             return
-        linear = hasattr(self.model, "relaxing")
-        if linear:
-            self.model.relaxing = 1.0  # the envelope: a relaxation of exact pipe prices
-        lp = self.solver.solve(time_limit_s=remaining, mip_gap=0.0, relax=True)
-        if linear:
-            self.model.relaxing = 0.0
+        with self._as_relaxation():
+            lp = self.solver.solve(time_limit_s=remaining, mip_gap=0.0, relax=True)
         if lp.bound is not None and np.isfinite(lp.bound):  # proven from its duals
             bound = lp.bound + self.slack
             self.upper = bound if self.upper is None else min(self.upper, bound)

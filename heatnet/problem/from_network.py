@@ -34,7 +34,8 @@ Curve = tuple[
     tuple[float, float, float],
     tuple[tuple[float, ...], ...],
 ]
-"""Breakpoints (kW), PV by class at each, and by class the most exact pricing exceeds the chords."""
+"""Breakpoints (kW), PV by class at each, by class the most exact pricing exceeds the chords,
+and PV by class halfway between each breakpoint and the next."""
 
 REASON_CODES = frozenset(
     {"unreachable_required_building", "unreachable_required_supply", "required_path_unusable"}
@@ -169,7 +170,7 @@ def _curve(
     params: Parameters,
     bound_kw: float,
 ) -> Curve:
-    """Breakpoints, PV by class and chord slack by class of a supply's ¤/kW capacity curves.
+    """Breakpoints, PV, chord slack and midpoint PV by class of a supply's ¤/kW capacity curves.
 
     Breakpoints are the curves' own points below the largest capacity the supply could need;
     between them the model interpolates linearly (error bound: see
