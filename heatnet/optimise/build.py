@@ -38,10 +38,11 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from heatnet.core.units import HOURS_PER_YEAR
-from heatnet.optimise.build_pipes import add_losses, add_pipes, laid
+from heatnet.optimise.build_pipes import PipeTerms, add_losses, add_pipes, laid
 from heatnet.optimise.build_pipes import numbers as _num
 from heatnet.optimise.build_pipes import texts as _text
 from heatnet.optimise.indices import Indices
+from heatnet.optimise.pendant import heat_price, pendant_cuts
 from heatnet.optimise.prepare import ModelData
 
 
@@ -115,6 +116,8 @@ def build_model(
     add_flow(m, data, idx)
     npv += add_supplies(m, data, idx, caps=caps)
     add_connectivity(m, data, idx)
+    if not elastic and data.params.objective != "kwh":
+        add_pendant(m, data, idx, pipes)
     m.npv = pyo.Expression(expr=npv)
     add_constraints(m, data, idx, m.npv)
     if elastic:
@@ -298,6 +301,64 @@ def add_connectivity(m: pyo.ConcreteModel, data: ModelData, idx: Indices) -> Non
 
     m.Served = pyo.Set(initialize=served, dimen=2, ordered=True)
     m.building_needs_heat = pyo.Constraint(m.Served, rule=building_rule)
+
+
+def add_pendant(m: pyo.ConcreteModel, data: ModelData, idx: Indices, pipes: PipeTerms) -> None:
+    """What a pendant tree can be worth, by the peak it draws (:mod:`heatnet.optimise.pendant`).
+
+    Math
+    ----
+    For every arc a into a pendant subtree T and every line j of its cut:
+    Σ_{b ∈ T} value_b·dvin[b] + Σ_{e ∈ T} pv_e ≤ icpt_j + slope_j·fp[a] + lift_T·(1 − relaxing),
+    with pv_e the edge's PV term (``linear``: pv[e]; ``discrete``: Σ_k value_k·y[e,k]). Valid
+    for every design at its exact prices, so the model stays a relaxation; in ``linear`` the
+    design iterations (``relaxing`` = 0, fitted-line prices) lift them out of the way.
+    """
+    price = heat_price(data)
+    cuts = pendant_cuts(data, idx, price=price)
+    if not cuts:
+        return
+    value = _num(data.buildings, "value")
+    if pipes.diameters is None:
+        pv: dict[str, Any] = {str(i): m.pv[i] for i in data.edges.index}
+        span = {i: max(abs(v.lb), abs(v.ub)) for i, v in pv.items()}
+    else:
+        o = data.options
+        worth = {
+            (str(e), str(k)): float(v)
+            for e, k, v in zip(o["edge"], o["option"], o["value"], strict=True)
+        }
+        pv = {
+            str(i): sum(worth[k] * pipes.diameters[k] for k in idx.options_of.get(str(i), ()))
+            for i in data.edges.index
+        }
+        span = {
+            str(i): max((abs(worth[k]) for k in idx.options_of.get(str(i), ())), default=0.0)
+            for i in data.edges.index
+        }
+    peak_ub = _num(data.arcs, "peak_ub")
+    keys = [(n, j) for n, cut in enumerate(cuts) for j in range(len(cut.slope))]
+    m.PT = pyo.Set(initialize=keys, dimen=2, ordered=True)
+    worth_of = [
+        sum(value[b] * m.dvin[b] for b in cut.buildings)
+        + sum(pv[e] for e in cut.edges)
+        - price * sum(m.lost[a] for e in cut.edges for a in idx.arcs_of[e])
+        for cut in cuts
+    ]
+    top = _num(data.edges, "loss_max_kw")
+    lift = [
+        sum(abs(value[b]) for b in cut.buildings)
+        + sum(span[e] + price * top[e] * len(idx.arcs_of[e]) for e in cut.edges)
+        + max(abs(i) + abs(s) * peak_ub[cut.arc] for i, s in zip(cut.intercept, cut.slope, strict=True))
+        for cut in cuts
+    ]
+
+    def row(_: Any, n: int, j: int) -> Any:
+        cut = cuts[n]
+        off = lift[n] * (1 - pipes.relaxing)
+        return worth_of[n] <= cut.intercept[j] + cut.slope[j] * m.fp[cut.arc] + off
+
+    m.pendant_worth = pyo.Constraint(m.PT, rule=row)
 
 
 def _balance(lhs: Any, rhs: Any) -> Any:

@@ -65,7 +65,8 @@ class ModelData:
     edges
         Non-folded edges by id: ``u``, ``v``, ``length_m``, ``required``, ``max_kw`` (largest
         pipe), ``existing_kw`` (NaN: none), linear-model coefficients ``fixed``, ``per_kw``,
-        ``existing_fixed`` (objective PV).
+        ``existing_fixed`` (objective PV), ``step_pv`` and ``step_loss`` (objective PV and heat loss,
+        kW, of the pipe exact sizing lays for loads up to each catalogue capacity).
     arcs
         By arc id ``<edge>+`` (u → v) / ``<edge>-`` (v → u): ``edge``, ``tail``, ``head``,
         ``peak_ub``, ``mean_ub``, ``floor_kw``, ``connections``.
@@ -366,16 +367,20 @@ def _edges(
     objective = sum(prices.new[c][rows] * weights[c] for c in PIPE_CLASSES) + extra[:, None]
     keep = sum(prices.existing[c][rows] * weights[c] for c in PIPE_CLASSES) + extra
     cuts: list[Cuts] = []
+    step_pv: list[tuple[float, ...]] = []
+    step_loss: list[tuple[float, ...]] = []
     loss_cuts: list[tuple[tuple[float, ...], tuple[float, ...]]] = []
     loss_new = cat.loss_w_per_m * 1e-3  # kW per metre of each catalogue pipe
     loss_have = cat.loss_at_diameter(net["existing_diameter_mm"].to_numpy(float)) * 1e-3
     for j in range(len(net)):
         values = step_values(cat.capacity_kw, total[j], objective[j])
+        step_pv.append(tuple(map(float, values)))
         start = low[j] if np.isnan(have[j]) else max(low[j], min(have[j], high[j]))
         cuts.append(concave_cuts(cat.capacity_kw, values, float(start), float(high[j])))
         # the loss exact sizing gives each load: the existing pipe's while it carries it, then
         # the laid pipe's; its convex minorant bounds the loss below by the pipe's capacity
         lost = loss_new[step_choice(total[j])] * length[j]
+        step_loss.append(tuple(map(float, lost)))
         if np.isnan(have[j]):
             steps, at = cat.capacity_kw, lost
         else:
@@ -402,6 +407,8 @@ def _edges(
             "existing_kw": have,
             "existing_diameter_mm": net["existing_diameter_mm"].to_numpy(float),
             "cuts": cuts,
+            "step_pv": step_pv,
+            "step_loss": step_loss,
             "loss_cuts": loss_cuts,
             "loss_max_kw": length * np.fmax(float(loss_new[-1]), np.nan_to_num(loss_have)),
             "fixed": line_fixed + extra,
