@@ -349,14 +349,20 @@ def add_pendant(m: pyo.ConcreteModel, data: ModelData, idx: Indices, pipes: Pipe
     lift = [
         sum(abs(value[b]) for b in cut.buildings)
         + sum(span[e] + price * top[e] * len(idx.arcs_of[e]) for e in cut.edges)
-        + max(abs(i) + abs(s) * peak_ub[cut.arc] for i, s in zip(cut.intercept, cut.slope, strict=True))
+        + max(
+            abs(i) + abs(s) * peak_ub[cut.arc]
+            for i, s in zip(cut.intercept, cut.slope, strict=True)
+        )
         for cut in cuts
     ]
 
     def row(_: Any, n: int, j: int) -> Any:
         cut = cuts[n]
         off = lift[n] * (1 - pipes.relaxing)
-        return worth_of[n] <= cut.intercept[j] + cut.slope[j] * m.fp[cut.arc] + off
+        scale = 1.0 / max(lift[n], 1.0)
+        return scale * worth_of[n] <= scale * (
+            cut.intercept[j] + cut.slope[j] * m.fp[cut.arc] + off
+        )
 
     m.pendant_worth = pyo.Constraint(m.PT, rule=row)
 

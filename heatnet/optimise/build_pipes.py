@@ -316,7 +316,6 @@ def add_losses(m: pyo.ConcreteModel, data: ModelData, idx: Indices, pipes: PipeT
         m.edge_lost_by_diameter = pyo.Constraint(
             [i for i in e.index if idx.options_of.get(i) and arcs_of[i]],
             rule=lambda _, i: (
-                sum(m.lost[a] for a in arcs_of[i])
-                >= sum(lost[k] * y[k] for k in idx.options_of[i])
+                sum(m.lost[a] for a in arcs_of[i]) >= sum(lost[k] * y[k] for k in idx.options_of[i])
             ),
         )
