@@ -13,6 +13,7 @@ Regenerate the goldens after an intended formulation change, then review them wi
 
 Components: ``buildings``, ``pipes-linear`` / ``pipes-discrete`` (``add_pipes`` in each pipe
 model), ``losses-linear`` / ``losses-discrete`` (``add_losses``), ``flow``, ``connectivity``,
+``pendant-linear`` / ``pendant-discrete`` (``add_pendant``),
 ``supplies``, ``constraints``; all but the ``*-discrete`` ones from the ``linear`` model as built
 (``relaxing`` = 1, ``settling`` = 1, optimistic diversity and losses).
 """
@@ -44,6 +45,7 @@ BUILDERS = {
     "add_flow": "flow",
     "add_supplies": "supplies",
     "add_connectivity": "connectivity",
+    "add_pendant": "pendant",
     "add_constraints": "constraints",
 }
 COMPONENTS = {  # component → (pipe model, builder part)
@@ -54,6 +56,8 @@ COMPONENTS = {  # component → (pipe model, builder part)
     "losses-discrete": ("discrete", "losses"),
     "flow": ("linear", "flow"),
     "connectivity": ("linear", "connectivity"),
+    "pendant-linear": ("linear", "pendant"),
+    "pendant-discrete": ("discrete", "pendant"),
     "supplies": ("linear", "supplies"),
     "constraints": ("linear", "constraints"),
 }

@@ -94,7 +94,9 @@ def _upper_hull(xs: NDArray[np.float64], ys: NDArray[np.float64]) -> list[tuple[
         if slope < 0:  # the points are nondecreasing; rounding only
             slope = 0.0
         lines.append((float(ys[i] - slope * xs[i]), float(slope)))
-    lines.append((float(ys[hull[-1]]), 0.0))  # flat beyond the most the tree is worth
+    flat = (float(ys[hull[-1]]), 0.0)  # beyond the most the tree is worth
+    if not lines or lines[-1] != flat:
+        lines.append(flat)
     return lines
 
 
