@@ -309,10 +309,14 @@ def add_pendant(m: pyo.ConcreteModel, data: ModelData, idx: Indices, pipes: Pipe
     Math
     ----
     For every arc a into a pendant subtree T and every line j of its cut:
-    Σ_{b ∈ T} value_b·dvin[b] + Σ_{e ∈ T} pv_e ≤ icpt_j + slope_j·fp[a] + lift_T·(1 − relaxing),
-    with pv_e the edge's PV term (``linear``: pv[e]; ``discrete``: Σ_k value_k·y[e,k]). Valid
-    for every design at its exact prices, so the model stays a relaxation; in ``linear`` the
-    design iterations (``relaxing`` = 0, fitted-line prices) lift them out of the way.
+    Σ_{b ∈ T} value_b·dvin[b] + Σ_{e ∈ T} pv_e − π·Σ_{a' ∈ T} lost[a']
+    ≤ icpt_j + slope_j·fp[a] + lift_T·(1 − relaxing),
+    with pv_e the edge's PV term (``linear``: pv[e]; ``discrete``: Σ_k value_k·y[e,k]) and π
+    the cheapest supply's PV of a kW lost all year (:func:`heatnet.optimise.pendant.heat_price`;
+    any π ≥ 0 is valid). Valid for every design at its exact prices and losses, so the model
+    stays a relaxation; in ``linear`` the design iterations (``relaxing`` = 0, fitted-line
+    prices) lift them out of the way. Each row is divided by lift_T: unscaled, HiGHS 1.16's
+    presolve aggregator solved a brute-force case wrong with them (docs/bounds.md).
     """
     price = heat_price(data)
     cuts = pendant_cuts(data, idx, price=price)
