@@ -309,13 +309,16 @@ def add_pendant(m: pyo.ConcreteModel, data: ModelData, idx: Indices, pipes: Pipe
     Math
     ----
     For every arc a into a pendant subtree T and every line j of its cut:
-    Σ_{b ∈ T} value_b·dvin[b] + Σ_{e ∈ T} pv_e − π·Σ_{a' ∈ T} lost[a']
-    ≤ icpt_j + slope_j·fp[a] + lift_T·(1 − relaxing),
+    pw[T] ≤ icpt_j + slope_j·fp[a] + lift_T·(1 − relaxing), with the subtree's worth
+    pw[T] = Σ_{b at its top vertex} value_b·dvin[b] + pv_e − π·Σ_{a' of e} lost[a']
+    + Σ_{T' below} pw[T'] (e its top edge; = Σ_{b ∈ T} value_b·dvin[b] + Σ_{e ∈ T} pv_e
+    − π·Σ_{a' ∈ T} lost[a'], written recursively so a deep tree's rows stay short), each pw
+    in units of lift_T (the sum of its terms' largest magnitudes), so −1 ≤ pw ≤ 1,
     with pv_e the edge's PV term (``linear``: pv[e]; ``discrete``: Σ_k value_k·y[e,k]) and π
     the cheapest supply's PV of a kW lost all year (:func:`heatnet.optimise.pendant.heat_price`;
     any π ≥ 0 is valid). Valid for every design at its exact prices and losses, so the model
     stays a relaxation; in ``linear`` the design iterations (``relaxing`` = 0, fitted-line
-    prices) lift them out of the way. Each row is divided by lift_T: unscaled, HiGHS 1.16's
+    prices) lift them out of the way. Every row is so of order 1: unscaled, HiGHS 1.16's
     presolve aggregator solved a brute-force case wrong with them (docs/bounds.md).
     """
     price = heat_price(data)
@@ -341,15 +344,8 @@ def add_pendant(m: pyo.ConcreteModel, data: ModelData, idx: Indices, pipes: Pipe
             for i in data.edges.index
         }
     peak_ub = _num(data.arcs, "peak_ub")
-    keys = [(n, j) for n, cut in enumerate(cuts) for j in range(len(cut.slope))]
-    m.PT = pyo.Set(initialize=keys, dimen=2, ordered=True)
-    worth_of = [
-        sum(value[b] * m.dvin[b] for b in cut.buildings)
-        + sum(pv[e] for e in cut.edges)
-        - price * sum(m.lost[a] for e in cut.edges for a in idx.arcs_of[e])
-        for cut in cuts
-    ]
     top = _num(data.edges, "loss_max_kw")
+    # |worth| never exceeds the sum of its terms' magnitudes (nor a line's value at the top)
     lift = [
         sum(abs(value[b]) for b in cut.buildings)
         + sum(span[e] + price * top[e] * len(idx.arcs_of[e]) for e in cut.edges)
@@ -359,14 +355,30 @@ def add_pendant(m: pyo.ConcreteModel, data: ModelData, idx: Indices, pipes: Pipe
         )
         for cut in cuts
     ]
+    # each subtree's worth in units of its lift, so every row is of order 1 (unscaled, HiGHS
+    # 1.16's presolve aggregator solved a brute-force case wrong: docs/bounds.md)
+    unit = [max(x, 1.0) for x in lift]
+    m.PW = pyo.Set(initialize=range(len(cuts)), ordered=True)
+    m.pw = pyo.Var(m.PW, domain=pyo.Reals, bounds=(-1.0, 1.0))
+
+    def subtree(_: Any, n: int) -> Any:
+        cut, edge = cuts[n], cuts[n].edges[0]
+        terms = (
+            sum(value[b] * m.dvin[b] for b in cut.own)
+            + pv[edge]
+            - price * sum(m.lost[a] for a in idx.arcs_of[edge])
+            + sum(unit[c] * m.pw[c] for c in cut.children)
+        )
+        return m.pw[n] == terms / unit[n]
+
+    m.pendant_sum = pyo.Constraint(m.PW, rule=subtree)
+    keys = [(n, j) for n, cut in enumerate(cuts) for j in range(len(cut.slope))]
+    m.PT = pyo.Set(initialize=keys, dimen=2, ordered=True)
 
     def row(_: Any, n: int, j: int) -> Any:
         cut = cuts[n]
         off = lift[n] * (1 - pipes.relaxing)
-        scale = 1.0 / max(lift[n], 1.0)
-        return scale * worth_of[n] <= scale * (
-            cut.intercept[j] + cut.slope[j] * m.fp[cut.arc] + off
-        )
+        return m.pw[n] <= (cut.intercept[j] + cut.slope[j] * m.fp[cut.arc] + off) / unit[n]
 
     m.pendant_worth = pyo.Constraint(m.PT, rule=row)
 

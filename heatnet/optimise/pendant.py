@@ -33,7 +33,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -56,7 +56,10 @@ class PendantCut:
     """``Σ value_b·dvin[b] + Σ pv_e ≤ intercept[j] + slope[j]·fp[arc]`` for every j.
 
     ``edges``: the subtree's edges, the arc's own first; ``buildings``: the buildings drawn in
-    it (those that can connect).
+    it (those that can connect). The same sum, recursively: the arc's own edge, ``own`` (the
+    buildings drawn at the vertex it enters) and the sums of the cuts ``children`` (indices in
+    the list :func:`pendant_cuts` returns, always before this one); a subtree heat cannot enter
+    has no cut and adds nothing to any design.
     """
 
     arc: str
@@ -64,6 +67,8 @@ class PendantCut:
     buildings: tuple[str, ...]
     intercept: tuple[float, ...]
     slope: tuple[float, ...]
+    own: tuple[str, ...] = ()
+    children: tuple[int, ...] = ()
 
 
 def _convolve(a: Table, b: Table) -> Table:
@@ -161,13 +166,15 @@ def pendant_cuts(
         total[root_of[v]] += sum(peak[x] for x in _buildings_at(v, idx, prices))
     arc_to = {(idx.tail[a], idx.head[a]): a for a in idx.edge_of}
     items: dict[str, list[Table]] = defaultdict(list)  # by vertex: its children's edge tables
+    child_cuts: dict[str, list[int]] = defaultdict(list)  # by vertex: its children's cuts
     below: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
     cuts: list[PendantCut] = []
     for v in order:  # leaves first: a vertex's children are done before it
         h = max(total[root_of[v]], 1e-9) / cells
         edges, buildings = below.pop(v, ([], []))
         mine = []
-        for x in _buildings_at(v, idx, prices):
+        own = _buildings_at(v, idx, prices)
+        for x in own:
             item = np.full(int(peak[x] // h) + 1, NONE)
             item[-1] = value[x]
             mine.append(item)
@@ -188,7 +195,9 @@ def pendant_cuts(
         if arc is None or not np.isfinite(table).any():
             continue  # heat cannot enter the subtree
         items[p].append(table)
-        cuts.append(_cut(arc, edges, buildings, table, h))
+        child_cuts[p].append(len(cuts))
+        cut = _cut(arc, edges, buildings, table, h)
+        cuts.append(replace(cut, own=tuple(own), children=tuple(child_cuts.pop(v, ()))))
     log.debug("pendant cuts: %d arcs, %d lines", len(cuts), sum(len(c.slope) for c in cuts))
     return cuts
 
