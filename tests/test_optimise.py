@@ -21,7 +21,7 @@ from heatnet.economics.physics import capacity_kw
 from heatnet.optimise.highs import Solver, SolveStatus
 from heatnet.optimise.loop import optimise
 from heatnet.optimise.prepare import prepare
-from heatnet.optimise.proof import trivial_bound
+from heatnet.optimise.proof import OPTIMAL_GAP, trivial_bound
 from heatnet.optimise.solution import Solution
 from tests.problems import make_problem
 
@@ -582,6 +582,30 @@ def test_a_first_mip_that_is_the_relaxation_gets_the_whole_limit(model, monkeypa
         assert 18.0 < limits[0] <= 34.2
     else:
         assert limits[0] <= 18.0
+
+
+def test_a_design_within_the_target_gets_a_short_try_to_be_proven_optimal(monkeypatch):
+    # 0.01 h = 36 s. When the proven gap is within optimiser/mip-gap but above 1e-4, the
+    # relaxation runs once more from the best design, to half of 1e-4, for at most 5 % of the
+    # limit (1.8 s).
+    calls = []
+    real_solve = Solver.solve
+
+    def record(self, **kwargs):
+        calls.append((kwargs.get("mip_gap"), kwargs["time_limit_s"], kwargs.get("start")))
+        return real_solve(self, **kwargs)
+
+    monkeypatch.setattr(Solver, "solve", record)
+    monkeypatch.setattr(heatnet.optimise.loop._Search, "close_to_optimal", lambda self: True)
+    solution = solve(STAR_BUILDINGS, STAR_EDGES, [{"id": "1"}], "linear",
+                     {"optimiser/runtime-limit": 0.01, "optimiser/mip-gap": 0.01})  # fmt: skip
+    tries = [call for call in calls if call[0] == pytest.approx(OPTIMAL_GAP / 2)]
+    assert len(tries) == 1  # every other MIP here works to the 0.01 target (or settles)
+    _, limit, start = tries[0]
+    assert 0 < limit <= 0.05 * 36
+    assert start is not None  # from the best design
+    assert solution.state == "optimal"  # the star (3,500, hand-derived) stays proven
+    assert solution.objective == pytest.approx(3_500)
 
 
 def test_a_long_lp_bound_leaves_local_search_its_time(monkeypatch):

@@ -384,14 +384,25 @@ class _Search:
         else:
             log.info("LP relaxation: no bound (%s) in %.1f s", lp.termination, lp.runtime_s)
 
-    def _relaxation(self, data: ModelData, model: Any, solver: Solver) -> None:
-        """Solve a relaxation from the best design to half the target, leaving time to price."""
-        remaining = self.relaxation_time()
+    def _relaxation(
+        self,
+        data: ModelData,
+        model: Any,
+        solver: Solver,
+        *,
+        gap: float | None = None,
+        most: float | None = None,
+    ) -> None:
+        """Solve a relaxation from the best design, leaving time to price its design.
+
+        To ``gap`` (default half the target), for at most ``most`` seconds (default what is left).
+        """
+        remaining = self.relaxation_time() if most is None else min(self.relaxation_time(), most)
         if remaining <= 0:
             return
         number = len(self.history) + 1
         free = solver.solve(
-            time_limit_s=remaining, mip_gap=self.target() / 2.0,
+            time_limit_s=remaining, mip_gap=self.target() / 2.0 if gap is None else gap,
             start=None if self.best is None else start_of(data, self.best),
             listener=self.progress.solver if self.progress else None, iteration=number,
         )  # fmt: skip
@@ -511,18 +522,9 @@ class _Search:
         pendant-tree cuts). At most :data:`FINISH_SHARE` of the limit.
         """
         assert self.solver is not None
-        assert self.best is not None
-        remaining = min(self.relaxation_time(), FINISH_SHARE * self.budget)
-        if remaining <= 0:
-            return
-        number = len(self.history) + 1
         with self._as_relaxation():
-            free = self.solver.solve(
-                time_limit_s=remaining, mip_gap=OPTIMAL_GAP / 2.0,
-                start=start_of(self.data, self.best), iteration=number,
-                listener=self.progress.solver if self.progress else None,
-            )  # fmt: skip
-            self._found(number, self.data, self.model, self.solver, free, relaxed=True)
+            self._relaxation(self.data, self.model, self.solver, gap=OPTIMAL_GAP / 2.0,
+                             most=FINISH_SHARE * self.budget)  # fmt: skip
 
     def prove(self) -> None:
         """Solve a ``discrete`` relaxation from the best design: a tighter bound, maybe a design."""
