@@ -180,3 +180,29 @@ def test_a_model_above_the_size_line_has_no_edge_total_loss_rows(discrete, monke
         counts.append(len(getattr(build_model(data, discrete=discrete), name)))
     assert counts[0] >= 2
     assert counts[1] == 0
+
+
+def test_only_the_tree_hanging_off_a_loop_gets_cuts() -> None:
+    # a loop S:1 – J:1 – J:2 – S:1 carries heat either way round, so none of its edges is a
+    # pendant tree; J:3 (building C) hangs off J:2 by E4 alone, and a second street E5 between
+    # J:1 and J:2 makes a parallel pair that must not be peeled either
+    problem = make_problem(
+        [{"id": x, "peak": 20, "value": 90_000} for x in ("A", "B", "C")],
+        [
+            {"id": "E1", "u": "S:1", "v": "J:1", "length": 50},
+            {"id": "E2", "u": "J:1", "v": "J:2", "length": 50},
+            {"id": "E3", "u": "J:2", "v": "S:1", "length": 50},
+            {"id": "E4", "u": "J:2", "v": "J:3", "length": 40},
+            {"id": "E5", "u": "J:1", "v": "J:2", "length": 70},
+            {"id": "E6", "u": "J:1", "v": "B:A", "length": 10},
+            {"id": "E7", "u": "J:2", "v": "B:B", "length": 10},
+            {"id": "E8", "u": "J:3", "v": "B:C", "length": 10},
+        ],
+        [{"id": "1"}],
+    )
+    data = prepare(problem)
+    cuts = pendant_cuts(data, Indices.of(data))
+    assert [c.arc for c in cuts] == ["E4+"]
+    assert cuts[0].buildings == ("B:C",)
+    # C alone: 90,000 − 10 m·100 (its connector) − 40 m·100 (E4, 20 mm carries 20 kW)
+    assert max(cuts[0].intercept) == pytest.approx(85_000)
