@@ -313,7 +313,8 @@ def add_pendant(m: pyo.ConcreteModel, data: ModelData, idx: Indices, pipes: Pipe
     pw[T] = Σ_{b at its top vertex} value_b·dvin[b] + pv_e − π·Σ_{a' of e} lost[a']
     + Σ_{T' below} pw[T'] (e its top edge; = Σ_{b ∈ T} value_b·dvin[b] + Σ_{e ∈ T} pv_e
     − π·Σ_{a' ∈ T} lost[a'], written recursively so a deep tree's rows stay short), each pw
-    in units of lift_T (the sum of its terms' largest magnitudes), so −1 ≤ pw ≤ 1,
+    in units of lift_T (its terms' largest magnitudes summed, plus its largest line at the top
+    load), so −1 ≤ pw ≤ 1,
     with pv_e the edge's PV term (``linear``: pv[e]; ``discrete``: Σ_k value_k·y[e,k]) and π
     the cheapest supply's PV of a kW lost all year (:func:`heatnet.optimise.pendant.heat_price`;
     any π ≥ 0 is valid). Valid for every design at its exact prices and losses, so the model
@@ -345,15 +346,24 @@ def add_pendant(m: pyo.ConcreteModel, data: ModelData, idx: Indices, pipes: Pipe
         }
     peak_ub = _num(data.arcs, "peak_ub")
     top = _num(data.edges, "loss_max_kw")
-    # |worth| never exceeds the sum of its terms' magnitudes (nor a line's value at the top)
+    # |worth| never exceeds the sum of its terms' magnitudes (children before parents), nor
+    # its lines' values at the top
+    terms: list[float] = []
+    for cut in cuts:
+        edge = cut.edges[0]
+        terms.append(
+            sum(abs(value[b]) for b in cut.own)
+            + span[edge]
+            + price * top[edge] * len(idx.arcs_of[edge])
+            + sum(terms[c] for c in cut.children)
+        )
     lift = [
-        sum(abs(value[b]) for b in cut.buildings)
-        + sum(span[e] + price * top[e] * len(idx.arcs_of[e]) for e in cut.edges)
+        terms[n]
         + max(
             abs(i) + abs(s) * peak_ub[cut.arc]
             for i, s in zip(cut.intercept, cut.slope, strict=True)
         )
-        for cut in cuts
+        for n, cut in enumerate(cuts)
     ]
     # each subtree's worth in units of its lift, so every row is of order 1 (unscaled, HiGHS
     # 1.16's presolve aggregator solved a brute-force case wrong: docs/bounds.md)

@@ -66,8 +66,8 @@ PRICING_RESERVE_S = 5.0
 LP_LEAVES = 0.125
 """The share of the runtime limit the LP bound leaves for local search and pricing."""
 FINISH_SHARE = 0.05
-"""The share of the runtime limit spent, at most, proving optimal a design already within the
-target gap but not within :data:`OPTIMAL_GAP` (a small model closes it in milliseconds)."""
+"""At most this share of the limit proves optimal a design within the target gap but not
+:data:`OPTIMAL_GAP` (HiGHS stops at the gap it is given: the tiny sample stayed at 3 × 10⁻⁴)."""
 LOCAL_SHARE = 0.25
 """The share of the runtime limit local search from the constructions (each in turn, best first)
 may use at most (it stops sooner when no move pays); each MIP design's gets a third of it."""
@@ -125,8 +125,8 @@ def optimise(
         linear = problem.parameters.pipe_model == "linear"
         if search.best is not None and search.wants_proof() and linear:
             search.prove()
-        if search.close_to_optimal():
-            search.finish()
+        if search.close_to_optimal():  # one short try to prove it
+            search.bound(gap=OPTIMAL_GAP / 2, most=FINISH_SHARE * search.budget)
         if requests.requested and search.best is None:
             raise KeyboardInterrupt  # nothing worth writing
         return search.solution()
@@ -321,15 +321,16 @@ class _Search:
             self.progress.design(0, design.objective, design.objective)
         log.info("seed design priced at %.6g", design.objective)
 
-    def bound(self) -> None:
+    def bound(self, *, gap: float | None = None, most: float | None = None) -> None:
         """Solve the loop's model as a relaxation (from the best design, if any): a proven bound.
 
         Its optimistic values go back in (and in ``linear`` the envelope prices pipes), so its
-        bound holds for every design; the design it finds is priced and kept if better.
+        bound holds for every design; the design it finds is priced and kept if better. ``gap``
+        and ``most`` as in :meth:`_relaxation`.
         """
         assert self.solver is not None
         with self._as_relaxation():
-            self._relaxation(self.data, self.model, self.solver)
+            self._relaxation(self.data, self.model, self.solver, gap=gap, most=most)
 
     @contextlib.contextmanager
     def _as_relaxation(self) -> Iterator[None]:
@@ -361,12 +362,8 @@ class _Search:
 
         Solved once, right after the constructions and before local search and the MIPs, in
         at most the limit less :data:`LP_LEAVES` of it (left for local search and pricing).
-        On a large model it is the only bound within the limit: on the 10,000-building grid
-        (1 thread) it takes 472 s, and neither a design MIP nor the relaxation MIP got through
-        its root LP in 600 s (their bound stayed the presolved objective's, 416 % above the
-        design). On small models it takes under a second; on the 2,000-building grid ~21 s,
-        and the relaxation MIP's root (with its cuts) may still tighten it later (the smaller
-        bound is kept). No design comes of it: it is logged, not a MIP of the history.
+        On the 10,000-building grid it is the only bound a 600 s run proves (docs/bounds.md,
+        step 0); the smaller of it and a later MIP's bound is kept. No design comes of it.
         """
         if not self.claims_bound or self.solver is None or self.stop.requested:
             return
@@ -393,10 +390,7 @@ class _Search:
         gap: float | None = None,
         most: float | None = None,
     ) -> None:
-        """Solve a relaxation from the best design, leaving time to price its design.
-
-        To ``gap`` (default half the target), for at most ``most`` seconds (default what is left).
-        """
+        """A relaxation from the best design to ``gap`` (half the target), for ``most`` s at most."""
         remaining = self.relaxation_time() if most is None else min(self.relaxation_time(), most)
         if remaining <= 0:
             return
@@ -512,19 +506,6 @@ class _Search:
             return False
         gap = relative_gap(self.upper, self.best.objective)
         return gap is not None and OPTIMAL_GAP < gap <= self.target()
-
-    def finish(self) -> None:
-        """Try, briefly, to prove the best design optimal: the relaxation to :data:`OPTIMAL_GAP`.
-
-        HiGHS stops a MIP as soon as its gap is within the target it is given, so a design
-        within ``optimiser/mip-gap`` stays ``feasible`` although proving it optimal may take
-        milliseconds (the tiny sample: a gap of 3 × 10⁻⁴ under its mip-gap of 0.01, with the
-        pendant-tree cuts). At most :data:`FINISH_SHARE` of the limit.
-        """
-        assert self.solver is not None
-        with self._as_relaxation():
-            self._relaxation(self.data, self.model, self.solver, gap=OPTIMAL_GAP / 2.0,
-                             most=FINISH_SHARE * self.budget)  # fmt: skip
 
     def prove(self) -> None:
         """Solve a ``discrete`` relaxation from the best design: a tighter bound, maybe a design."""
