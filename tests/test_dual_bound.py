@@ -223,3 +223,48 @@ def test_a_curve_starting_above_zero_kw_is_priced_as_exact_pricing_does() -> Non
     assert solution.objective == pytest.approx(19_500.0, rel=1e-9)
     assert solution.upper_bound == pytest.approx(19_500.0, rel=1e-6)
     assert solution.state == "optimal"
+
+
+@pytest.mark.parametrize("iterations", [1, 3, 6])
+def test_an_lp_relaxation_cut_short_still_proves_a_bound(monkeypatch, iterations) -> None:
+    # The loop's LP relaxation runs by interior point without presolve, so when it is stopped
+    # (time limit, stop request; here an iteration limit, which does not depend on the
+    # machine's speed) HiGHS still hands back the duals of the point it reached, and they prove
+    # a bound. With presolve on it hands back none (nothing to postsolve) and the run would
+    # have no bound at all. Any bound it proves is at or above the LP's optimum.
+    problem = looped_problem()
+    data = prepare(problem)
+    model = build_model(data, discrete=False)
+    reset_parameters(model, data)
+    full = Solver(model, SolverOptions()).solve(time_limit_s=60, mip_gap=0.0, relax=True)
+    assert full.termination == "convergenceCriteriaSatisfied"
+    assert full.bound is not None and full.objective is not None
+    assert full.bound >= full.objective - 1e-6 * max(1.0, abs(full.objective))
+
+    copy = Solver._lp_copy
+
+    def limited(self: Solver, highs: highspy.Highs) -> highspy.Highs:
+        lp = copy(self, highs)
+        lp.setOptionValue("ipm_iteration_limit", iterations)
+        return lp
+
+    monkeypatch.setattr(Solver, "_lp_copy", limited)
+    short = Solver(model, SolverOptions()).solve(time_limit_s=60, mip_gap=0.0, relax=True)
+    assert short.termination != "convergenceCriteriaSatisfied"  # really cut short
+    assert short.bound is not None and math.isfinite(short.bound)
+    assert short.bound >= full.objective - 1e-6 * max(1.0, abs(full.objective))
+
+
+def looped_problem() -> Problem:
+    """A looped network of five buildings and three junctions (two ways to each junction)."""
+    buildings = [
+        {"id": i, "kwh": 40_000.0 * i, "peak": 20.0 * i, "value": 9_000.0 * i, "cost": 500.0}
+        for i in range(1, 6)
+    ]
+    edges = [
+        ("S:s", "J:1", 80.0), ("S:s", "J:2", 120.0), ("J:1", "J:2", 60.0),
+        ("J:1", "J:3", 90.0), ("J:2", "J:3", 70.0),
+        ("J:1", "B:1", 15.0), ("J:1", "B:2", 20.0), ("J:2", "B:3", 25.0),
+        ("J:3", "B:4", 10.0), ("J:3", "B:5", 30.0),
+    ]  # fmt: skip
+    return make_problem(buildings, edges, [{"id": "s", "fixed": 5_000.0, "per_kw": 20.0}])

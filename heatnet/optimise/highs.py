@@ -218,9 +218,12 @@ class Solver:
                 ("mip_rel_gap", float(mip_gap)),
                 ("random_seed", int(self.options.seed)),
                 ("threads", int(self.options.threads)),
-                ("presolve", "on"),
-                # the LP relaxation by interior point, no crossover: its bound comes from the
-                # duals (heatnet.optimise.dual_bound), which need no optimal basis
+                # the LP relaxation by interior point, no crossover, no presolve: its bound
+                # comes from the duals (heatnet.optimise.dual_bound), which need no optimal
+                # basis; without presolve HiGHS hands back the duals of an interior point
+                # stopped by the time limit or a stop request too (with presolve it has none
+                # to postsolve), so a cut-short LP still proves a bound (docs/bounds.md, step 0)
+                ("presolve", "off" if relax else "on"),
                 ("solver", "ipm" if relax else "choose"),
                 ("run_crossover", "off" if relax else "on"),
             ):

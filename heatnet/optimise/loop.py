@@ -363,7 +363,8 @@ class _Search:
         Solved once, right after the constructions and before local search and the MIPs, in
         at most the limit less :data:`LP_LEAVES` of it (left for local search and pricing).
         On the 10,000-building grid it is the only bound a 600 s run proves (docs/bounds.md,
-        step 0); the smaller of it and a later MIP's bound is kept. No design comes of it.
+        step 0); the smaller of it and a later MIP's bound is kept. No design comes of it. An
+        LP cut short (time limit, stop request) still proves the bound of the duals it reached.
         """
         if not self.claims_bound or self.solver is None or self.stop.requested:
             return
@@ -375,7 +376,9 @@ class _Search:
         if lp.bound is not None and np.isfinite(lp.bound):  # proven from its duals
             bound = lp.bound + self.slack
             self.upper = bound if self.upper is None else min(self.upper, bound)
-            log.info("LP relaxation: bound %.6g in %.1f s", bound, lp.runtime_s)
+            log.info(
+                "LP relaxation: bound %.6g in %.1f s (%s)", bound, lp.runtime_s, lp.termination
+            )
         elif lp.status is SolveStatus.INFEASIBLE and self.best is None:
             self.proven_infeasible = True
         else:
