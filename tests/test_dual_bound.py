@@ -238,7 +238,8 @@ def test_an_lp_relaxation_cut_short_still_proves_a_bound(monkeypatch, iterations
     reset_parameters(model, data)
     full = Solver(model, SolverOptions()).solve(time_limit_s=60, mip_gap=0.0, relax=True)
     assert full.termination == "convergenceCriteriaSatisfied"
-    assert full.bound is not None and full.objective is not None
+    assert full.bound is not None
+    assert full.objective is not None
     assert full.bound >= full.objective - 1e-6 * max(1.0, abs(full.objective))
 
     copy = Solver._lp_copy
@@ -251,7 +252,8 @@ def test_an_lp_relaxation_cut_short_still_proves_a_bound(monkeypatch, iterations
     monkeypatch.setattr(Solver, "_lp_copy", limited)
     short = Solver(model, SolverOptions()).solve(time_limit_s=60, mip_gap=0.0, relax=True)
     assert short.termination != "convergenceCriteriaSatisfied"  # really cut short
-    assert short.bound is not None and math.isfinite(short.bound)
+    assert short.bound is not None
+    assert math.isfinite(short.bound)
     assert short.bound >= full.objective - 1e-6 * max(1.0, abs(full.objective))
 
 
