@@ -238,6 +238,8 @@ def measure(
     profile: Path | None,
     build_only: bool,
     baseline: bool = True,
+    *,
+    threads: int = 1,
 ) -> dict[str, Any]:
     baseline_mb = _peak_rss_mb()
     clock = Clock()
@@ -260,7 +262,9 @@ def measure(
     start = time.perf_counter()
     solution = None
     with contextlib.suppress(BuildOnly):
-        solution = heatnet.optimise.loop.optimise(problem)
+        solution = heatnet.optimise.loop.optimise(
+            problem, heatnet.optimise.highs.SolverOptions(threads=threads)
+        )
     optimise_s = time.perf_counter() - start
     params = problem.parameters
     out: dict[str, Any] = {
@@ -280,7 +284,7 @@ def measure(
             "runtime_limit_s": params.runtime_limit_h * 3600.0,
             "iteration_limit": params.iteration_limit,
         },
-        "threads": heatnet.optimise.highs.SolverOptions().threads,
+        "threads": threads,
         "import_s": T_IMPORTED - T_START,
         "check_s": check_s,
         "network_s": network_s,
@@ -347,11 +351,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--no-baseline", action="store_true", help="skip the PCST baselines after optimise"
     )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="solver threads (2+: local search beside the LP)"
+    )
     args = parser.parse_args(argv)
     _setup_log(args.log)
     figures = measure(
-        args.input, _overrides(args.set), args.profile, args.build_only, not args.no_baseline
-    )
+        args.input, _overrides(args.set), args.profile, args.build_only, not args.no_baseline,
+        threads=args.threads,
+    )  # fmt: skip
     print(json.dumps(figures))
     return 0
 

@@ -413,8 +413,10 @@ def run_section(
     district: bool = True,
     district_limit_s: float = DISTRICT_LIMIT_S,
     profile: bool = False,
+    threads: int = 1,
 ) -> list[str]:
     """Run and print every case; returns problems (a case that produced no design)."""
+    solver = ("--threads", str(threads))
     for n in sizes:
         generate(n)
     print(
@@ -424,12 +426,12 @@ def run_section(
     problems = []
     if district:
         for run in district_runs(district_limit_s):
-            result = measure(run) | {"log": str(run.log)}
+            result = measure(run, *solver) | {"log": str(run.log)}
             report_district(result)
             if (result.get("solution") or {}).get("objective") is None:
                 problems.append(f"{run.label}: no design")
     for run in grid_runs(sizes, limits):
-        result = measure(run) | {"log": str(run.log)}
+        result = measure(run, *solver) | {"log": str(run.log)}
         report_grid(run, result)
         if (result.get("solution") or {}).get("objective") is None:
             problems.append(f"{run.label}: no design")
@@ -497,6 +499,12 @@ def add_arguments(parser: argparse.ArgumentParser, *, prefix: str = "") -> None:
     parser.add_argument(
         "--skip-district", action="store_true", help="optimise: no sample-district runs"
     )
+    parser.add_argument(
+        f"--{prefix}threads",
+        type=int,
+        default=1,
+        help="optimise: solver threads per case (2+: local search runs beside the LP bound)",
+    )
 
 
 def options(args: argparse.Namespace, *, prefix: str = "") -> dict[str, Any]:
@@ -510,6 +518,7 @@ def options(args: argparse.Namespace, *, prefix: str = "") -> dict[str, Any]:
         "limits": limits if chosen_limits is None else chosen_limits,
         "district": not args.skip_district,
         "district_limit_s": args.district_limit,
+        "threads": getattr(args, f"{attr}threads"),
     }
 
 
