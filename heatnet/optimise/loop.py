@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -191,7 +190,8 @@ class _Search:
         start: dict[str, dict[Any, float]] | None = seed_design(data)
         self.seed = start
         valid = self.construct()  # a design at once, whatever the MIPs manage in time
-        self.bound_and_search(valid)
+        self.lp_bound()  # a proven bound before anything else spends the time
+        self.improve(valid)
         if self.best is None:
             self.price_seed()
         if self.best is not None:  # the first MIP starts from the best design so far
@@ -292,58 +292,6 @@ class _Search:
             self._keep(found.design)
         if valid:
             log.info("local search: %.2f s", self.elapsed() - began)
-
-    def bound_and_search(self, valid: list[Priced]) -> None:
-        """The LP bound, then local search from the constructions; side by side with 2+ threads."""
-        if self.options.threads >= 2 and valid:
-            self.bound_beside_search(valid)  # the LP is serial: search on the other core
-        else:
-            self.lp_bound()  # a proven bound before anything else spends the time
-            self.improve(valid)
-
-    def bound_beside_search(self, valid: list[Priced]) -> None:
-        """:meth:`lp_bound` in a thread of its own while :meth:`improve`'s search runs.
-
-        With two or more threads allowed: HiGHS' interior point uses one core (it is serial),
-        local search (Python, which HiGHS' run does not hold) the other. The search may go on
-        while the LP runs, past its own share (:data:`LOCAL_SHARE`) but not past the LP's time,
-        and stops once both are spent. Measured on the 10,000-building grid: local search from
-        the greedy construction reaches 52,344,466 in 150 s and 53,630,335 in 420 s, while the
-        LP takes ~380-450 s of a 600 s run (1 thread each; docs/bounds.md, step 0).
-        """
-        failure: list[BaseException] = []
-
-        def bound() -> None:
-            try:
-                self.lp_bound()
-            except BaseException as exc:  # re-raised below, in this thread
-                failure.append(exc)
-
-        thread = threading.Thread(target=bound, name="lp-bound", daemon=True)
-        began = self.elapsed()
-        share = LOCAL_SHARE * self.budget
-        lp_end = (1.0 - LP_LEAVES) * self.budget
-        seconds = min(max(share, lp_end - began), self.budget - began - self.pricing_reserve())
-
-        def stopped() -> bool:
-            spent = self.elapsed() - began >= share
-            return self.stop.requested or (spent and not thread.is_alive())
-
-        thread.start()
-        try:
-            for found in search(self.data, valid, seconds, stopped):
-                self._keep(found.design)
-            log.info("local search: %.2f s (beside the LP bound)", self.elapsed() - began)
-        except BaseException:  # a second Ctrl-C (or a failure): the LP must not outlive it
-            if not self.stop.requested:
-                self.stop.request()
-            raise
-        finally:
-            # a stop request ends the LP at HiGHS' next check (the solver abandons it after
-            # its grace period): the join never waits for a whole LP
-            thread.join()
-        if failure:
-            raise failure[0]
 
     def price_seed(self) -> None:
         """Price the shortest-path seed design before any MIP, if no construction was valid.
