@@ -32,7 +32,7 @@ import pyomo.environ as pyo
 from pyomo.common.tee import capture_output
 
 from heatnet.core.progress import SolverUpdate
-from heatnet.optimise.dual_bound import lp_dual_bound
+from heatnet.optimise.dual_bound import SparseLp, from_highs, lp_dual_bound
 from heatnet.optimise.highs_model import LoadedModel, check
 from heatnet.optimise.stopping import Stop
 
@@ -255,6 +255,10 @@ class Solver:
                 SolveStatus.ERROR, str(exc), None, None, None, time.perf_counter() - began
             )
         return self._result(highs, time.perf_counter() - began, relax=relax)
+
+    def relaxation_lp(self) -> SparseLp:
+        """The loaded model's LP relaxation as arrays (fixed columns included), to solve apart."""
+        return from_highs(self._sync().getLp())
 
     def fix(self, values: dict[str, pd.Series], names: tuple[str, ...] = DECISIONS) -> None:
         """Fix binaries to a solution's rounded values, in HiGHS only (column bounds).

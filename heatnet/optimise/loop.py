@@ -31,9 +31,10 @@ from heatnet.core.progress import Progress
 from heatnet.optimise.build import build_model
 from heatnet.optimise.evaluate import Design, check_design, evaluate
 from heatnet.optimise.heuristic import seed_design
-from heatnet.optimise.highs import Solver, SolveResult, SolverOptions, SolveStatus
+from heatnet.optimise.highs import STOP_GRACE_S, Solver, SolveResult, SolverOptions, SolveStatus
 from heatnet.optimise.infeasible import elastic_reasons
 from heatnet.optimise.local import search
+from heatnet.optimise.lp_apart import LpApart
 from heatnet.optimise.prepare import ModelData, prepare
 from heatnet.optimise.proof import (
     OPTIMAL_GAP,
@@ -68,6 +69,12 @@ LP_LEAVES = 0.125
 FINISH_SHARE = 0.05
 """At most this share of the limit proves optimal a design within the target gap but not
 :data:`OPTIMAL_GAP` (HiGHS stops at the gap it is given: the tiny sample stayed at 3 × 10⁻⁴)."""
+APART_FROM_ARCS = 2_000
+"""With two threads or more, models of at least this many arcs solve the LP bound in a process of
+their own while local search runs (:meth:`_Search.bound_and_search`): starting it costs ~1 s,
+which a small model's LP (the district's: under a second) does not repay. Measured
+(docs/bounds.md, step 0): the 2,000-building grid (4,760 arcs) and the 10,000-building grid
+(23,208)."""
 LOCAL_SHARE = 0.25
 """The share of the runtime limit local search from the constructions (each in turn, best first)
 may use at most (it stops sooner when no move pays); each MIP design's gets a third of it."""
@@ -190,8 +197,7 @@ class _Search:
         start: dict[str, dict[Any, float]] | None = seed_design(data)
         self.seed = start
         valid = self.construct()  # a design at once, whatever the MIPs manage in time
-        self.lp_bound()  # a proven bound before anything else spends the time
-        self.improve(valid)
+        self.bound_and_search(valid)
         if self.best is None:
             self.price_seed()
         if self.best is not None:  # the first MIP starts from the best design so far
@@ -292,6 +298,75 @@ class _Search:
             self._keep(found.design)
         if valid:
             log.info("local search: %.2f s", self.elapsed() - began)
+
+    def bound_and_search(self, valid: list[Priced]) -> None:
+        """The LP bound (a proven bound before anything else spends the time), local search.
+
+        With two threads or more on a model of at least :data:`APART_FROM_ARCS` arcs, the LP
+        runs in a process of its own (:mod:`heatnet.optimise.lp_apart`) while the search runs
+        here: :meth:`search_beside`. Otherwise one after the other.
+        """
+        apart = self._lp_apart() if self.options.threads >= 2 and valid else None
+        if apart is None:
+            self.lp_bound()
+            self.improve(valid)
+        else:
+            self.search_beside(valid, apart)
+
+    def _lp_apart(self) -> LpApart | None:
+        """:meth:`lp_bound`'s LP started in a child process; None when not worth it or not possible."""
+        if not self.claims_bound or self.solver is None or self.stop.requested:
+            return None
+        if len(self.data.arcs) < APART_FROM_ARCS:
+            return None
+        remaining = self.budget - self.elapsed() - LP_LEAVES * self.budget
+        if remaining <= 0:
+            return None
+        with self._as_relaxation():
+            lp = self.solver.relaxation_lp()
+        try:
+            return LpApart(lp, remaining)
+        except (OSError, ValueError) as exc:
+            log.warning("the LP bound cannot run in a process of its own (%s): solved here", exc)
+            return None
+
+    def search_beside(self, valid: list[Priced], apart: LpApart) -> None:
+        """Local search while the LP bound is solved in its child process.
+
+        The search may go on while the LP runs, past its own share (:data:`LOCAL_SHARE`) but not
+        past the LP's time, and stops once both are spent (or at a stop request, which is passed
+        on to the LP: the duals it reached still prove a bound). If the child could not solve
+        (it died, say), the LP is solved here in the time left.
+        """
+        began = self.elapsed()
+        share = LOCAL_SHARE * self.budget
+        lp_end = (1.0 - LP_LEAVES) * self.budget
+        seconds = min(max(share, lp_end - began), self.budget - began - self.pricing_reserve())
+
+        def stopped() -> bool:
+            spent = self.elapsed() - began >= share
+            return self.stop.requested or (spent and apart.done())
+
+        try:
+            for found in search(self.data, valid, seconds, stopped):
+                self._keep(found.design)
+        except BaseException:  # a second Ctrl-C (or a failure): the LP must not outlive it
+            apart.kill()
+            raise
+        log.info("local search: %.2f s (beside the LP bound)", self.elapsed() - began)
+        lp = apart.result(self.stop, STOP_GRACE_S)
+        if lp.bound is not None:
+            bound = lp.bound + self.slack
+            self.upper = bound if self.upper is None else min(self.upper, bound)
+            log.info(
+                "LP relaxation (own process): bound %.6g in %.1f s (%s)",
+                bound, lp.runtime_s, lp.termination,
+            )  # fmt: skip
+        elif lp.termination == "error" and not self.stop.requested:
+            log.warning("the LP bound's process failed: solving it here")
+            self.lp_bound()
+        else:
+            log.info("LP relaxation: no bound (%s) in %.1f s", lp.termination, lp.runtime_s)
 
     def price_seed(self) -> None:
         """Price the shortest-path seed design before any MIP, if no construction was valid.
