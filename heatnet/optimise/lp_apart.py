@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 
@@ -83,7 +83,7 @@ class LpApart:
             stdin.write(len(payload).to_bytes(8, "little") + payload)
             stdin.flush()
         except OSError:  # the child died at once: let the caller solve in-process
-            self._process.kill()
+            self.kill()
             raise
 
     def done(self) -> bool:
@@ -107,6 +107,7 @@ class LpApart:
             reader.join(grace_s)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._process.wait(grace_s)
+        self._close()
         runtime = time.perf_counter() - self._began
         try:
             termination, duals = pickle.loads(b"".join(self._out))
@@ -123,6 +124,17 @@ class LpApart:
         """End the child now (the search is being aborted)."""
         with contextlib.suppress(OSError):
             self._process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._process.wait(5.0)
+        for reader in self._readers:
+            reader.join(5.0)
+        self._close()
+
+    def _close(self) -> None:
+        for stream in (self._process.stdin, self._process.stdout, self._process.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
 
     def _send_stop(self) -> None:
         self._stop_sent = True
@@ -142,7 +154,7 @@ def _solve(lp: SparseLp, time_limit_s: float, stopped: threading.Event) -> tuple
     """Solve ``lp`` by interior point: (HiGHS' model status, row duals or None)."""
     import highspy  # the child only
 
-    highs = highspy.Highs()
+    highs: Any = cast(Any, highspy.Highs)()
     highs.setOptionValue("output_flag", False)
     model = highspy.HighsLp()
     model.num_col_, model.num_row_ = len(lp.cost), len(lp.row_lower)
