@@ -298,6 +298,9 @@ def measure(
         "peak_before_optimise_mb": before_mb,
         "rss_before_optimise_mb": rss_before_mb,
         "peak_mb": _peak_rss_mb(),
+        # the largest child's (the LP bound's own process with 2+ threads): it runs beside
+        # this one, so the two peaks together bound what the run holds at once
+        "children_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "loadavg_end": list(os.getloadavg()),
     }
     if solution is not None:
