@@ -364,7 +364,7 @@ class _Search:
             )  # fmt: skip
         elif lp.termination == "error" and not self.stop.requested:
             log.warning("the LP bound's process failed: solving it here")
-            self.lp_bound()
+            self.lp_bound(leave=self.pricing_reserve() / self.budget)  # the search is done
         else:
             log.info("LP relaxation: no bound (%s) in %.1f s", lp.termination, lp.runtime_s)
 
@@ -432,18 +432,18 @@ class _Search:
         """Seconds kept at the end of the limit to price a design."""
         return min(PRICING_RESERVE_S, 0.05 * self.budget)
 
-    def lp_bound(self) -> None:
+    def lp_bound(self, leave: float = LP_LEAVES) -> None:
         """The relaxation's LP relaxation: a bound proven from its duals (interior point).
 
         Solved once, right after the constructions and before local search and the MIPs, in
-        at most the limit less :data:`LP_LEAVES` of it (left for local search and pricing).
+        at most the limit less ``leave`` of it (:data:`LP_LEAVES`: for local search and pricing).
         On the 10,000-building grid it is the only bound a 600 s run proves (docs/bounds.md,
         step 0); the smaller of it and a later MIP's bound is kept. No design comes of it. An
         LP cut short (time limit, stop request) still proves the bound of the duals it reached.
         """
         if not self.claims_bound or self.solver is None or self.stop.requested:
             return
-        remaining = self.budget - self.elapsed() - LP_LEAVES * self.budget
+        remaining = self.budget - self.elapsed() - leave * self.budget
         if remaining <= 0:
             return
         with self._as_relaxation():

@@ -60,9 +60,11 @@ class LpApart:
     def __init__(self, lp: SparseLp, time_limit_s: float) -> None:
         self._lp = lp
         self._began = time.perf_counter()
+        # the child imports heatnet as this process does (a checkout, a venv, a test run)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         self._process = subprocess.Popen(
             [sys.executable, "-m", "heatnet.optimise.lp_apart"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
         )  # fmt: skip
         self._out: list[bytes] = []
         self._err: list[bytes] = []
