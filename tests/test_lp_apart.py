@@ -154,3 +154,32 @@ def test_the_childs_solve_run_here_gives_the_optimal_duals_and_stops_when_asked(
     assert status != "kNotset"
     if duals is not None:
         assert dual_bound(lp, np.asarray(duals)) >= optimum - 1e-6 * abs(optimum)
+
+
+@pytest.mark.parametrize("error", [OSError("no such file"), TypeError("no executable")])
+def test_a_child_that_cannot_start_leaves_the_lp_to_the_loop(error, monkeypatch) -> None:
+    # No process can be started (no Python to run, say, or sys.executable empty): the loop
+    # logs it and solves the LP in-process, before local search, as with one thread.
+    monkeypatch.setattr(heatnet.optimise.loop, "APART_FROM_ARCS", 0)
+
+    def cannot(*_args, **_kwargs):
+        raise error
+
+    monkeypatch.setattr(subprocess, "Popen", cannot)
+    here = []
+    real_solve = Solver.solve
+
+    def record(self, **kwargs):
+        if kwargs.get("relax"):
+            here.append(kwargs["time_limit_s"])
+        return real_solve(self, **kwargs)
+
+    monkeypatch.setattr(Solver, "solve", record)
+    problem = make_problem(
+        STAR["buildings"], STAR["edges"], [{"id": "1"}],
+        params={"heatnet/pipe-model": "linear", "optimiser/runtime-limit": 0.01},
+    )  # fmt: skip
+    solution = heatnet.optimise.loop.optimise(problem, SolverOptions(threads=2))
+    assert len(here) == 1
+    assert 0 < here[0] <= 0.875 * 36  # the in-process LP's usual share
+    assert solution.state == "optimal"

@@ -326,7 +326,7 @@ class _Search:
             lp = self.solver.relaxation_lp()
         try:
             return LpApart(lp, remaining)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, TypeError) as exc:  # TypeError: no sys.executable (embedded)
             log.warning("the LP bound cannot run in a process of its own (%s): solved here", exc)
             return None
 
