@@ -22,6 +22,7 @@ from heatnet.optimise.lp_apart import LpApart, _solve
 from heatnet.optimise.prepare import prepare
 from heatnet.optimise.stopping import Stop
 from heatnet.optimise.tune import reset_parameters
+from heatnet.problem.definition import Problem
 from tests.problems import make_problem
 from tests.test_dual_bound import looped_problem
 
@@ -91,6 +92,14 @@ STAR = {
 }
 
 
+def star_problem() -> Problem:
+    """Two buildings on one junction off the supply, linear pipes, a 0.01 h (36 s) limit."""
+    return make_problem(
+        STAR["buildings"], STAR["edges"], [{"id": "1"}],
+        params={"heatnet/pipe-model": "linear", "optimiser/runtime-limit": 0.01},
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("child_works", [True, False])
 def test_with_two_threads_the_loop_takes_the_childs_bound_or_solves_it_here(
     child_works, monkeypatch
@@ -123,11 +132,7 @@ def test_with_two_threads_the_loop_takes_the_childs_bound_or_solves_it_here(
             return type(out)(None, "error", out.runtime_s)
 
     monkeypatch.setattr(heatnet.optimise.loop, "LpApart", Apart)
-    problem = make_problem(
-        STAR["buildings"], STAR["edges"], [{"id": "1"}],
-        params={"heatnet/pipe-model": "linear", "optimiser/runtime-limit": 0.01},
-    )  # fmt: skip
-    solution = heatnet.optimise.loop.optimise(problem, SolverOptions(threads=2))
+    solution = heatnet.optimise.loop.optimise(star_problem(), SolverOptions(threads=2))
     assert len(started) == 1
     assert 0 < started[0] <= 0.875 * 36
     assert here == ([] if child_works else [True])
@@ -175,11 +180,7 @@ def test_a_child_that_cannot_start_leaves_the_lp_to_the_loop(error, monkeypatch)
         return real_solve(self, **kwargs)
 
     monkeypatch.setattr(Solver, "solve", record)
-    problem = make_problem(
-        STAR["buildings"], STAR["edges"], [{"id": "1"}],
-        params={"heatnet/pipe-model": "linear", "optimiser/runtime-limit": 0.01},
-    )  # fmt: skip
-    solution = heatnet.optimise.loop.optimise(problem, SolverOptions(threads=2))
+    solution = heatnet.optimise.loop.optimise(star_problem(), SolverOptions(threads=2))
     assert len(here) == 1
     assert 0 < here[0] <= 0.875 * 36  # the in-process LP's usual share
     assert solution.state == "optimal"
