@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import math
 import subprocess
-import threading
 
-import numpy as np
 import pytest
 
 import heatnet.optimise.loop
 from heatnet.optimise.build import build_model
-from heatnet.optimise.dual_bound import dual_bound
 from heatnet.optimise.highs import Solver, SolverOptions
-from heatnet.optimise.lp_apart import LpApart, _solve
+from heatnet.optimise.lp_apart import LpApart
 from heatnet.optimise.prepare import prepare
 from heatnet.optimise.stopping import Stop
 from heatnet.optimise.tune import reset_parameters
@@ -139,26 +136,6 @@ def test_with_two_threads_the_loop_takes_the_childs_bound_or_solves_it_here(
     assert solution.state == "optimal"
     assert solution.upper_bound is not None
     assert math.isclose(solution.upper_bound, solution.objective, rel_tol=1e-4)
-
-
-def test_the_childs_solve_run_here_gives_the_optimal_duals_and_stops_when_asked() -> None:
-    # lp_apart._solve is what the child runs; here in-process (where coverage sees it). Its
-    # duals prove the LP optimum; with the stop already asked it interrupts at its first check
-    # (or is done by then) and whatever duals it has still prove a bound at or above it.
-    solver = relaxation_solver()
-    optimum = solver.solve(time_limit_s=60, mip_gap=0.0, relax=True).objective
-    assert optimum is not None
-    lp = solver.relaxation_lp()
-    status, duals = _solve(lp, 60.0, threading.Event())
-    assert status == "kOptimal"
-    assert duals is not None
-    assert dual_bound(lp, duals) == pytest.approx(optimum, rel=1e-6)
-    asked = threading.Event()
-    asked.set()
-    status, duals = _solve(lp, 60.0, asked)
-    assert status != "kNotset"
-    if duals is not None:
-        assert dual_bound(lp, np.asarray(duals)) >= optimum - 1e-6 * abs(optimum)
 
 
 @pytest.mark.parametrize("error", [OSError("no such file"), TypeError("no executable")])
