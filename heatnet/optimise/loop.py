@@ -315,12 +315,8 @@ class _Search:
 
     def _lp_apart(self) -> LpApart | None:
         """:meth:`lp_bound`'s LP started in a child process; None when not worth it or not possible."""
-        if not self.claims_bound or self.solver is None or self.stop.requested:
-            return None
-        if len(self.data.arcs) < APART_FROM_ARCS:
-            return None
-        remaining = self.budget - self.elapsed() - LP_LEAVES * self.budget
-        if remaining <= 0:
+        remaining = self._lp_time(LP_LEAVES)
+        if remaining is None or self.solver is None or len(self.data.arcs) < APART_FROM_ARCS:
             return None
         with self._as_relaxation():
             lp = self.solver.relaxation_lp()
@@ -356,12 +352,7 @@ class _Search:
         log.info("local search: %.2f s (beside the LP bound)", self.elapsed() - began)
         lp = apart.result(self.stop, STOP_GRACE_S)
         if lp.bound is not None:
-            bound = lp.bound + self.slack
-            self.upper = bound if self.upper is None else min(self.upper, bound)
-            log.info(
-                "LP relaxation (own process): bound %.6g in %.1f s (%s)",
-                bound, lp.runtime_s, lp.termination,
-            )  # fmt: skip
+            self._take_lp_bound(lp.bound, lp.runtime_s, f"{lp.termination}, own process")
         elif lp.termination == "error" and not self.stop.requested:
             log.warning("the LP bound's process failed: solving it here")
             self.lp_bound(leave=self.pricing_reserve() / self.budget)  # the search is done
@@ -441,23 +432,30 @@ class _Search:
         step 0); the smaller of it and a later MIP's bound is kept. No design comes of it. An
         LP cut short (time limit, stop request) still proves the bound of the duals it reached.
         """
-        if not self.claims_bound or self.solver is None or self.stop.requested:
-            return
-        remaining = self.budget - self.elapsed() - leave * self.budget
-        if remaining <= 0:
+        remaining = self._lp_time(leave)
+        if remaining is None or self.solver is None:
             return
         with self._as_relaxation():
             lp = self.solver.solve(time_limit_s=remaining, mip_gap=0.0, relax=True)
         if lp.bound is not None and np.isfinite(lp.bound):  # proven from its duals
-            bound = lp.bound + self.slack
-            self.upper = bound if self.upper is None else min(self.upper, bound)
-            log.info(
-                "LP relaxation: bound %.6g in %.1f s (%s)", bound, lp.runtime_s, lp.termination
-            )
+            self._take_lp_bound(lp.bound, lp.runtime_s, lp.termination)
         elif lp.status is SolveStatus.INFEASIBLE and self.best is None:
             self.proven_infeasible = True
         else:
             log.info("LP relaxation: no bound (%s) in %.1f s", lp.termination, lp.runtime_s)
+
+    def _lp_time(self, leave: float) -> float | None:
+        """Seconds the LP bound may take (the limit less ``leave`` of it); None: no LP bound."""
+        if not self.claims_bound or self.stop.requested:
+            return None
+        remaining = self.budget - self.elapsed() - leave * self.budget
+        return remaining if remaining > 0 else None
+
+    def _take_lp_bound(self, bound: float, runtime_s: float, how: str) -> None:
+        """Keep an LP bound (proven from its duals), with the curve slack, if it is smaller."""
+        bound += self.slack
+        self.upper = bound if self.upper is None else min(self.upper, bound)
+        log.info("LP relaxation: bound %.6g in %.1f s (%s)", bound, runtime_s, how)
 
     def _relaxation(
         self,
