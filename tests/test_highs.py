@@ -190,7 +190,6 @@ def test_parameter_and_fixing_changes_in_pyomo_reach_highs():
     assert result.objective == pytest.approx(values[1] + free)
 
 
-
 def market_split_optimum(rows: int, seed: int = 3) -> float:
     """market_split's optimum by enumerating every choice (2^(10·(rows−1)) of them)."""
     rng = np.random.default_rng(seed)

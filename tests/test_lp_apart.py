@@ -13,6 +13,7 @@ import subprocess
 import pytest
 
 import heatnet.optimise.loop
+import heatnet.optimise.opening
 from heatnet.optimise.build import build_model
 from heatnet.optimise.highs import Solver, SolverOptions
 from heatnet.optimise.lp_apart import LpApart
@@ -104,7 +105,7 @@ def test_with_two_threads_the_loop_takes_the_childs_bound_or_solves_it_here(
     # APART_FROM_ARCS lowered to 0 so that this small problem goes apart. The LP of a tree
     # whose pipes are priced per metre is exact, so either way the design is proven optimal;
     # when the child fails the loop solves the LP in-process (one relax solve), otherwise not.
-    monkeypatch.setattr(heatnet.optimise.loop, "APART_FROM_ARCS", 0)
+    monkeypatch.setattr(heatnet.optimise.opening, "APART_FROM_ARCS", 0)
     here = []
     real_solve = Solver.solve
 
@@ -115,7 +116,7 @@ def test_with_two_threads_the_loop_takes_the_childs_bound_or_solves_it_here(
 
     monkeypatch.setattr(Solver, "solve", record)
     started = []
-    real_apart = heatnet.optimise.loop.LpApart
+    real_apart = heatnet.optimise.opening.LpApart
 
     class Apart(real_apart):  # type: ignore[misc,valid-type]
         def __init__(self, lp, limit):
@@ -128,7 +129,7 @@ def test_with_two_threads_the_loop_takes_the_childs_bound_or_solves_it_here(
                 return out
             return type(out)(None, "error", out.runtime_s)
 
-    monkeypatch.setattr(heatnet.optimise.loop, "LpApart", Apart)
+    monkeypatch.setattr(heatnet.optimise.opening, "LpApart", Apart)
     solution = heatnet.optimise.loop.optimise(star_problem(), SolverOptions(threads=2))
     assert len(started) == 1
     assert 0 < started[0] <= 0.875 * 36
@@ -142,7 +143,7 @@ def test_with_two_threads_the_loop_takes_the_childs_bound_or_solves_it_here(
 def test_a_child_that_cannot_start_leaves_the_lp_to_the_loop(error, monkeypatch) -> None:
     # No process can be started (no Python to run, say, or sys.executable empty): the loop
     # logs it and solves the LP in-process, before local search, as with one thread.
-    monkeypatch.setattr(heatnet.optimise.loop, "APART_FROM_ARCS", 0)
+    monkeypatch.setattr(heatnet.optimise.opening, "APART_FROM_ARCS", 0)
 
     def cannot(*_args, **_kwargs):
         raise error

@@ -17,6 +17,7 @@ import types
 import pytest
 
 import heatnet.optimise.loop
+import heatnet.optimise.opening
 from heatnet.economics.physics import capacity_kw
 from heatnet.optimise.highs import Solver, SolveStatus
 from heatnet.optimise.loop import optimise
@@ -615,7 +616,7 @@ def test_a_long_lp_bound_leaves_local_search_its_time(monkeypatch):
     # MIPs' half of the limit is long gone.
     clock = types.SimpleNamespace(offset=0.0)
     lp_limits, search_s = [], []
-    real_solve, real_search = Solver.solve, heatnet.optimise.loop.search
+    real_solve, real_search = Solver.solve, heatnet.optimise.opening.search
 
     def slow_lp(self, **kwargs):
         result = real_solve(self, **kwargs)
@@ -629,9 +630,9 @@ def test_a_long_lp_bound_leaves_local_search_its_time(monkeypatch):
         return real_search(data, starts, seconds, stopped)
 
     monkeypatch.setattr(Solver, "solve", slow_lp)
-    monkeypatch.setattr(heatnet.optimise.loop, "search", record)
+    monkeypatch.setattr(heatnet.optimise.opening, "search", record)
     monkeypatch.setattr(
-        heatnet.optimise.loop,
+        heatnet.optimise.opening,
         "time",
         types.SimpleNamespace(perf_counter=lambda: time.perf_counter() + clock.offset),
     )
@@ -693,7 +694,7 @@ def test_time_running_out_keeps_the_incumbent(model, status, monkeypatch):
 
     monkeypatch.setattr(Solver, "solve", solve_then_run_out)
     monkeypatch.setattr(
-        heatnet.optimise.loop,
+        heatnet.optimise.opening,  # the search's clock (Opening.elapsed)
         "time",
         types.SimpleNamespace(perf_counter=lambda: time.perf_counter() + clock.offset),
     )
