@@ -21,8 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from dataclasses import replace
 from typing import Any, cast
 
 import highspy
@@ -34,9 +33,12 @@ from pyomo.common.tee import capture_output
 from heatnet.core.progress import SolverUpdate
 from heatnet.optimise.dual_bound import SparseLp, from_highs, lp_dual_bound
 from heatnet.optimise.highs_model import LoadedModel, check
+from heatnet.optimise.solve_result import TERMINATION, SolveResult, SolverOptions, SolveStatus
 from heatnet.optimise.stopping import Stop
 
 log = logging.getLogger(__name__)
+
+__all__ = ["STOP_GRACE_S", "SolveResult", "SolveStatus", "Solver", "SolverOptions"]
 
 VARIABLES = ("dvin", "svin", "ain", "fp", "fm", "cap", "supp", "supm", "scap", "eup", "y")
 DECISIONS = ("dvin", "svin", "ain")
@@ -50,88 +52,9 @@ STOP_GRACE_S = 5.0
 START_WORDS = ("mip start", "user-supplied", "usercolvalues", "solution has", "cannot yield")
 """HiGHS log lines about a MIP start contain one of these (lower case): kept as its reasons."""
 
-_TERMINATION = {
-    "kOptimal": "convergenceCriteriaSatisfied",
-    "kInfeasible": "provenInfeasible",
-    "kUnboundedOrInfeasible": "infeasibleOrUnbounded",
-    "kUnbounded": "unbounded",
-    "kObjectiveBound": "objectiveLimit",
-    "kObjectiveTarget": "objectiveLimit",
-    "kTimeLimit": "maxTimeLimit",
-    "kIterationLimit": "iterationLimit",
-    "kSolutionLimit": "iterationLimit",
-    "kInterrupt": "interrupted",
-    "kLoadError": "error",
-    "kModelError": "error",
-    "kPresolveError": "error",
-    "kSolveError": "error",
-    "kPostsolveError": "error",
-}
-"""HiGHS model status → the words of a :attr:`SolveResult.termination` (Pyomo's names)."""
-
-
-class SolveStatus(StrEnum):
-    """What a solve achieved."""
-
-    OPTIMAL = "optimal"
-    FEASIBLE = "feasible"
-    INFEASIBLE = "infeasible"
-    NO_SOLUTION = "no-solution"
-    ERROR = "error"
-
-
-@dataclass(frozen=True, slots=True)
-class SolverOptions:
-    """Solver settings (the MIP gap and time limit come from the parameters per solve).
-
-    ``log_solver``: HiGHS' log lines go to heatnet's log (at DEBUG); never to stdout.
-    """
-
-    threads: int = 1
-    seed: int = 0
-    log_solver: bool = False
-
 
 class _Abandoned(Exception):
     """HiGHS did not stop within the grace period after a stop request."""
-
-
-@dataclass(frozen=True, slots=True)
-class SolveResult:
-    """One solve.
-
-    Attributes
-    ----------
-    status
-        Mapped status; ``feasible`` means a solution within a limit (gap not proven).
-    termination
-        HiGHS' status in Pyomo's words (``convergenceCriteriaSatisfied``, ``maxTimeLimit``,
-        ``interrupted`` after a stop request, ...).
-    objective, bound
-        Incumbent objective and best bound (None when unknown).
-    gap
-        Relative gap |bound − objective| / max(1, |objective|) (None when unknown).
-    runtime_s
-        Wall time of this solve.
-    values
-        Variable values by name (:data:`VARIABLES` present in the model).
-    start_accepted
-        Whether HiGHS took the MIP start given (None: no start, or nothing to check).
-    """
-
-    status: SolveStatus
-    termination: str
-    objective: float | None
-    bound: float | None
-    gap: float | None
-    runtime_s: float
-    values: dict[str, pd.Series] = field(default_factory=dict)
-    start_accepted: bool | None = None
-
-    @property
-    def has_solution(self) -> bool:
-        """Whether values are available."""
-        return self.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
 
 
 class Solver:
@@ -543,7 +466,7 @@ class Solver:
     ) -> SolveResult:
         model_status = highs.getModelStatus()
         info = highs.getInfo()
-        tc = _TERMINATION.get(model_status.name, "unknown")
+        tc = TERMINATION.get(model_status.name, "unknown")
         has = info.primal_solution_status == 2  # 0: none, 1: infeasible, 2: feasible
         if tc == "convergenceCriteriaSatisfied" and has:
             status = SolveStatus.OPTIMAL
