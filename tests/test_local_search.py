@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+import heatnet.optimise.local
 from heatnet.optimise.local import exchanges, improve
 from heatnet.optimise.prepare import prepare
 from heatnet.optimise.steiner import Pricer, Tree, constructions, prune
@@ -100,6 +101,20 @@ def test_a_subtree_is_entered_where_it_is_cheapest_and_its_pipes_reverse():
     assert best.objective == pytest.approx(24_000.0)
     assert _street(best) == {("S:S", "J"), ("S:S", "L"), ("L", "K")}
     assert best.connected == frozenset({"B:A", "B:B", "B:C"})
+
+
+def test_a_subtree_is_entered_only_at_its_nearest_vertices(monkeypatch):
+    # reroot(): the subtree {K, L} pays to be entered at L, one vertex below its top K. With
+    # REROOT_MOST = 1 only K itself may be entered, and no move pays (L straight from S costs
+    # what K–L does: 10 m either way), so the chain stays at 15,000; with 2, L is in reach and
+    # the search ends at the optimum, 24,000 (hand-derived in reroot()).
+    data = prepare(reroot())
+    pricer = Pricer(data)
+    start = pricer.price(_tree(data, {"J": "S:S", "K": "J", "L": "K"}))
+    monkeypatch.setattr(heatnet.optimise.local, "REROOT_MOST", 1)
+    assert improve(pricer, start, _later()).objective == pytest.approx(15_000.0)
+    monkeypatch.setattr(heatnet.optimise.local, "REROOT_MOST", 2)
+    assert improve(pricer, start, _later()).objective == pytest.approx(24_000.0)
 
 
 @pytest.mark.parametrize("case", [detour, reroot, two_buildings])
@@ -192,9 +207,9 @@ def test_on_random_networks_the_search_keeps_its_word_and_never_beats_brute_forc
 
 
 def test_the_fast_estimates_equal_the_plain_ones_on_the_district():
-    # The search's hot loops price an arc at one load through _Loads.pricing and climb to the
+    # The search's hot loops price an arc at one load through Loads.pricing and climb to the
     # supply through _Upstream (remembered climbs); both must give exactly what the plain
-    # lookup (_Loads.at) and a plain climb (written out below) give, on a real catalogue with
+    # lookup (Loads.at) and a plain climb (written out below) give, on a real catalogue with
     # existing pipes, several diameters and losses.
     from heatnet.optimise.local import _Exchanges, _Upstream
     from tests.test_problem_json import sample_problem
