@@ -63,20 +63,20 @@ def test_a_child_stopped_at_once_still_answers_and_its_bound_holds() -> None:
 
 
 def test_a_child_that_cannot_solve_proves_nothing(monkeypatch) -> None:
-    # A child that dies before answering (here: a Python that only exits) gives no bound and
-    # says "error", never a number.
+    # A child that dies before answering (here: a Python that takes the whole LP, then exits)
+    # gives no bound and says "error", never a number.
     real = subprocess.Popen
+    take_and_exit = (
+        "import sys; n = int.from_bytes(sys.stdin.buffer.read(8), 'little'); "
+        "sys.stdin.buffer.read(n); sys.exit(3)"
+    )
 
     def broken(args, **kwargs):
-        return real([args[0], "-c", "import sys; sys.stdin.buffer.read(8); sys.exit(3)"], **kwargs)
+        return real([args[0], "-c", take_and_exit], **kwargs)
 
     monkeypatch.setattr(subprocess, "Popen", broken)
     solver = relaxation_solver()
-    try:
-        apart = LpApart(solver.relaxation_lp(), 60.0)
-    except OSError:  # it died before taking the whole LP: the caller solves in-process
-        return
-    result = apart.result(Stop(), 5.0)
+    result = LpApart(solver.relaxation_lp(), 60.0).result(Stop(), 5.0)
     assert result.bound is None
     assert result.termination == "error"
 

@@ -29,6 +29,11 @@ from numpy.typing import NDArray
 log = logging.getLogger(__name__)
 
 EPS = float(np.finfo(np.float64).eps)
+FOR_DUALS = (("solver", "ipm"), ("run_crossover", "off"), ("presolve", "off"))
+"""HiGHS options for an LP solved only for its duals (its bound comes from :func:`dual_bound`):
+interior point, which needs no optimal basis, so no crossover; and no presolve, so an interior
+point stopped by a time limit or an interrupt still hands back the duals it reached (with
+presolve HiGHS 1.16 has none to postsolve). docs/bounds.md, step 0."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,24 @@ def from_highs(lp: Any) -> SparseLp:
         value=np.asarray(matrix.value_, dtype=np.float64),
         by_column=by_column,
     )
+
+
+def to_highs(lp: SparseLp) -> Any:
+    """A ``highspy`` ``HighsLp`` of the arrays (the inverse of :func:`from_highs`)."""
+    model = highspy.HighsLp()
+    model.num_col_, model.num_row_ = len(lp.cost), len(lp.row_lower)
+    model.col_cost_, model.offset_ = lp.cost, lp.offset
+    model.sense_ = highspy.ObjSense.kMaximize if lp.maximize else highspy.ObjSense.kMinimize
+    model.col_lower_, model.col_upper_ = lp.col_lower, lp.col_upper
+    model.row_lower_, model.row_upper_ = lp.row_lower, lp.row_upper
+    matrix = model.a_matrix_
+    matrix.format_ = (
+        highspy.MatrixFormat.kColwise if lp.by_column else highspy.MatrixFormat.kRowwise
+    )
+    matrix.num_col_, matrix.num_row_ = model.num_col_, model.num_row_
+    matrix.start_, matrix.index_, matrix.value_ = lp.start, lp.index, lp.value
+    model.a_matrix_ = matrix
+    return model
 
 
 def _finite(values: NDArray[np.float64]) -> NDArray[np.float64]:

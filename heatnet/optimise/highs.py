@@ -31,14 +31,16 @@ import pyomo.environ as pyo
 from pyomo.common.tee import capture_output
 
 from heatnet.core.progress import SolverUpdate
-from heatnet.optimise.dual_bound import SparseLp, from_highs, lp_dual_bound
+from heatnet.optimise.dual_bound import FOR_DUALS, SparseLp, from_highs, lp_dual_bound
 from heatnet.optimise.highs_model import LoadedModel, check
 from heatnet.optimise.solve_result import TERMINATION, SolveResult, SolverOptions, SolveStatus
 from heatnet.optimise.stopping import Stop
 
 log = logging.getLogger(__name__)
 
-__all__ = ["STOP_GRACE_S", "SolveResult", "SolveStatus", "Solver", "SolverOptions"]
+__all__ = [  # what other modules use; the result types are solve_result's, re-exported
+    "STOP_GRACE_S", "UPDATE_EVERY_S", "SolveResult", "SolveStatus", "Solver", "SolverOptions",
+]  # fmt: skip
 
 VARIABLES = ("dvin", "svin", "ain", "fp", "fm", "cap", "supp", "supm", "scap", "eup", "y")
 DECISIONS = ("dvin", "svin", "ain")
@@ -49,6 +51,9 @@ Listener = Callable[[SolverUpdate], None]
 MIP_INTERRUPT = highspy.cb.HighsCallbackType.kCallbackMipInterrupt
 STOP_GRACE_S = 5.0
 """After a stop request, how long HiGHS gets to stop by itself before it is left behind."""
+_FOR_MIP = (("solver", "choose"), ("run_crossover", "on"), ("presolve", "on"))
+"""HiGHS' defaults for the options :data:`~heatnet.optimise.dual_bound.FOR_DUALS` changes, set on
+every other solve (the relaxation's LP gets those on a copy of its own)."""
 START_WORDS = ("mip start", "user-supplied", "usercolvalues", "solution has", "cannot yield")
 """HiGHS log lines about a MIP start contain one of these (lower case): kept as its reasons."""
 
@@ -141,14 +146,9 @@ class Solver:
                 ("mip_rel_gap", float(mip_gap)),
                 ("random_seed", int(self.options.seed)),
                 ("threads", int(self.options.threads)),
-                # the LP relaxation by interior point, no crossover, no presolve: its bound
-                # comes from the duals (heatnet.optimise.dual_bound), which need no optimal
-                # basis; without presolve HiGHS hands back the duals of an interior point
-                # stopped by the time limit or a stop request too (with presolve it has none
-                # to postsolve), so a cut-short LP still proves a bound (docs/bounds.md, step 0)
-                ("presolve", "off" if relax else "on"),
-                ("solver", "ipm" if relax else "choose"),
-                ("run_crossover", "off" if relax else "on"),
+                # the LP relaxation is solved for its duals, which prove its bound even when
+                # it is cut short (dual_bound.FOR_DUALS); a MIP with HiGHS' defaults
+                *(FOR_DUALS if relax else _FOR_MIP),
             ):
                 check(highs.setOptionValue(name, value), f"option {name}")
             self._set_start(highs, None if relax else start)

@@ -33,7 +33,7 @@ from typing import IO, Any, cast
 
 import numpy as np
 
-from heatnet.optimise.dual_bound import SparseLp, dual_bound
+from heatnet.optimise.dual_bound import FOR_DUALS, SparseLp, dual_bound, to_highs
 from heatnet.optimise.stopping import STOP_SIGNALS, Stop
 
 log = logging.getLogger(__name__)
@@ -158,24 +158,8 @@ def _solve(lp: SparseLp, time_limit_s: float, stopped: threading.Event) -> tuple
 
     highs: Any = cast(Any, highspy.Highs)()
     highs.setOptionValue("output_flag", False)
-    model = highspy.HighsLp()
-    model.num_col_, model.num_row_ = len(lp.cost), len(lp.row_lower)
-    model.col_cost_, model.offset_ = lp.cost, lp.offset
-    model.sense_ = highspy.ObjSense.kMaximize if lp.maximize else highspy.ObjSense.kMinimize
-    model.col_lower_, model.col_upper_ = lp.col_lower, lp.col_upper
-    model.row_lower_, model.row_upper_ = lp.row_lower, lp.row_upper
-    matrix = model.a_matrix_
-    matrix.format_ = (
-        highspy.MatrixFormat.kColwise if lp.by_column else highspy.MatrixFormat.kRowwise
-    )
-    matrix.num_col_, matrix.num_row_ = model.num_col_, model.num_row_
-    matrix.start_, matrix.index_, matrix.value_ = lp.start, lp.index, lp.value
-    model.a_matrix_ = matrix
-    highs.passModel(model)
-    for name, value in (
-        ("solver", "ipm"), ("run_crossover", "off"), ("presolve", "off"), ("threads", 1),
-        ("time_limit", max(time_limit_s, 0.01)),
-    ):  # fmt: skip
+    highs.passModel(to_highs(lp))
+    for name, value in (*FOR_DUALS, ("threads", 1), ("time_limit", max(time_limit_s, 0.01))):
         highs.setOptionValue(name, value)
     calls = [0]
 
