@@ -7,6 +7,7 @@ worth less 100 ¤ per metre of pipe, connectors included.
 
 from __future__ import annotations
 
+import math
 import time
 
 import pytest
@@ -207,10 +208,11 @@ def test_on_random_networks_the_search_keeps_its_word_and_never_beats_brute_forc
 
 
 def test_the_fast_estimates_equal_the_plain_ones_on_the_district():
-    # The search's hot loops price an arc at one load through Loads.pricing and climb to the
-    # supply through _Upstream (remembered climbs); both must give exactly what the plain
-    # lookup (Loads.at) and a plain climb (written out below) give, on a real catalogue with
-    # existing pipes, several diameters and losses.
+    # The search's hot loops price edges by row (Loads.by_row), every edge at one load by its
+    # column (Loads.column), and climb to the supply through _Upstream (remembered climbs); all
+    # must give exactly what the plain lookup (Loads.at) and a plain climb (written out below)
+    # give, on a real catalogue with several diameters and losses; the district has no existing
+    # pipe, so every third edge is given one of 333.3 kW (kept at a cost of its own).
     from heatnet.optimise.local import _Exchanges, _Upstream
     from tests.test_problem_json import sample_problem
 
@@ -220,9 +222,18 @@ def test_the_fast_estimates_equal_the_plain_ones_on_the_district():
     search = _Exchanges(pricer, start)
     loads, tree = search.loads, start.tree
     arcs = list(pricer.arc_edge)
+    assert all(x == -math.inf for x in loads.existing_kw)
+    for i in range(0, len(loads.existing_kw), 3):
+        loads.existing_kw[i], loads.keep[i] = 333.3, 1_000.0 + i
+    by_row = loads.by_row()
     for kw in (-1.0, 0.0, 0.5, 7.0, 50.0, 333.3, 2_000.0, 1e6):
-        cost = loads.pricing(kw)
-        assert [cost(a) for a in arcs] == [loads.at(pricer.arc_edge[a], kw) for a in arcs]
+        column, least = loads.column(kw)
+        plain_costs = [loads.at(pricer.arc_edge[a], kw) for a in arcs]
+        rows = [loads.arc_row[a] for a in arcs]
+        assert [loads.keep[i] if loads.existing_kw[i] >= least else column[i] for i in rows] == (
+            plain_costs
+        )
+        assert [by_row(i, kw) for i in rows] == plain_costs
 
     def plain(r, peak, relief):
         added, x = 0.0, r
@@ -245,6 +256,6 @@ def test_the_fast_estimates_equal_the_plain_ones_on_the_district():
     for top in tops:
         peak = loads.flow[pricer.arc_edge[tree.arc[top]]]
         relief = search._relief(tree.parent[top], peak)
-        upstream = _Upstream(pricer, tree, loads, peak, relief)
+        upstream = _Upstream(search, peak, relief)
         for v in vertices:  # in any order: the remembered climbs must not leak between them
-            assert upstream.cost(v) == pytest.approx(plain(v, peak, relief), abs=1e-6)
+            assert upstream.cost_above(v) == pytest.approx(plain(v, peak, relief), abs=1e-6)

@@ -7,6 +7,7 @@ per edge and load instead of sizing and pricing a pipe.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -56,7 +57,10 @@ class Loads:
             pick[:, j] = best
         laid = np.take_along_axis(cost, pick, axis=1)
         laid[length <= 0] = 0.0
-        self.table: list[list[float]] = (laid - extra[:, None]).tolist()
+        laid -= extra[:, None]
+        self.table: list[list[float]] = laid.tolist()
+        self.columns: list[list[float]] = laid.T.tolist()
+        """``table`` by column: the cost of every edge at one catalogue step."""
         old_loss = (
             length
             / 1000.0
@@ -69,9 +73,15 @@ class Loads:
         self.keep: list[float] = (np.where(length > 0, keep, 0.0) - extra).tolist()
         self.extra: list[float] = (-extra).tolist()
         self.arc_row = {a: self.row[e] for a, e in pricer.arc_edge.items()}
+        self.into = {
+            h: [(t, a, self.arc_row[a]) for t, a in arcs] for h, arcs in pricer.into.items()
+        }
+        """Per head vertex: (tail, arc, edge row) of every arc into it."""
         e = priced.design.edges
         self.flow = {str(i): float(x) for i, x in e["flow_kw"].items() if x == x}
         self.delta = {str(i): float(x) for i, x in e["diversity"].items() if x == x}
+        self.flow_row = [self.flow.get(str(i), 0.0) for i in p.edges.index]
+        self.delta_row = [self.delta.get(str(i), 1.0) for i in p.edges.index]
         self.now = {
             a: self.at(pricer.arc_edge[a], self.load(pricer.arc_edge[a], 0.0))
             for a in priced.tree.arc.values()
@@ -90,16 +100,27 @@ class Loads:
             return self.keep[i]
         return self.table[i][bisect.bisect_left(self.capacity, kw - 1e-9)]
 
-    def pricing(self, kw: float) -> Callable[[str], float]:
-        """:meth:`at` for one load, by arc: the catalogue step is looked up once."""
-        row, keep, extra, existing = self.arc_row, self.keep, self.extra, self.existing_kw
-        if kw <= 0:
-            return lambda a: extra[row[a]]
-        column = bisect.bisect_left(self.capacity, kw - 1e-9)
-        table, least = self.table, kw - 1e-9
+    def by_row(self) -> Callable[[int, float], float]:
+        """:meth:`at` by edge row (``row``), for the search's hot loops."""
+        extra, existing, keep, table = self.extra, self.existing_kw, self.keep, self.table
+        capacity, step = self.capacity, bisect.bisect_left
 
-        def cost(a: str) -> float:
-            i = row[a]
-            return keep[i] if existing[i] >= least else table[i][column]
+        def cost(i: int, kw: float) -> float:
+            if kw <= 0:
+                return extra[i]
+            least = kw - 1e-9
+            if existing[i] >= least:
+                return keep[i]
+            return table[i][step(capacity, least)]
 
         return cost
+
+    def column(self, kw: float) -> tuple[list[float], float]:
+        """One load's costs by edge row, and the least existing capacity that carries it.
+
+        The cost of row i at ``kw`` is ``keep[i]`` if ``existing_kw[i]`` is at least the second
+        figure, else the list's i-th (so :meth:`at` for every edge at one load).
+        """
+        if kw <= 0:
+            return self.extra, math.inf
+        return self.columns[bisect.bisect_left(self.capacity, kw - 1e-9)], kw - 1e-9

@@ -247,7 +247,8 @@ class _Exchanges:
 
     def __init__(self, pricer: Pricer, priced: Priced) -> None:
         self.pricer, self.tree = pricer, priced.tree
-        self.loads = Loads(pricer, priced)
+        self.loads = loads = Loads(pricer, priced)
+        self.cost = loads.by_row()
         self.kids = self.tree.children()
         self.in_tree = self.tree.vertices()
         connected_at = {pricer.host[b] for b in priced.connected}
@@ -256,6 +257,26 @@ class _Exchanges:
             for v in self.in_tree
             if v in self.tree.roots or len(self.kids[v]) != 1 or v in connected_at
         }
+        tree, row = self.tree, loads.arc_row
+        self.up = {x: (p, row[tree.arc[x]], loads.now[tree.arc[x]]) for x, p in tree.parent.items()}
+        """Per non-root: (parent, row of the edge above, that pipe's cost now)."""
+        self.back = {
+            x: row[b] for x, p in tree.parent.items() if (b := pricer.arc_between.get((x, p)))
+        }
+        """Per non-root with an arc up to its parent: that arc's edge row."""
+        self.order: list[str] = []  # preorder: a subtree is a slice of it
+        self.first: dict[str, int] = {}
+        self.end: dict[str, int] = {}
+        stack = [(r, False) for r in sorted(tree.roots)]
+        while stack:
+            v, done = stack.pop()
+            if done:
+                self.end[v] = len(self.order)
+                continue
+            self.first[v] = len(self.order)
+            self.order.append(v)
+            stack.append((v, True))
+            stack.extend((c, False) for c in self.kids[v])
 
     def best(self, bottom: str) -> Move | None:
         """The best estimated exchange of the key path above ``bottom`` (None: none found)."""
@@ -271,9 +292,9 @@ class _Exchanges:
         top = v
         removed = loads.now[tree.arc[bottom]] + sum(loads.now[tree.arc[f]] for f in freed)
         relief = self._relief(top, peak)
-        below = _below(self.kids, bottom)
+        below = set(self.order[self.first[bottom] : self.end[bottom]])
         found = self._search(
-            _reroot_costs(self.pricer, tree, self.kids, loads, bottom, peak),
+            self._reroot_costs(bottom, peak),
             below,
             peak,
             loads.delta.get(self.pricer.arc_edge[tree.arc[bottom]], 1.0),
@@ -310,17 +331,40 @@ class _Exchanges:
         Keyed by vertex, from the top up: the relief of the pipes into top … into that vertex
         (the supply repeats the whole way's).
         """
-        tree, loads, arc_edge = self.tree, self.loads, self.pricer.arc_edge
+        up, cost, flow, delta = self.up, self.cost, self.loads.flow_row, self.loads.delta_row
         relief: dict[str, float] = {}
         total = 0.0
         x = top
-        while x in tree.parent:
-            e = arc_edge[tree.arc[x]]
-            total += loads.now[tree.arc[x]] - loads.at(e, loads.load(e, -peak))
+        while (step := up.get(x)) is not None:
+            parent, i, now = step
+            total += now - cost(i, delta[i] * max(flow[i] - peak, 0.0))
             relief[x] = total
-            x = tree.parent[x]
+            x = parent
         relief[x] = total
         return relief
+
+    def _reroot_costs(self, bottom: str, peak: float) -> dict[str, float]:
+        """Extra cost of entering the subtree of ``bottom`` at each of its vertices.
+
+        Entering at w reverses the pipes from w up to ``bottom``: the pipe above x then carries
+        everything of the subtree except what is below x. A vertex whose way up cannot be
+        reversed (no arc that way) is left out. Vertices are taken breadth first from
+        ``bottom``, and no more once :data:`REROOT_MOST` are in (the last one's children
+        complete it).
+        """
+        up, back, kids, cost = self.up, self.back, self.kids, self.cost
+        flow, delta = self.loads.flow_row, self.loads.delta_row
+        out = {bottom: 0.0}
+        queue = collections.deque([bottom])
+        while queue and len(out) < REROOT_MOST:
+            v = queue.popleft()
+            for c in kids[v]:
+                j = back.get(c)
+                if j is None:
+                    continue
+                out[c] = out[v] + cost(j, delta[j] * max(peak - flow[j], 0.0)) - up[c][2]
+                queue.append(c)
+        return out
 
     def insertion(self, v: str) -> Move | None:
         """The best estimated way to join vertex ``v`` (not in the forest) and its buildings."""
@@ -353,11 +397,12 @@ class _Exchanges:
         move can gain at most; returns (estimated gain, the vertex joined, the new path down to
         the entry).
         """
-        pricer, loads = self.pricer, self.loads
+        loads = self.loads
         new_kw = delta * peak
         budget = removed + next(reversed(relief.values()), 0.0)
-        arc_cost = loads.pricing(new_kw)
-        upstream = _Upstream(pricer, self.tree, loads, peak, relief)
+        column, least = loads.column(new_kw)
+        keep, existing, into = loads.keep, loads.existing_kw, loads.into
+        upstream = _Upstream(self, peak, relief)
         dist = dict(sources)
         heap = [(c, w) for w, c in dist.items()]
         heapq.heapify(heap)
@@ -367,13 +412,13 @@ class _Exchanges:
             d, h = heapq.heappop(heap)
             if d > dist.get(h, math.inf) or d >= budget:
                 continue
-            for t, a in pricer.into.get(h, ()):
-                cost = d + arc_cost(a)
+            for t, a, i in into.get(h, ()):
+                cost = d + (keep[i] if existing[i] >= least else column[i])
                 if t in blocked or cost >= dist.get(t, math.inf) or cost >= budget:
                     continue
                 dist[t], nxt[t] = cost, (h, a)
                 if t in self.in_tree and t not in freed:  # joins the rest of the forest here
-                    gain = removed - cost - upstream.cost(t)
+                    gain = removed - cost - upstream.cost_above(t)
                     if best is None or gain > best[0]:
                         best = (gain, t)
                 else:
@@ -388,41 +433,6 @@ class _Exchanges:
         return best[0], best[1], path
 
 
-def _below(kids: dict[str, list[str]], v: str) -> set[str]:
-    out = {v}
-    stack = [v]
-    while stack:
-        for c in kids[stack.pop()]:
-            out.add(c)
-            stack.append(c)
-    return out
-
-
-def _reroot_costs(
-    pricer: Pricer, tree: Tree, kids: dict[str, list[str]], loads: Loads, bottom: str, peak: float
-) -> dict[str, float]:
-    """Extra cost of entering the subtree of ``bottom`` at each of its vertices.
-
-    Entering at w reverses the pipes from w up to ``bottom``: the pipe above x then carries
-    everything of the subtree except what is below x. A vertex whose way up cannot be reversed
-    (no arc that way) is left out. Vertices are taken breadth first from ``bottom``, and no
-    more once :data:`REROOT_MOST` are in (the last one's children complete it).
-    """
-    out = {bottom: 0.0}
-    queue = collections.deque([bottom])
-    while queue and len(out) < REROOT_MOST:
-        v = queue.popleft()
-        for c in kids[v]:
-            back = pricer.arc_between.get((c, v))
-            if back is None:
-                continue
-            e = pricer.arc_edge[back]
-            reversed_kw = loads.delta.get(e, 1.0) * max(peak - loads.flow.get(e, 0.0), 0.0)
-            out[c] = out[v] + loads.at(e, reversed_kw) - loads.now[tree.arc[c]]
-            queue.append(c)
-    return out
-
-
 class _Upstream:
     """Cost of a subtree's load on the pipes above a joining vertex, less the top's relief.
 
@@ -431,36 +441,36 @@ class _Upstream:
     the climb from each vertex is remembered, so vertices sharing a way up climb it once.
     """
 
-    def __init__(
-        self, pricer: Pricer, tree: Tree, loads: Loads, peak: float, relief: dict[str, float]
-    ) -> None:
-        self.pricer, self.tree, self.loads = pricer, tree, loads
+    def __init__(self, search: _Exchanges, peak: float, relief: dict[str, float]) -> None:
+        self.up, self.cost = search.up, search.cost
+        self.flow, self.delta = search.loads.flow_row, search.loads.delta_row
         self.peak, self.relief = peak, relief
         self.total = next(reversed(relief.values()), 0.0)
         self.memo: dict[str, float] = {}
 
-    def cost(self, r: str) -> float:
+    def cost_above(self, r: str) -> float:
         """The load's added cost above ``r`` less the relief it meets (see the class)."""
-        tree, loads, arc_edge, memo = self.tree, self.loads, self.pricer.arc_edge, self.memo
+        up, cost, flow, delta, memo = self.up, self.cost, self.flow, self.delta, self.memo
+        peak, relief = self.peak, self.relief
         climbed: list[tuple[str, float]] = []
         x = r
-        while x not in memo and x not in self.relief and x in tree.parent:
-            e = arc_edge[tree.arc[x]]
-            climbed.append((x, loads.at(e, loads.load(e, self.peak)) - loads.now[tree.arc[x]]))
-            x = tree.parent[x]
+        while x not in memo and x not in relief and (step := up.get(x)) is not None:
+            parent, i, now = step
+            climbed.append((x, cost(i, delta[i] * max(flow[i] + peak, 0.0)) - now))
+            x = parent
         if x in memo:
             above = memo[x]
-        elif x not in self.relief:  # another supply's tree: the top's whole way up is relieved
+        elif x not in relief:  # another supply's tree: the top's whole way up is relieved
             above = -self.total
         else:
-            above = -_relief_below(tree, self.relief, x)
+            above = -_relief_below(relief, x)
         for v, added in reversed(climbed):
             above += added
             memo[v] = above
         return memo.get(r, above)
 
 
-def _relief_below(tree: Tree, relief: dict[str, float], meet: str) -> float:
+def _relief_below(relief: dict[str, float], meet: str) -> float:
     """Relief of the pipes from the top up to (not including the pipe above) ``meet``."""
     below = 0.0
     for v, total in relief.items():

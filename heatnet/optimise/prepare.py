@@ -169,6 +169,28 @@ class PipePrices:
         pv = {c: float(self.new[c][i, k]) for c in PIPE_CLASSES}
         return Sized(k, float(self.diameter_mm[k]), float(self.capacity_kw[k]), pv)
 
+    def size_all(
+        self, rows: NDArray[np.intp], kw: NDArray[np.float64]
+    ) -> tuple[
+        NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64], dict[str, NDArray[np.float64]]
+    ]:
+        """:meth:`size` for edges ``rows`` at loads ``kw`` at once.
+
+        Returns, per edge, whether the existing pipe is kept, the diameter, the capacity, and
+        the PVs by class: the same figures as :meth:`size` edge by edge.
+        """
+        total: NDArray[np.float64] | float = 0.0
+        for c in PIPE_CLASSES:  # summed in the same order as size's
+            total = total + self.new[c][rows]
+        fits = self.capacity_kw[None, :] >= kw[:, None] - 1e-9
+        k = np.argmax(np.where(fits, total, -np.inf), axis=1)  # the first of the cheapest
+        k[~fits.any(axis=1)] = len(self.capacity_kw) - 1
+        keep = self.existing_kw[rows] >= kw - 1e-9  # NaN (no existing pipe) compares False
+        diameter = np.where(keep, self.existing_mm[rows], self.diameter_mm[k])
+        capacity = np.where(keep, self.existing_kw[rows], self.capacity_kw[k])
+        pv = {c: np.where(keep, self.existing[c][rows], self.new[c][rows, k]) for c in PIPE_CLASSES}
+        return keep, diameter, capacity, pv
+
 
 def prepare(problem: Problem) -> ModelData:
     """Fold connections, eliminate arcs, bound flows and compute every coefficient."""
