@@ -6,6 +6,7 @@ point would round 0.715 down). f(0) = 1.
 
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 
 import numpy as np
@@ -16,8 +17,12 @@ def _exact(value: float) -> Fraction:
     return Fraction(str(value))  # the decimal the user wrote, not its binary approximation
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def diversity_factor(connections: int, *, limit: float, rate: float) -> float:
-    """f(n) for one count of connections, rounded half up to 2 decimals."""
+    """f(n) for one count of connections, rounded half up to 2 decimals.
+
+    Remembered: exact pricing asks it for every pipe's count, thousands of times per search.
+    """
     if connections <= 0:
         return 1.0
     a, k = _exact(limit), _exact(rate)

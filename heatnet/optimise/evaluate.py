@@ -112,8 +112,9 @@ def evaluate(data: ModelData, values: dict[str, pd.Series]) -> Design:
     edges = _blank_edges(p.edges.index)
     # network edges
     ids = used["edge"].to_numpy()
-    head_count = np.array([count.get(a, 0) for a in used.index], dtype=float)
-    head_largest = np.array([largest.get(a, 0.0) for a in used.index], dtype=float)
+    used_arcs = used.index.tolist()  # a list: iterating an Arrow-backed index is slow
+    head_count = np.array([count.get(a, 0) for a in used_arcs], dtype=float)
+    head_largest = np.array([largest.get(a, 0.0) for a in used_arcs], dtype=float)
     delta = pipe_diversity(head_count, used["fp"].to_numpy(), head_largest, **div)
     load = np.maximum(delta * used["fp"].to_numpy(), used["fm"].to_numpy())
     edges.loc[ids, "in_network"] = True
@@ -229,11 +230,13 @@ def _downstream(
     """
     b = data.buildings[connected]
     here: dict[str, set[str]] = defaultdict(set)
-    for vertex, host in zip(b.index, b["host"], strict=True):
+    for vertex, host in zip(b.index.tolist(), b["host"].tolist(), strict=True):
         here[str(host)].add(str(vertex))
     out: dict[str, list[tuple[str, str]]] = defaultdict(list)
     indegree: dict[str, int] = defaultdict(int)
-    for a, t, h in zip(used.index, used["tail"], used["head"], strict=True):
+    for a, t, h in zip(
+        used.index.tolist(), used["tail"].tolist(), used["head"].tolist(), strict=True
+    ):
         out[t].append((a, h))
         indegree[h] += 1
     vertices = set(out) | set(indegree)
@@ -248,8 +251,9 @@ def _downstream(
             if remaining[h] == 0:
                 ready.append(h)
     # circulations (if any) are not in the order and count nobody: they reach nobody new
-    n = {str(v): float(x) for v, x in b["connections"].items()}
-    peak = {str(v): float(x) for v, x in b["given_peak_kw"].items()}
+    named = [str(v) for v in b.index.tolist()]
+    n = dict(zip(named, b["connections"].to_numpy(float).tolist(), strict=True))
+    peak = dict(zip(named, b["given_peak_kw"].to_numpy(float).tolist(), strict=True))
     if all(d <= 1 for d in indegree.values()):
         total, top = _forest_sums(order, here, out, n, peak)
     else:
@@ -402,7 +406,7 @@ def _unreached(data: ModelData, design: Design) -> list[str]:
     b, s, e = design.buildings, design.supplies, design.edges
     used = e[e["in_network"].to_numpy(bool)]
     out: dict[str, list[str]] = defaultdict(list)
-    for t, h in zip(used["tail"], used["head"], strict=True):
+    for t, h in zip(used["tail"].tolist(), used["head"].tolist(), strict=True):
         out[str(t)].append(str(h))
     reached = {str(v) for v in s.index[s["in_network"].to_numpy(bool)]}
     stack = list(reached)

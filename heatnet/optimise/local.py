@@ -277,6 +277,18 @@ class _Exchanges:
             self.order.append(v)
             stack.append((v, True))
             stack.extend((c, False) for c in self.kids[v])
+        # sums over a prefix of the order: a subtree's is a difference of two
+        self.now_sum = list(
+            itertools.accumulate(
+                (self.up[x][2] if x in self.up else 0.0 for x in self.order), initial=0.0
+            )
+        )
+        self.needed_sum = list(
+            itertools.accumulate((int(pricer.needed(x)) for x in self.order), initial=0)
+        )
+        self.prize_sum = list(
+            itertools.accumulate((pricer.vertex_prize(x) for x in self.order), initial=0.0)
+        )
 
     def best(self, bottom: str) -> Move | None:
         """The best estimated exchange of the key path above ``bottom`` (None: none found)."""
@@ -302,7 +314,7 @@ class _Exchanges:
             removed,
             relief,
         )
-        dropped = self._drop_gain(below, bottom, removed + next(reversed(relief.values()), 0.0))
+        dropped = self._drop_gain(bottom, removed + next(reversed(relief.values()), 0.0))
         if dropped is not None and (found is None or dropped > found[0]):
             return Move(bottom, tuple(freed), top, (), bottom, dropped)
         if found is None:
@@ -312,18 +324,19 @@ class _Exchanges:
             return None  # the same pipe back
         return Move(bottom, tuple(freed), start, tuple(path), path[-1][0], gain)
 
-    def _drop_gain(self, below: set[str], bottom: str, saved: float) -> float | None:
-        """What dropping the subtree ``below`` of ``bottom`` gains: its pipes, less its worth.
+    def _drop_gain(self, bottom: str, saved: float) -> float | None:
+        """What dropping the subtree of ``bottom`` gains: its pipes, less its worth.
 
         ``saved`` is what the key path above and the relief of the pipes above it save. Prune
         (:func:`heatnet.optimise.steiner.prune`) leaves that relief out; here it counts. None
-        when the subtree serves a required building.
+        when the subtree serves a required building. The subtree's sums are differences of
+        the prefix sums over the preorder.
         """
-        pricer, tree = self.pricer, self.tree
-        if any(pricer.needed(x) for x in below):
+        lo, hi = self.first[bottom], self.end[bottom]
+        if self.needed_sum[hi] > self.needed_sum[lo]:
             return None
-        inside = sum(self.loads.now[tree.arc[x]] for x in below if x != bottom)
-        return saved + inside - sum(pricer.vertex_prize(x) for x in below)
+        inside = self.now_sum[hi] - self.now_sum[lo] - self.up[bottom][2]
+        return saved + inside - (self.prize_sum[hi] - self.prize_sum[lo])
 
     def _relief(self, top: str, peak: float) -> dict[str, float]:
         """Relief of the pipes from ``top`` up to its supply without ``peak``, summed upwards.

@@ -218,7 +218,8 @@ class Pricer:
             if sizes is not None and np.array_equal(now, sizes):
                 break
             sizes = now
-            loss = design.edges["loss_kw"]
+            edges = design.edges
+            loss = dict(zip(map(str, edges.index.tolist()), edges["loss_kw"].tolist(), strict=True))
             lost = {a: float(loss.get(self.arc_edge[a], 0.0)) for a in tree.arc.values()}
             lost = {a: 0.0 if math.isnan(x) else x for a, x in lost.items()}
         assert design is not None
