@@ -261,7 +261,9 @@ class _Exchanges:
         self.up = {x: (p, row[tree.arc[x]], loads.now[tree.arc[x]]) for x, p in tree.parent.items()}
         """Per non-root: (parent, row of the edge above, that pipe's cost now)."""
         self.back = {
-            x: row[b] for x, p in tree.parent.items() if (b := pricer.arc_between.get((x, p)))
+            x: row[b]
+            for x, p in tree.parent.items()
+            if (b := pricer.arc_between.get((x, p))) is not None
         }
         """Per non-root with an arc up to its parent: that arc's edge row."""
         self.order: list[str] = []  # preorder: a subtree is a slice of it
