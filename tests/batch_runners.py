@@ -1,4 +1,4 @@
-"""Scenario runners for ``tests/test_batch.py``, importable by Dask workers.
+"""Scenario runners for ``tests/test_batch_recovery.py``, importable by Dask workers.
 
 ``run_batch(..., runner=...)`` pickles its runner by reference, so a worker process has to import
 it: functions defined in a test module would not do (pytest imports those under its own name).

@@ -1,4 +1,4 @@
-"""Helpers for ``tests/test_run.py``: run ``heatnet run``, read back what it wrote, build inputs.
+"""Helpers for ``tests/test_run*.py``: run ``heatnet run``, read back what it wrote, build inputs.
 
 Outputs are always checked as read back from disk with pyogrio (:class:`Written`). The command
 line runs in a child process (:func:`heatnet`): the real entry point, with a real stderr (whose

@@ -29,7 +29,7 @@ from heatnet.dispatch.windows import (
 )
 from heatnet.optimise.highs import Solver, SolverOptions
 from heatnet.optimise.stopping import Stop
-from tests.test_dispatch import boiler_status, by_id, fuel, kept_for, unit
+from tests.dispatch_cases import boiler_status, by_id, fuel, kept_for, unit
 
 TOL = 1e-6
 

@@ -16,11 +16,11 @@ import heatnet.optimise.local
 from heatnet.optimise.local import exchanges, improve
 from heatnet.optimise.prepare import prepare
 from heatnet.optimise.steiner import Pricer, Tree, constructions, prune
+from tests.bruteforce import CASES, enumerate_designs
+from tests.bruteforce import price as hand_price
 from tests.conftest import SAMPLE
 from tests.problems import make_problem
 from tests.test_baseline import two_buildings
-from tests.test_optimise_bruteforce import CASES, enumerate_designs
-from tests.test_optimise_bruteforce import price as hand_price
 
 
 def _problem(buildings, edges):
@@ -187,7 +187,7 @@ def test_a_branch_is_dropped_when_the_bigger_trunk_it_needs_does_not_pay():
 
 @pytest.mark.parametrize("case", CASES, ids=[f"seed{c.seed}" for c in CASES])
 def test_on_random_networks_the_search_keeps_its_word_and_never_beats_brute_force(case):
-    # the independent hand pricer of tests/test_optimise_bruteforce.py prices what local search
+    # the independent hand pricer of tests/bruteforce.py prices what local search
     # returns: the same NPV, never above the best of every enumerated design, never below the
     # construction it started from
     data = prepare(case.problem("linear"))

@@ -6,70 +6,31 @@ with cost_m = 100/200/400/800 ¤/m for 20/50/100/200 mm, which carry ~24.4/261.1
 at 90/60 °C. Heat costs ``heat`` ¤ per kWh/yr; a building is worth ``value``. Each test writes
 its derivation; every design is priced with catalogue diameters, so the ``linear`` and
 ``discrete`` pipe models must both reach the paper optimum unless a comment says otherwise.
+
+Here: choices of buildings, pipes and supplies, loops on a ring, infeasible problems. Constraint
+rows and the kWh objective: ``tests/test_optimise_constraints.py``; time limits:
+``tests/test_optimise_time_limits.py``. Shared helpers and networks: ``tests/micro_networks.py``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import time
-import types
-
 import pytest
 
-import heatnet.optimise.loop
-import heatnet.optimise.opening
 from heatnet.economics.physics import capacity_kw
-from heatnet.optimise.highs import Solver, SolveStatus
-from heatnet.optimise.loop import optimise
-from heatnet.optimise.prepare import prepare
-from heatnet.optimise.proof import OPTIMAL_GAP, trivial_bound
 from heatnet.optimise.solution import Solution
-from tests.problems import make_problem
+from tests.micro_networks import (
+    ABC,
+    MODELS,
+    TWO_SUPPLY_EDGES,
+    assert_optimum,
+    built,
+    connected,
+    diameters,
+    solve,
+    used,
+)
 
-MODELS = ("linear", "discrete")
 CAP20, CAP50, CAP100, CAP200 = capacity_kw([20, 50, 100, 200], flow_c=90, return_c=60)
-
-
-def solve(buildings, edges, supplies, model, params=None, **kwargs) -> Solution:
-    params = {**(params or {}), "heatnet/pipe-model": model}
-    return optimise(make_problem(buildings, edges, supplies, params=params, **kwargs))
-
-
-def connected(solution: Solution) -> set[str]:
-    b = solution.design.buildings
-    return set(b.index[b["in_network"]])
-
-
-def used(solution: Solution) -> set[str]:
-    e = solution.design.edges
-    return set(e.index[e["in_network"]])
-
-
-def built(solution: Solution) -> set[str]:
-    s = solution.design.supplies
-    return set(s.index[s["in_network"]])
-
-
-def diameters(solution: Solution) -> dict[str, float]:
-    e = solution.design.edges
-    return {i: float(d) for i, d in e.loc[e["in_network"], "diameter_mm"].items()}
-
-
-def assert_optimum(
-    solution: Solution, objective: float, buildings: set[str], npv=None, *, proven=True
-) -> None:
-    """The paper optimum; ``proven=False`` where no bound can be claimed (constraint/max-npv)."""
-    if proven:
-        assert solution.state == "optimal"
-        assert solution.upper_bound == pytest.approx(objective, rel=1e-4, abs=1e-6)
-    else:
-        assert solution.state == "feasible"
-        assert solution.upper_bound is None
-        assert solution.mip_gap is None
-    assert connected(solution) == buildings
-    assert solution.objective == pytest.approx(objective, rel=1e-6, abs=1e-6)
-    expected_npv = objective if npv is None else npv
-    assert solution.network_npv == pytest.approx(expected_npv, rel=1e-6, abs=1e-6)
 
 
 # 1. one supply, a profitable and an unprofitable building ------------------------------------
@@ -215,8 +176,6 @@ def test_existing_pipe_reused_or_upgraded(model, upgrade):
 
 # 6. two supplies: the cheaper heat until its capacity runs out -------------------------------
 
-TWO_SUPPLY_EDGES = [("S:C", "J", 10), ("S:D", "J", 10), ("J", "B:a", 10), ("J", "B:b", 10)]
-
 
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("cap", [40, 20])
@@ -272,177 +231,7 @@ def test_two_supplies_share_one_building(model):
     assert built(s) == {"S:C", "S:D"}
 
 
-# 7. constraint rows, inactive and active -----------------------------------------------------
-
-# S:1 -E1 10 m- J; connectors a 10 m, b 10 m, c 20 m; all peaks 6 kW (every pipe 20 mm).
-#   a: 4000 kWh, 1 connection, worth 4000 → marginal +3000
-#   b: 2000 kWh, 2 connections, worth 2500 → +1500
-#   c: 6000 kWh, 1 connection, worth 1500 → −500
-# set  NPV   kWh    length (trunk + connectors)  buildings  connections  kWh/m
-# a    2000  4000   20                           1          1            200
-# b     500  2000   20                           1          2            100
-# c   −1500  6000   30                           1          1            200
-# ab   3500  6000   30                           2          3            200
-# ac   1500  10000  40                           2          2            250
-# bc      0  8000   40                           2          3            200
-# abc  3000  12000  50                           3          4            240
-STAR_BUILDINGS = [
-    {"id": "a", "kwh": 4000, "peak": 6, "value": 4000},
-    {"id": "b", "kwh": 2000, "peak": 6, "value": 2500, "connections": 2},
-    {"id": "c", "kwh": 6000, "peak": 6, "value": 1500},
-]
-STAR_EDGES = [("S:1", "J", 10), ("J", "B:a", 10), ("J", "B:b", 10), ("J", "B:c", 20)]
-AB, ABC = {"B:a", "B:b"}, {"B:a", "B:b", "B:c"}
-STAR = {"a": (2000, {"B:a"}), "b": (500, {"B:b"}), "ab": (3500, AB), "abc": (3000, ABC)}
-
-
-@pytest.mark.parametrize("model", MODELS)
-@pytest.mark.parametrize(
-    ("key", "limit", "expected"),
-    [
-        (None, None, "ab"),  # unconstrained: the best row of the table
-        ("min-kwh", 5000, "ab"),  # ab has 6000
-        ("min-kwh", 7000, "abc"),  # ac 1500, bc 0, abc 3000
-        ("max-kwh", 7000, "ab"),
-        ("max-kwh", 5000, "a"),  # a 2000, b 500
-        ("min-network-length", 30, "ab"),  # 30 only with connectors counted (trunk is 10)
-        ("min-network-length", 35, "abc"),  # ac 1500, bc 0, abc 3000
-        ("max-network-length", 30, "ab"),
-        ("max-network-length", 25, "a"),  # a 20 m, b 20 m
-        ("min-buildings", 2, "ab"),
-        ("min-buildings", 3, "abc"),
-        ("max-buildings", 2, "ab"),
-        ("max-buildings", 1, "a"),
-        ("min-connections", 3, "ab"),
-        ("min-connections", 4, "abc"),  # only abc has 4
-        ("max-connections", 3, "ab"),
-        ("max-connections", 2, "a"),  # a 2000, ac 1500, b 500
-        ("min-npv", 3500, "ab"),  # active min-npv would be infeasible: see below
-        ("max-npv", 4000, "ab"),
-        ("max-npv", 3200, "abc"),  # abc 3000 > a 2000 > ac 1500
-        ("min-linear-density", 150, "ab"),
-        ("min-linear-density", 210, "abc"),  # ac 250 (1500), abc 240 (3000)
-        ("max-linear-density", 250, "ab"),
-        ("max-linear-density", 150, "b"),  # only b (2000 ≤ 150 × 20) and nothing
-    ],
-)
-def test_constraint_rows(model, key, limit, expected):
-    params = {f"constraint/{key}": limit} if key else {}
-    s = solve(STAR_BUILDINGS, STAR_EDGES, [{"id": "1"}], model, params=params)
-    objective, buildings = STAR[expected]
-    # constraint/max-npv is not a relaxation of exact pricing: the optimum is found, unproven
-    assert_optimum(s, objective, buildings, proven=key != "max-npv")
-
-
-@pytest.mark.parametrize("model", MODELS)
-def test_min_npv_above_the_optimum_is_infeasible(model):
-    # The objective is NPV, so min-npv either leaves the optimum (3500) alone or, above it,
-    # leaves nothing: 4000 → infeasible, named by the min_npv row.
-    s = solve(STAR_BUILDINGS, STAR_EDGES, [{"id": "1"}], model, {"constraint/min-npv": 4000})
-    assert s.state == "infeasible"
-    assert s.design is None
-    assert {kind for kind, _ in s.reasons} == {"min_npv"}
-
-
-@pytest.mark.parametrize("model", MODELS)
-def test_max_npv_holds_for_the_priced_design(model):
-    # The star with a supply costing 10 ¤/kW of peak: ab 3500 − 120 = 3380, abc 3000 − 180 =
-    # 2820, a 2000 − 60 = 1940. max-npv 3350 leaves abc (2820) as the best honest design.
-    s = solve(
-        STAR_BUILDINGS, STAR_EDGES, [{"id": "1", "per_kw": 10}], model, {"constraint/max-npv": 3350}
-    )
-    assert s.objective <= 3350 + 1e-6
-    assert_optimum(s, 2820, ABC, proven=False)
-
-
-@pytest.mark.parametrize("model", MODELS)
-@pytest.mark.parametrize(
-    ("limit", "objective", "supplies", "dirty_kwh"),
-    [
-        # a, b: 43800 kWh, peak 10 kW, worth 20000 each; 10 m everywhere (20 mm, 1000 each).
-        # C: 0.1 kg/kWh, heat 0.05; D: 0.3 kg/kWh, heat 0.01; both fixed 100.
-        # No limit or 0.35: D alone, 40000 − 3000 − 876 − 100 = 36024 (factor 0.3).
-        (None, 36024, {"S:D"}, 87600),
-        (0.35, 36024, {"S:D"}, 87600),
-        # 0.2: 0.3·D + 0.1·(87600 − D) ≤ 0.2 × 87600 → D ≤ 43800. Mix: pipes 4000, heat
-        # 0.05 × 43800 + 0.01 × 43800 = 2628, fixed 200 → 33172; C alone 40000 − 3000 − 4380
-        # − 100 = 32520.
-        (0.2, 33172, {"S:C", "S:D"}, 43800),
-        # 0.1: C alone, 32520.
-        (0.1, 32520, {"S:C"}, 0),
-    ],
-)
-def test_max_emissions_factor(model, limit, objective, supplies, dirty_kwh):
-    params = {"constraint/max-emissions-factor": limit} if limit is not None else {}
-    s = solve(
-        [
-            {"id": "a", "kwh": 43800, "peak": 10, "value": 20000},
-            {"id": "b", "kwh": 43800, "peak": 10, "value": 20000},
-        ],
-        TWO_SUPPLY_EDGES,
-        [
-            {"id": "C", "emissions": 0.1, "heat": 0.05, "fixed": 100},
-            {"id": "D", "emissions": 0.3, "heat": 0.01, "fixed": 100},
-        ],
-        model,
-        params=params,
-    )
-    assert_optimum(s, objective, {"B:a", "B:b"})
-    assert built(s) == supplies
-    kwh = s.design.supplies["load_kwh"].fillna(0.0)
-    assert kwh.get("S:D", 0.0) == pytest.approx(dirty_kwh, abs=1e-3)
-    assert kwh.sum() == pytest.approx(87600)
-
-
-@pytest.mark.parametrize("model", MODELS)
-@pytest.mark.parametrize("limit", [None, 2, 1])
-def test_max_supplies(model, limit):
-    # Two islands: S:1 -10 m- J1 -10 m- a (worth 5000), S:2 -10 m- J2 -10 m- b (3000); each
-    # supply costs 100. a: 5000 − 2000 − 100 = 2900, b: 3000 − 2000 − 100 = 900.
-    # Both: 3800; max-supplies 1: a's island, 2900.
-    params = {"constraint/max-supplies": limit} if limit is not None else {}
-    s = solve(
-        [
-            {"id": "a", "kwh": 10, "peak": 5, "value": 5000},
-            {"id": "b", "kwh": 10, "peak": 5, "value": 3000},
-        ],
-        [("S:1", "J1", 10), ("J1", "B:a", 10), ("S:2", "J2", 10), ("J2", "B:b", 10)],
-        [{"id": "1", "fixed": 100}, {"id": "2", "fixed": 100}],
-        model,
-        params=params,
-    )
-    if limit == 1:
-        assert_optimum(s, 2900, {"B:a"})
-        assert built(s) == {"S:1"}
-    else:
-        assert_optimum(s, 3800, {"B:a", "B:b"})
-        assert built(s) == {"S:1", "S:2"}
-
-
-# 8. maximise delivered kWh -------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("model", MODELS)
-@pytest.mark.parametrize(
-    ("params", "kwh", "npv", "buildings"),
-    [
-        # Knapsack on length ≤ 40 (trunk 10 + connectors a 10, b 10, c 20): ac 10000 kWh
-        # (40 m) beats bc 8000 and ab 6000; abc needs 50 m. NPV of ac: 1500.
-        ({"constraint/max-network-length": 40}, 10000, 1500, {"B:a", "B:c"}),
-        # NPV ≥ 2500: abc (3000) is allowed and delivers everything, 12000 kWh.
-        ({"constraint/min-npv": 2500}, 12000, 3000, ABC),
-        # NPV ≥ 3200: only ab (3500) qualifies: 6000 kWh.
-        ({"constraint/min-npv": 3200}, 6000, 3500, AB),
-    ],
-)
-def test_objective_kwh_knapsack(model, params, kwh, npv, buildings):
-    params = {**params, "optimiser/objective": "kwh"}
-    s = solve(STAR_BUILDINGS, STAR_EDGES, [{"id": "1"}], model, params=params)
-    assert_optimum(s, kwh, buildings, npv=npv)
-    assert s.design.kwh == pytest.approx(kwh)
-
-
-# 9. prevent loops on a ring ------------------------------------------------------------------
+# 7. prevent loops on a ring ------------------------------------------------------------------
 
 # Ring S:1 -E1 10- J1 -E2 1- J2 -E3 1- J3 -E4 10- S:1; a on J1 (6 kW), b on J2 (30 kW), c on J3
 # (6 kW), 1 m connectors (a, c 20 mm 100; b 50 mm 200), each worth 10000.
@@ -492,7 +281,7 @@ def test_ring_with_loops_linear_never_beats_discrete():
     assert s.objective in (pytest.approx(27300), pytest.approx(27400))
 
 
-# 10. infeasible problems and their reasons ---------------------------------------------------
+# 8. infeasible problems and their reasons ---------------------------------------------------
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -540,178 +329,3 @@ def test_required_building_beyond_supply_capacity_names_the_supply(model):
     # the required building (1), so the supply's capacity is the reason to name.
     s = required_beyond_supply(model)
     assert "supply_peak_capacity" in {kind for kind, _ in s.reasons}
-
-
-# 11. time limits -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("model", MODELS)
-def test_runtime_spent_before_any_solve_writes_the_best_constructive_design(model):
-    # 1e-6 h = 3.6 ms is spent preparing and building the model: no MIP is solved, but the
-    # constructive designs priced before any MIP are: the shortest-path seed ({a, b, c}: 3000
-    # by the STAR table) and the pruned Steiner constructions ({a, b}: 3500, the optimum); the
-    # best is kept, with only the trivial bound (every building's value) proven: feasible
-    s = solve(STAR_BUILDINGS, STAR_EDGES, [{"id": "1"}], model, {"optimiser/runtime-limit": 1e-6})
-    assert s.state == "feasible"
-    assert connected(s) == AB
-    assert s.objective == pytest.approx(3500)
-    star = make_problem(
-        STAR_BUILDINGS, STAR_EDGES, [{"id": "1"}], params={"heatnet/pipe-model": model}
-    )
-    assert s.upper_bound == pytest.approx(trivial_bound(prepare(star)))
-    assert s.history == ()  # no MIP: designs priced before any
-    assert s.reasons == ()
-
-
-@pytest.mark.parametrize("model", MODELS)
-def test_a_first_mip_that_is_the_relaxation_gets_the_whole_limit(model, monkeypatch):
-    # 0.01 h = 36 s. The linear loop's first MIP (fitted prices, no bound) gets at most the
-    # design share, half: 18 s. With discrete pipes the first MIP is the relaxation itself,
-    # which bound() would solve again from scratch: it gets the limit less the time kept to
-    # price its design (5 % of the limit, 1.8 s): 34.2 s less what the search spent before it.
-    limits = []
-    real_solve = Solver.solve
-
-    def record(self, **kwargs):
-        if kwargs.get("interruptible", True) and not kwargs.get("relax"):
-            limits.append(kwargs["time_limit_s"])
-        return real_solve(self, **kwargs)
-
-    monkeypatch.setattr(Solver, "solve", record)
-    solve(STAR_BUILDINGS, STAR_EDGES, [{"id": "1"}], model, {"optimiser/runtime-limit": 0.01})
-    if model == "discrete":
-        assert 18.0 < limits[0] <= 34.2
-    else:
-        assert limits[0] <= 18.0
-
-
-def test_a_design_within_the_target_gets_a_short_try_to_be_proven_optimal(monkeypatch):
-    # 0.01 h = 36 s. When the proven gap is within optimiser/mip-gap but above 1e-4, the
-    # relaxation runs once more from the best design, to half of 1e-4, for at most 5 % of the
-    # limit (1.8 s).
-    calls = []
-    real_solve = Solver.solve
-
-    def record(self, **kwargs):
-        calls.append((kwargs.get("mip_gap"), kwargs["time_limit_s"], kwargs.get("start")))
-        return real_solve(self, **kwargs)
-
-    monkeypatch.setattr(Solver, "solve", record)
-    monkeypatch.setattr(heatnet.optimise.loop._Search, "close_to_optimal", lambda self: True)
-    solution = solve(STAR_BUILDINGS, STAR_EDGES, [{"id": "1"}], "linear",
-                     {"optimiser/runtime-limit": 0.01, "optimiser/mip-gap": 0.01})  # fmt: skip
-    tries = [call for call in calls if call[0] == pytest.approx(OPTIMAL_GAP / 2)]
-    assert len(tries) == 1  # every other MIP here works to the 0.01 target (or settles)
-    _, limit, start = tries[0]
-    assert 0 < limit <= 0.05 * 36
-    assert start is not None  # from the best design
-    assert solution.state == "optimal"  # the star (3,500, hand-derived) stays proven
-    assert solution.objective == pytest.approx(3_500)
-
-
-def test_a_long_lp_bound_leaves_local_search_its_time(monkeypatch):
-    # 0.01 h = 36 s. The LP bound may run to 7/8 of the limit (31.5 s); say it takes 0.8 of it
-    # (the clock jumps 28.8 s, as on the 10,000-building grid): local search still gets what
-    # is left less the pricing reserve (5 %, 1.8 s), 36 − 28.8 − 1.8 = 5.4 s, though the design
-    # MIPs' half of the limit is long gone.
-    clock = types.SimpleNamespace(offset=0.0)
-    lp_limits, search_s = [], []
-    real_solve, real_search = Solver.solve, heatnet.optimise.opening.search
-
-    def slow_lp(self, **kwargs):
-        result = real_solve(self, **kwargs)
-        if kwargs.get("relax"):
-            lp_limits.append(kwargs["time_limit_s"])
-            clock.offset = 0.8 * 36.0
-        return result
-
-    def record(data, starts, seconds, stopped):
-        search_s.append(seconds)
-        return real_search(data, starts, seconds, stopped)
-
-    monkeypatch.setattr(Solver, "solve", slow_lp)
-    monkeypatch.setattr(heatnet.optimise.opening, "search", record)
-    monkeypatch.setattr(
-        heatnet.optimise.opening,
-        "time",
-        types.SimpleNamespace(perf_counter=lambda: time.perf_counter() + clock.offset),
-    )
-    s = solve(
-        STAR_BUILDINGS, STAR_EDGES, [{"id": "1"}], "linear", {"optimiser/runtime-limit": 0.01}
-    )
-    assert len(lp_limits) == 1
-    assert lp_limits[0] <= 31.5
-    assert 0.0 < search_s[0] <= 5.4
-    assert s.objective == pytest.approx(3500)
-
-
-@pytest.mark.parametrize("model", MODELS)
-def test_the_lp_bound_solved_before_any_mip_proves_the_star(model, monkeypatch):
-    # The star is a tree with pipes priced per metre: its LP relaxation is exact (every
-    # building pays for its whole path), 3500 by the STAR table. With every MIP made to report
-    # no bound (as one stopped in its root LP does), the LP relaxation solved before the MIPs
-    # still proves the design optimal; without it only the trivial bound would be left.
-    real_solve = Solver.solve
-    relaxations = []
-
-    def mips_without_bound(self, **kwargs):
-        result = real_solve(self, **kwargs)
-        if kwargs.get("relax"):
-            relaxations.append(result.bound)
-            return result
-        return dataclasses.replace(result, bound=None)
-
-    monkeypatch.setattr(Solver, "solve", mips_without_bound)
-    s = solve(STAR_BUILDINGS, STAR_EDGES, [{"id": "1"}], model)
-    assert relaxations == [pytest.approx(3500, rel=1e-6)]  # solved once, before the MIPs
-    assert connected(s) == AB
-    assert s.objective == pytest.approx(3500)
-    assert s.upper_bound == pytest.approx(3500)
-    assert s.state == "optimal"
-
-
-@pytest.mark.parametrize("model", MODELS)
-@pytest.mark.parametrize("status", [SolveStatus.OPTIMAL, SolveStatus.FEASIBLE])
-def test_time_running_out_keeps_the_incumbent(model, status, monkeypatch):
-    # The clock jumps past the limit as soon as the first MIP returns (reporting `status`, as
-    # HiGHS does when it stops at the time limit with an incumbent): the design it found is
-    # priced and kept. With discrete pipes that MIP is a relaxation and the state says whether it
-    # proved the design (stopped at the limit its bound is 100 above: gap 100/3500, feasible);
-    # the linear loop's MIP proves nothing, so (the LP bound before it having run out of time
-    # too) only the trivial bound is left: feasible.
-    clock = types.SimpleNamespace(offset=0.0)
-    real_solve = Solver.solve
-
-    def solve_then_run_out(self, **kwargs):
-        result = real_solve(self, **kwargs)
-        if kwargs.get("relax"):  # the LP bound before any MIP: as if it ran out of time
-            return dataclasses.replace(result, status=SolveStatus.NO_SOLUTION, bound=None)
-        if clock.offset == 0.0 and kwargs.get("interruptible", True):  # a MIP, not a settling
-            clock.offset = 1e9
-            bound = result.bound + (100.0 if status is SolveStatus.FEASIBLE else 0.0)
-            result = dataclasses.replace(result, status=status, bound=bound)
-        return result
-
-    monkeypatch.setattr(Solver, "solve", solve_then_run_out)
-    monkeypatch.setattr(
-        heatnet.optimise.opening,  # the search's clock (Opening.elapsed)
-        "time",
-        types.SimpleNamespace(perf_counter=lambda: time.perf_counter() + clock.offset),
-    )
-    s = solve(STAR_BUILDINGS, STAR_EDGES, [{"id": "1"}], model)
-    assert s.iterations == 1
-    assert s.state == (str(status) if model == "discrete" else "feasible")
-    assert connected(s) == AB
-    assert s.objective == pytest.approx(3500)
-    if model == "discrete":  # its first MIP is a relaxation: its bound is the bound
-        assert s.upper_bound == pytest.approx(3500 + (100 if status is SolveStatus.FEASIBLE else 0))
-        assert s.mip_gap == pytest.approx(
-            100 / 3500 if status is SolveStatus.FEASIBLE else 0, abs=1e-9
-        )
-    else:  # the linear loop's MIPs price pipes by a fitted line: only the trivial bound is left
-        assert s.state == "feasible"
-        star = make_problem(
-            STAR_BUILDINGS, STAR_EDGES, [{"id": "1"}], params={"heatnet/pipe-model": model}
-        )
-        assert s.upper_bound == pytest.approx(trivial_bound(prepare(star)))
-        assert s.upper_bound > 3500

@@ -159,7 +159,7 @@ def test_unreadable_input(tmp_path):
 
 
 def test_every_code_in_the_code_base_has_a_case():
-    # the scenarios file's codes (scenarios.py, batch.py) are tested in test_batch.py
+    # the scenarios file's codes (scenarios.py, batch.py) are tested in test_batch_scenarios.py
     source = "\n".join(
         p.read_text() for p in HEATNET.glob("*.py") if p.name not in ("batch.py", "scenarios.py")
     )
