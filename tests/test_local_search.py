@@ -14,6 +14,7 @@ import pytest
 
 import heatnet.optimise.local
 from heatnet.optimise.local import exchanges, improve
+from heatnet.optimise.loop import optimise
 from heatnet.optimise.prepare import prepare
 from heatnet.optimise.steiner import Pricer, Tree, constructions, prune
 from tests.bruteforce import CASES, enumerate_designs
@@ -259,3 +260,35 @@ def test_the_fast_estimates_equal_the_plain_ones_on_the_district():
         upstream = _Upstream(search, peak, relief)
         for v in vertices:  # in any order: the remembered climbs must not leak between them
             assert upstream.cost_above(v) == pytest.approx(plain(v, peak, relief), abs=1e-6)
+
+
+@pytest.mark.timeout(120)
+def test_a_required_ring_that_carries_nothing_is_left_alone():
+    # S feeds J over 100 m; A (50 kW, worth 50,000) hangs on J by 5 m. A ring K1–K2–K3 of
+    # required paths (3 × 10 m) is joined to J by 5 m, B (worth nothing) hangs on K2, and a
+    # supply T on K3 would cost 1,000,000. The best design lays the ring as it must, fed by
+    # nobody: a circulation of pipes outside the forest, and an arc K1→J lets the search reach
+    # it. Local search climbed that circle for ever. Priced on paper: 50,000 − 105 m of 50 mm
+    # (200 ¤/m) − 30 m of 20 mm (100 ¤/m) = 26,000.
+    problem = make_problem(
+        [
+            {"id": "A", "kwh": 100_000, "peak": 50, "value": 50_000},
+            {"id": "B", "kwh": 1_000, "peak": 5, "value": 0},
+        ],
+        [
+            ("S:S", "J", 100),
+            ("J", "B:A", 5),
+            ("J", "K1", 5),
+            ("K2", "B:B", 5),
+            ("S:T", "K3", 5),
+            {"u": "K1", "v": "K2", "length": 10, "required": True},
+            {"u": "K2", "v": "K3", "length": 10, "required": True},
+            {"u": "K3", "v": "K1", "length": 10, "required": True},
+        ],
+        [{"id": "S"}, {"id": "T", "fixed": 1_000_000}],
+    )
+    solution = optimise(problem)
+    assert solution.state == "optimal"
+    assert solution.objective == pytest.approx(26_000.0)
+    edges = solution.design.edges
+    assert set(edges.index[edges["in_network"].astype(bool)]) == {"E1", "E2", "E6", "E7", "E8"}

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import pytest
 
+from heatnet.optimise.loop import optimise
 from heatnet.optimise.prepare import prepare
-from heatnet.optimise.steiner import Pricer, Tree, constructions, polish
+from heatnet.optimise.steiner import Pricer, Tree, constructions, polish, steiner
+from tests.problems import make_problem
 from tests.test_baseline import two_buildings
 
 
@@ -44,3 +46,40 @@ def test_polish_leaves_an_optimal_design_as_it_is():
     polished = polish(data, best.design)
     assert polished is not None
     assert polished.objective == pytest.approx(8_000.0)
+
+
+def _cut_off_ring():
+    """S feeds J (10 m); A (50 kW, worth 20,000) hangs on J by 5 m; J–K1 (10 m) leads to a ring
+    K1–K2–K3 (3 × 10 m) whose paths are required, with no building on it.
+
+    J–K1 serves nobody, so the problem drops it, and the required ring is cut off from every
+    supply. A's 50 kW needs the 50 mm pipe (200 ¤/m) on S–J and its connector: 15 × 200 =
+    3,000; the ring is laid (required) at the smallest, 30 × 100 = 3,000: 20,000 − 6,000 =
+    14,000.
+    """
+    return make_problem(
+        [{"id": "A", "kwh": 100_000, "peak": 50, "value": 20_000}],
+        [
+            ("S:S", "J", 10),
+            ("J", "B:A", 5),
+            ("J", "K1", 10),
+            {"u": "K1", "v": "K2", "length": 10, "required": True},
+            {"u": "K2", "v": "K3", "length": 10, "required": True},
+            {"u": "K3", "v": "K1", "length": 10, "required": True},
+        ],
+        [{"id": "S"}],
+    )
+
+
+def test_a_required_path_cut_off_from_every_supply_leaves_the_steiner_tree_to_the_rest():
+    # networkx's Mehlhorn Steiner tree raised KeyError on a vertex no terminal reaches (the
+    # ring), which ended the whole run with a traceback
+    data = prepare(_cut_off_ring())
+    tree = steiner(Pricer(data))
+    assert tree.roots == {"S:S"}
+    assert set(tree.parent) == {"J"}  # A is folded onto J; the ring is out of reach
+    solution = optimise(_cut_off_ring())
+    assert solution.state == "optimal"
+    assert solution.objective == pytest.approx(14_000.0)
+    used = solution.design.edges["in_network"].astype(bool)
+    assert {"E4", "E5", "E6"} <= set(used[used].index)

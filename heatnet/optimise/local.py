@@ -253,22 +253,7 @@ class _Exchanges:
         self.loads = loads = Loads(pricer, priced)
         self.cost = loads.by_row()
         self.kids = self.tree.children()
-        self.in_tree = self.tree.vertices()
-        connected_at = {pricer.host[b] for b in priced.connected}
-        self.key = {
-            v
-            for v in self.in_tree
-            if v in self.tree.roots or len(self.kids[v]) != 1 or v in connected_at
-        }
         tree, row = self.tree, loads.arc_row
-        self.up = {x: (p, row[tree.arc[x]], loads.now[tree.arc[x]]) for x, p in tree.parent.items()}
-        """Per non-root: (parent, row of the edge above, that pipe's cost now)."""
-        self.back = {
-            x: row[b]
-            for x, p in tree.parent.items()
-            if (b := pricer.arc_between.get((x, p))) is not None
-        }
-        """Per non-root with an arc up to its parent: that arc's edge row."""
         self.order: list[str] = []  # preorder: a subtree is a slice of it
         self.first: dict[str, int] = {}
         self.end: dict[str, int] = {}
@@ -282,6 +267,27 @@ class _Exchanges:
             self.order.append(v)
             stack.append((v, True))
             stack.extend((c, False) for c in self.kids[v])
+        # the forest is what the supplies reach: a circulation of required pipes that carries
+        # nothing (a ring laid because it must be, fed by nobody) is never joined or climbed
+        self.in_tree = set(self.order)
+        connected_at = {pricer.host[b] for b in priced.connected}
+        self.key = {
+            v
+            for v in self.in_tree
+            if v in self.tree.roots or len(self.kids[v]) != 1 or v in connected_at
+        }
+        self.up = {
+            x: (p, row[tree.arc[x]], loads.now[tree.arc[x]])
+            for x, p in tree.parent.items()
+            if x in self.in_tree
+        }
+        """Per non-root: (parent, row of the edge above, that pipe's cost now)."""
+        self.back = {
+            x: row[b]
+            for x, p in tree.parent.items()
+            if x in self.in_tree and (b := pricer.arc_between.get((x, p))) is not None
+        }
+        """Per non-root with an arc up to its parent: that arc's edge row."""
         # sums over a prefix of the order: a subtree's is a difference of two
         self.now_sum = list(
             itertools.accumulate(

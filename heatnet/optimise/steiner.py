@@ -353,8 +353,10 @@ def steiner(pricer: Pricer) -> Tree:
     terminals = sorted(t for t in pricer.terminals() if t in reach)
     if not terminals:
         return Tree(set())
+    # only the supplies' part: Mehlhorn's method fails on a vertex no terminal reaches (a
+    # required path cut off from every supply, say)
     approx = nx.algorithms.approximation.steiner_tree(
-        graph, [ROOT, *terminals], weight="weight", method="mehlhorn"
+        graph.subgraph(reach), [ROOT, *terminals], weight="weight", method="mehlhorn"
     )
     return _orient(pricer, approx)
 
