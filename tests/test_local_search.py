@@ -255,7 +255,7 @@ def test_the_fast_estimates_equal_the_plain_ones_on_the_district():
     vertices = sorted(search.in_tree)
     assert len(tops) == 25
     for top in tops:
-        peak = loads.flow[pricer.arc_edge[tree.arc[top]]]
+        peak = loads.flow_row[loads.row[pricer.arc_edge[tree.arc[top]]]]
         relief = search._relief(tree.parent[top], peak)
         upstream = _Upstream(search, peak, relief)
         for v in vertices:  # in any order: the remembered climbs must not leak between them

@@ -77,11 +77,11 @@ class Loads:
             h: [(t, a, self.arc_row[a]) for t, a in arcs] for h, arcs in pricer.into.items()
         }
         """Per head vertex: (tail, arc, edge row) of every arc into it."""
-        e = priced.design.edges
-        self.flow = {str(i): float(x) for i, x in e["flow_kw"].items() if x == x}
-        self.delta = {str(i): float(x) for i, x in e["diversity"].items() if x == x}
-        self.flow_row = [self.flow.get(str(i), 0.0) for i in p.edges.index]
-        self.delta_row = [self.delta.get(str(i), 1.0) for i in p.edges.index]
+        e = priced.design.edges.reindex(p.edges.index)  # by row; NaN off the design
+        self.flow_row: list[float] = e["flow_kw"].fillna(0.0).to_numpy(float).tolist()
+        """Undiversified peak on each edge's pipe (0 where none)."""
+        self.delta_row: list[float] = e["diversity"].fillna(1.0).to_numpy(float).tolist()
+        """Each edge's pipe diversity (1 where none)."""
         self.now = {
             a: self.at(pricer.arc_edge[a], self.load(pricer.arc_edge[a], 0.0))
             for a in priced.tree.arc.values()
@@ -89,7 +89,8 @@ class Loads:
 
     def load(self, edge: str, more_kw: float) -> float:
         """The diversified load of a tree edge carrying ``more_kw`` more undiversified peak."""
-        return self.delta.get(edge, 1.0) * max(self.flow.get(edge, 0.0) + more_kw, 0.0)
+        i = self.row[edge]
+        return self.delta_row[i] * max(self.flow_row[i] + more_kw, 0.0)
 
     def at(self, edge: str, kw: float) -> float:
         """The exact cost (positive) of edge ``edge``'s pipe carrying ``kw``."""

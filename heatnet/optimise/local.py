@@ -304,7 +304,8 @@ class _Exchanges:
     def best(self, bottom: str) -> Move | None:
         """The best estimated exchange of the key path above ``bottom`` (None: none found)."""
         tree, loads = self.tree, self.loads
-        peak = loads.flow.get(self.pricer.arc_edge[tree.arc[bottom]], 0.0)
+        row = self.up[bottom][1]
+        peak = loads.flow_row[row]
         if peak <= 0:
             return None
         freed: list[str] = []  # up through non-key vertices to the top (a key vertex)
@@ -320,7 +321,7 @@ class _Exchanges:
             self._reroot_costs(bottom, peak),
             below,
             peak,
-            loads.delta.get(self.pricer.arc_edge[tree.arc[bottom]], 1.0),
+            loads.delta_row[row],
             set(freed),
             removed,
             relief,
